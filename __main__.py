@@ -1,0 +1,5 @@
+"""`python -m cablewatch` runs the CLI."""
+
+from cablewatch.cli import main
+
+main()

@@ -1,0 +1,70 @@
+"""TCP connect time: how long the three-way handshake takes to a host:port."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import socket
+import time
+
+from cablewatch.probes.result import ProbeResult, Status
+from cablewatch.probes.targets import ResolveFailure, parse_host_port, resolve
+
+__all__ = ["classify_os_error", "tcp_probe", "timed_connect"]
+
+_UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN, errno.ENETDOWN}
+
+
+def classify_os_error(exc: BaseException, timeout_s: float) -> tuple[Status, str]:
+    """Map a connection failure to a result status and one readable line."""
+    if isinstance(exc, TimeoutError):
+        return "timeout", f"no answer within {timeout_s:g} s"
+    if isinstance(exc, ConnectionRefusedError):
+        return "refused", "connection refused"
+    if isinstance(exc, OSError) and exc.errno in _UNREACHABLE:
+        return "unreachable", os.strerror(exc.errno or 0)
+    if isinstance(exc, OSError):
+        return "unreachable", exc.strerror or str(exc)
+    return "protocol_error", str(exc) or type(exc).__name__
+
+
+async def timed_connect(address: str, port: int) -> tuple[socket.socket, float]:
+    """Open a TCP connection to an IP address; return the socket and the handshake time (ms).
+    The caller bounds the time (asyncio.timeout) and owns the socket."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        t0 = time.monotonic_ns()
+        await asyncio.get_running_loop().sock_connect(sock, (address, port))
+        elapsed_ms = (time.monotonic_ns() - t0) / 1e6
+    except BaseException:
+        sock.close()
+        raise
+    return sock, elapsed_ms
+
+
+async def tcp_probe(
+    target: str, *, timeout_s: float = 2.0, labels: dict[str, str] | None = None
+) -> ProbeResult:
+    """Connect to ``target`` (HOST:PORT) once; raises TargetError only for a malformed target."""
+    host, port = parse_host_port(target)
+    stamp = time.time_ns()
+    labels = labels or {}
+    try:
+        address = await resolve(host, timeout_s=timeout_s)
+    except ResolveFailure as exc:
+        return ProbeResult("tcp", target, "", stamp, "resolve_error", str(exc), labels=labels)
+    try:
+        async with asyncio.timeout(timeout_s):
+            sock, connect_ms = await timed_connect(address, port)
+    except (OSError, TimeoutError) as exc:
+        status, error = classify_os_error(exc, timeout_s)
+        return ProbeResult("tcp", target, address, stamp, status, error, labels=labels)
+    with contextlib.closing(sock):
+        return ProbeResult(
+            "tcp", target, address, stamp, "ok", phases_ms={"connect": connect_ms}, labels=labels
+        )

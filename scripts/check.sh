@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Static checks: ruff (lint + format) and mypy --strict over the package, tests and benchmarks.
+# The repository root is the package `cablewatch` (pyproject maps it); mypy sees it through a
+# temporary link named `cablewatch`.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+venv=${CABLEWATCH_VENV:-$root/.venv}
+cd "$root"
+"$venv/bin/ruff" check .
+"$venv/bin/ruff" format --check .
+link=$(mktemp -d)
+trap 'rm -rf "$link"' EXIT
+ln -s "$root" "$link/cablewatch"
+(cd "$link" && "$venv/bin/mypy" --config-file "$root/pyproject.toml" -p cablewatch) \
+    | sed "s#^cablewatch/##"
+MYPYPATH="$link" "$venv/bin/mypy" --config-file "$root/pyproject.toml" \
+    --explicit-package-bases tests bench

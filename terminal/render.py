@@ -1,0 +1,183 @@
+"""Readable tables (rich) and JSON for the CLI. Formatting only; no probing, no decisions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from cablewatch.probes.result import ProbeResult
+from cablewatch.topology import physics
+from cablewatch.topology.model import Topology
+
+__all__ = ["print_json", "results_table", "topology_rows", "topology_table"]
+
+_STATUS_STYLE = {"ok": "green", "loss": "red bold"}
+
+
+def print_json(console: Console, payload: Any) -> None:
+    console.file.write(json.dumps(payload, indent=2) + "\n")
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _status(r: ProbeResult) -> str:
+    style = _STATUS_STYLE.get(r.status, "red")
+    return f"[{style}]{r.status}[/{style}]"
+
+
+def results_table(results: Sequence[ProbeResult], topology: Topology | None = None) -> list[Table]:
+    """One table per protocol present, rows in the order given."""
+    tables: list[Table] = []
+    labelled = any(r.labels for r in results)
+    by_proto: dict[str, list[ProbeResult]] = {}
+    for r in results:
+        by_proto.setdefault(r.protocol, []).append(r)
+    for proto, rows in by_proto.items():
+        table = Table(title=f"{proto.upper()} results", title_justify="left", box=box.SIMPLE_HEAD)
+        if labelled:
+            table.add_column("region")
+            table.add_column("cable")
+        table.add_column("target")
+        table.add_column("status")
+        builder = {"icmp": _icmp, "tcp": _tcp, "http": _http, "dns": _dns}[proto]
+        builder(table, rows, labelled, topology)
+        tables.append(table)
+    return tables
+
+
+def _lead(r: ProbeResult, labelled: bool) -> list[str]:
+    target = r.target if not r.address or r.address == r.target else f"{r.target} ({r.address})"
+    lead = [r.labels.get("region", ""), r.labels.get("cable", "")] if labelled else []
+    return [*lead, target, _status(r)]
+
+
+def _icmp(table: Table, rows: list[ProbeResult], labelled: bool, topology: Topology | None) -> None:
+    floors = labelled and topology is not None
+    for name in ("sent", "recv", "loss%"):
+        table.add_column(name, justify="right")
+    for name in ("min", "avg", "median", "max", "stddev", "jitter"):
+        table.add_column(f"{name} ms", justify="right")
+    table.add_column("ttl", justify="right")
+    if floors:
+        table.add_column("floor ms", justify="right")
+        table.add_column("stretch", justify="right")
+    for r in rows:
+        s = r.summary
+        cells = _lead(r, labelled)
+        if s is None:
+            cells += ["-"] * 10
+        else:
+            cells += [
+                str(s.sent),
+                str(s.received),
+                f"{s.loss_pct:.1f}",
+                *(_ms(v) for v in (s.min_ms, s.avg_ms, s.median_ms, s.max_ms, s.stddev_ms)),
+                _ms(s.jitter_ms),
+                "-" if r.ttl is None else str(r.ttl),
+            ]
+        if floors:
+            assert topology is not None
+            path = topology.region(r.labels["region"]).paths.get(r.labels["cable"])
+            floor = path.floor_rtt_ms if path else None
+            best = s.min_ms if s is not None else None
+            cells.append(_ms(floor))
+            cells.append(
+                "-" if not floor or best is None else f"{physics.stretch(best, floor):.2f}"
+            )
+        table.add_row(*cells)
+    _footnotes(table, rows)
+
+
+def _tcp(table: Table, rows: list[ProbeResult], labelled: bool, _t: Topology | None) -> None:
+    table.add_column("connect ms", justify="right")
+    table.add_column("error")
+    for r in rows:
+        table.add_row(*_lead(r, labelled), _ms(r.phases_ms.get("connect")), r.error)
+
+
+def _http(table: Table, rows: list[ProbeResult], labelled: bool, _t: Topology | None) -> None:
+    phases = ("dns", "connect", "tls", "first_byte", "transfer", "total")
+    for p in phases:
+        table.add_column(f"{p} ms", justify="right")
+    table.add_column("http")
+    table.add_column("error")
+    for r in rows:
+        cells = [_ms(r.phases_ms.get(p)) for p in phases]
+        code = "-" if r.http_status is None else str(r.http_status)
+        table.add_row(*_lead(r, labelled), *cells, code, r.error)
+
+
+def _dns(table: Table, rows: list[ProbeResult], labelled: bool, _t: Topology | None) -> None:
+    table.add_column("query ms", justify="right")
+    table.add_column("rcode")
+    table.add_column("answers")
+    table.add_column("error")
+    for r in rows:
+        table.add_row(
+            *_lead(r, labelled),
+            _ms(r.phases_ms.get("query")),
+            r.dns_rcode or "-",
+            " ".join(r.dns_answers) or "-",
+            r.error,
+        )
+
+
+def _footnotes(table: Table, rows: list[ProbeResult]) -> None:
+    notes = [f"{r.target}: {r.error}" for r in rows if r.error]
+    if notes:
+        table.caption = "\n".join(notes)
+        table.caption_justify = "left"
+
+
+def topology_rows(topology: Topology) -> list[dict[str, Any]]:
+    """Region x cable: path km, one-way ms, floor RTT ms, great-circle km (JSON-ready)."""
+    rows = []
+    station = topology.landing_station
+    for region in topology.regions:
+        for cable in topology.cables:
+            path = region.paths.get(cable.name)
+            if path is None:
+                continue
+            rows.append(
+                {
+                    "region": region.id,
+                    "cable": cable.name,
+                    "landing_point": path.landing_point,
+                    "path_km": round(path.path_km, 1),
+                    "one_way_ms": round(path.one_way_ms, 3),
+                    "floor_rtt_ms": round(path.floor_rtt_ms, 3),
+                    "great_circle_km": round(region.great_circle_km(station), 1),
+                }
+            )
+    return rows
+
+
+def topology_table(topology: Topology) -> Table:
+    station = topology.landing_station
+    table = Table(
+        title=f"{station.name}: path length and RTT floor (2 x km x "
+        f"{physics.FIBRE_US_PER_KM} us) per region and cable",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column("region")
+    table.add_column("great circle km", justify="right")
+    for cable in topology.cables:
+        table.add_column(f"{cable.name} km", justify="right")
+        table.add_column(f"{cable.name} floor ms", justify="right")
+    for region in topology.regions:
+        cells = [region.id, f"{region.great_circle_km(station):,.0f}"]
+        for cable in topology.cables:
+            path = region.paths.get(cable.name)
+            cells += (
+                ["-", "-"] if path is None else [f"{path.path_km:,.0f}", f"{path.floor_rtt_ms:.2f}"]
+            )
+        table.add_row(*cells)
+    return table
