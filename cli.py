@@ -10,6 +10,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -131,7 +132,7 @@ def tcp(
 ) -> None:
     """TCP connect time."""
     for t in targets:
-        _check(lambda t=t: parse_host_port(t))
+        _check(parse_host_port, t)
 
     async def go() -> list[ProbeResult]:
         return list(await asyncio.gather(*(tcp_probe(t, timeout_s=timeout) for t in targets)))
@@ -148,7 +149,7 @@ def http(
 ) -> None:
     """HTTP(S) GET with phase timings: dns, connect, tls, first byte, transfer, total."""
     for u in urls:
-        _check(lambda u=u: parse_url(u))
+        _check(parse_url, u)
 
     async def go() -> list[ProbeResult]:
         probes = (http_probe(u, timeout_s=timeout, verify_tls=not insecure) for u in urls)
@@ -168,7 +169,7 @@ def dns(
     as_json: JsonOpt = False,
 ) -> None:
     """DNS query time against one server."""
-    _check(lambda: parse_host_port(server, default_port=53))
+    _check(partial(parse_host_port, default_port=53), server)
     result = _run(
         lambda: dns_probe(name, server, record_type=record_type.upper(), timeout_s=timeout)
     )
@@ -184,9 +185,9 @@ def probe(
 ) -> None:
     """Probe a region's targets from the topology, over each cable (or one)."""
     topo = _load(config)
-    _check(lambda: topo.region(region))
+    _check(topo.region, region)
     if cable is not None:
-        _check(lambda: topo.cable(cable))
+        _check(topo.cable, cable)
     results = _run(lambda: runner.probe_region(topo, region, cable))
     if not results:
         _fail(f"region {region!r} has no targets in {topo.source}")
@@ -215,10 +216,10 @@ def config_check(file: Annotated[Path, typer.Argument(help="The TOML file to val
     )
 
 
-def _check(fn: Callable[[], object]) -> None:
+def _check(fn: Callable[..., object], *args: object) -> None:
     """Run a validation up front so that bad input fails before any packet is sent."""
     try:
-        fn()
+        fn(*args)
     except CablewatchError as exc:
         _fail(str(exc))
 
@@ -228,4 +229,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -68,7 +68,7 @@ async def dns_probe(
             host,
             stamp,
             status,
-            "" if status == "ok" else f"{rcode or 'error'}: {message}",
+            "" if status == "ok" else (f"{rcode}: {message}" if rcode else message),
             phases_ms=phases,
             dns_rcode=rcode,
             labels=labels,

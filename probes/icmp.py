@@ -3,10 +3,15 @@
 Why one socket: every raw ICMP socket receives a copy of every ICMP packet, so a socket per
 target (icmplib's multiping) drowns in its neighbours' replies and reports loss that did not
 happen. Here one socket per family serves all probes; replies are matched to requests by
-(identifier, sequence), the source address and an engine-wide payload cookie. Times come from the
-monotonic clock: taken just before ``sendto`` and as each reply is read. A reply that has not
-arrived within ``timeout_s`` of its request is loss; if it turns up later it is counted as late
-and never becomes an RTT (RFC 2681).
+(identifier, sequence), the source address and an engine-wide payload cookie.
+
+Timing: the send time is read from the monotonic clock just before ``sendto``. The receive time
+is the kernel's (``SO_TIMESTAMPNS``, taken as the reply reached the socket, so a busy event loop
+does not inflate RTTs), moved onto the monotonic timeline by the realtime-monotonic offset sampled
+as it is read. Should the wall clock step in between, the result would fall outside
+[send time, now]; then the read time is used instead. A reply that has not arrived within
+``timeout_s`` of its request is loss; one that turns up later is counted as late and never becomes
+an RTT (RFC 2681).
 
 Privilege: raw sockets (root or CAP_NET_RAW) are tried first; then unprivileged ICMP datagram
 sockets ("ping sockets", allowed by ``net.ipv4.ping_group_range``), where the kernel sets the
@@ -17,12 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import ipaddress
 import os
 import secrets
 import socket
 import struct
 import time
+from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,14 +45,22 @@ _SOL_RAW = 255
 _ICMP_FILTER = 1
 _ICMP6_FILTER = 1
 _IP_RECVTTL = getattr(socket, "IP_RECVTTL", 12)
-_IP_TTL = socket.IP_TTL
 _IPV6_RECVHOPLIMIT = getattr(socket, "IPV6_RECVHOPLIMIT", 51)
 _IPV6_HOPLIMIT = getattr(socket, "IPV6_HOPLIMIT", 52)
+_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 _SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 _SO_SNDBUFFORCE = getattr(socket, "SO_SNDBUFFORCE", 32)
-_ANC_SIZE = socket.CMSG_SPACE(4) * 2
+_ANC_SIZE = socket.CMSG_SPACE(16) + socket.CMSG_SPACE(4) * 2
+_TTL_CMSG = {(socket.IPPROTO_IP, socket.IP_TTL), (socket.IPPROTO_IPV6, _IPV6_HOPLIMIT)}
+_TIMESPEC = struct.Struct("qq")
+_ID_SEQ = struct.Struct("!HH")
+_HEADER = struct.Struct("!BBHHH")
 _COOKIE_LEN = 8
+_ECHO_V4, _ECHO_V6 = icmp_wire.ECHO_REQUEST_V4, icmp_wire.ECHO_REQUEST_V6
+_ECHO_V4_WORD = _ECHO_V4 << 8  # the type/code word's share of the checksum
+_YIELD_EVERY = 256  # sends in a row before the sender drains the receive queue itself
 _Address = tuple[str, int] | tuple[str, int, int, int]
+_Key = tuple[int, int]
 
 
 @dataclass(slots=True)
@@ -60,6 +74,8 @@ class EngineStats:
     foreign: int = 0
     """Echo replies that matched no request of ours (other processes' pings on a raw socket)."""
     send_errors: int = 0
+    clock_fallbacks: int = 0
+    """Replies timed at read time because the kernel timestamp was missing or implausible."""
 
 
 @dataclass(slots=True)
@@ -84,9 +100,8 @@ class _Pending:
     round: PingRound
     index: int
     tx_ns: int
-    timeout_ns: int
+    deadline_ns: int
     source: str
-    timer: asyncio.TimerHandle | None = None
 
 
 @dataclass(slots=True)
@@ -97,10 +112,11 @@ class _Channel:
     v6: bool
     raw: bool
     identifier: int
+    reply_type: int
     next_seq: int = 0
-    pending: dict[tuple[int, int], _Pending] = field(default_factory=dict)
+    pending: dict[_Key, _Pending] = field(default_factory=dict)
 
-    def allocate(self) -> tuple[int, int]:
+    def allocate(self) -> _Key:
         """A free (identifier, sequence) key. Raw sockets move on to a new identifier per
         65,536 sequences; ping sockets have one identifier, set by the kernel."""
         for _ in range(1 << 16):
@@ -131,6 +147,11 @@ class IcmpEngine:
         self._channels: dict[bool, _Channel] = {}
         self._cookie = secrets.token_bytes(_COOKIE_LEN)
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Requests by timeout: each queue is in deadline order because send times only grow.
+        self._deadlines: dict[int, deque[tuple[int, _Key, bool, _Pending]]] = {}
+        self._sweep: asyncio.TimerHandle | None = None
+        self._sweep_at = 0
+        self._burst = 0
 
     async def __aenter__(self) -> IcmpEngine:
         self._loop = asyncio.get_running_loop()
@@ -140,12 +161,14 @@ class IcmpEngine:
         self.close()
 
     def close(self) -> None:
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
+        self._deadlines.clear()
         for ch in self._channels.values():
             if self._loop is not None:
                 self._loop.remove_reader(ch.sock.fileno())
             for p in ch.pending.values():
-                if p.timer is not None:
-                    p.timer.cancel()
                 if p.round._done is not None and not p.round._done.done():
                     p.round._done.cancel()
             ch.pending.clear()
@@ -166,7 +189,7 @@ class IcmpEngine:
         """Datagrams the kernel dropped on our sockets (receive buffer full): /proc/net/*."""
         total = 0
         for ch in self._channels.values():
-            inode = os.fstat(ch.sock.fileno()).st_ino
+            inode = str(os.fstat(ch.sock.fileno()).st_ino)
             table = ("raw" if ch.raw else "icmp") + ("6" if ch.v6 else "")
             try:
                 lines = Path("/proc/net", table).read_text().splitlines()[1:]
@@ -174,7 +197,7 @@ class IcmpEngine:
                 continue
             for line in lines:
                 cols = line.split()
-                if len(cols) > 9 and cols[9] == str(inode):
+                if len(cols) > 9 and cols[9] == inode:
                     total += int(cols[-1])
         return total
 
@@ -194,6 +217,7 @@ class IcmpEngine:
     def _open(self, v6: bool) -> _Channel:
         family = socket.AF_INET6 if v6 else socket.AF_INET
         proto = socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP
+        reply = icmp_wire.ECHO_REPLY_V6 if v6 else icmp_wire.ECHO_REPLY_V4
         kinds = {True: [True], False: [False], None: [True, False]}[self.privileged]
         for raw in kinds:
             try:
@@ -207,7 +231,7 @@ class IcmpEngine:
             else:
                 sock.bind(("::", 0) if v6 else ("0.0.0.0", 0))
                 identifier = sock.getsockname()[1]
-            return _Channel(sock, v6, raw, identifier)
+            return _Channel(sock, v6, raw, identifier, reply)
         raise IcmpPermissionError("IPv6" if v6 else "IPv4", os.getgid())
 
     def _tune(self, sock: socket.socket, v6: bool, raw: bool) -> None:
@@ -217,6 +241,7 @@ class IcmpEngine:
             except PermissionError:
                 if plain is not None:
                     sock.setsockopt(socket.SOL_SOCKET, plain, self.rcvbuf_bytes)
+        sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
         if v6:
             sock.setsockopt(socket.IPPROTO_IPV6, _IPV6_RECVHOPLIMIT, 1)
             if raw:  # pass only echo replies: a bitmap of 256 types, bit set = blocked
@@ -229,53 +254,91 @@ class IcmpEngine:
         else:
             sock.setsockopt(socket.IPPROTO_IP, _IP_RECVTTL, 1)
 
-    # -- receive path ----------------------------------------------------------------------
+    # -- receive path (hot) ----------------------------------------------------------------
 
     def _on_readable(self, ch: _Channel) -> None:
-        reply_type = icmp_wire.ECHO_REPLY_V6 if ch.v6 else icmp_wire.ECHO_REPLY_V4
-        has_ip_header = ch.raw and not ch.v6
+        self._burst = 0
+        recvmsg = ch.sock.recvmsg
+        pending = ch.pending
+        cookie = self._cookie
+        stats = self.stats
+        header_v4 = ch.raw and not ch.v6
+        monotonic_ns = time.monotonic_ns
+        offset = time.time_ns() - monotonic_ns()  # realtime - monotonic, sampled per drain
         while True:
             try:
-                data, anc, _flags, addr = ch.sock.recvmsg(65535, _ANC_SIZE)
+                data, anc, _flags, addr = recvmsg(2048, _ANC_SIZE)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
                 continue  # a queued ICMP error on a ping socket: the timeout accounts for it
-            rx_ns = time.monotonic_ns()
-            echo = icmp_wire.parse_echo(data, has_ip_header=has_ip_header)
-            if echo is None or echo.type != reply_type:
+            now = monotonic_ns()
+            off = (data[0] & 0x0F) * 4 if header_v4 and data else 0
+            if len(data) < off + 16 or data[off] != ch.reply_type:
                 continue
-            if echo.payload[:_COOKIE_LEN] != self._cookie:
-                self.stats.foreign += 1  # not ours: another process's ping on a raw socket
+            if not data.startswith(cookie, off + 8):
+                stats.foreign += 1  # not ours: another process's ping on a raw socket
                 continue
-            key = (echo.identifier if ch.raw else ch.identifier, echo.sequence)
-            pending = ch.pending.get(key)
-            if pending is None:
-                self.stats.late += 1  # its request already timed out: it stays lost
+            ident, seq = _ID_SEQ.unpack_from(data, off + 4)
+            key = (ident if ch.raw else ch.identifier, seq)
+            entry = pending.get(key)
+            if entry is None:
+                stats.late += 1  # its request already timed out: it stays lost
                 continue
-            if pending.source != addr[0].split("%", 1)[0]:
-                self.stats.foreign += 1
+            if entry.source != addr[0] and entry.source != addr[0].split("%", 1)[0]:
+                stats.foreign += 1
                 continue
-            rtt_ns = rx_ns - pending.tx_ns
-            if rtt_ns > pending.timeout_ns:
-                self.stats.late += 1  # due to expire in this loop iteration: loss, not an RTT
-                self._expire(ch, key)
-                continue
-            del ch.pending[key]
-            if pending.timer is not None:
-                pending.timer.cancel()
-            self.stats.replies += 1
-            rnd = pending.round
-            rnd.rtts_ms[pending.index] = rtt_ns / 1e6
-            rnd.ttl = echo.ttl if echo.ttl is not None else _ancillary_ttl(anc)
-            rnd._settle()
+            ttl = data[8] if header_v4 else None
+            rx = 0
+            for level, kind, payload in anc:
+                if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS:
+                    sec, nsec = _TIMESPEC.unpack_from(payload)
+                    rx = sec * 1_000_000_000 + nsec - offset
+                elif (level, kind) in _TTL_CMSG:
+                    ttl = int.from_bytes(payload[:4], "little") if len(payload) >= 4 else None
+            if not entry.tx_ns <= rx <= now:
+                stats.clock_fallbacks += 1
+                rx = now
+            del pending[key]
+            rnd = entry.round
+            if rx > entry.deadline_ns:
+                stats.late += 1  # past its timeout, its expiry just not swept yet: loss
+            else:
+                stats.replies += 1
+                rnd.rtts_ms[entry.index] = (rx - entry.tx_ns) / 1e6
+                rnd.ttl = ttl
+            rnd._left -= 1  # PingRound._settle, inlined on this hot path
+            if not rnd._left and rnd._done is not None and not rnd._done.done():
+                rnd._done.set_result(None)
 
-    def _expire(self, ch: _Channel, key: tuple[int, int]) -> None:
-        pending = ch.pending.pop(key, None)
-        if pending is not None:
-            if pending.timer is not None:
-                pending.timer.cancel()
-            pending.round._settle()  # rtts_ms[index] stays None: lost
+    def _on_sweep(self) -> None:
+        """Expire every request whose deadline has passed; re-arm for the next one."""
+        self._sweep = None
+        now = time.monotonic_ns()
+        nearest = 0
+        for timeout_ns, queue in list(self._deadlines.items()):
+            while queue and queue[0][0] <= now:
+                _deadline, key, v6, entry = queue.popleft()
+                ch = self._channels.get(v6)
+                if ch is not None and ch.pending.get(key) is entry:
+                    del ch.pending[key]
+                    entry.round._settle()  # rtts_ms[index] stays None: lost
+            if not queue:
+                del self._deadlines[timeout_ns]
+            elif not nearest or queue[0][0] < nearest:
+                nearest = queue[0][0]
+        if nearest:
+            self._arm(nearest)
+
+    def _arm(self, deadline_ns: int) -> None:
+        if self._sweep is not None and self._sweep_at <= deadline_ns:
+            return
+        if self._sweep is not None:
+            self._sweep.cancel()
+        assert self._loop is not None
+        delay = max(0.0, (deadline_ns - time.monotonic_ns()) / 1e9)
+        self._sweep = self._loop.call_later(delay, self._on_sweep)
+        self._sweep_at = deadline_ns
 
     # -- send path -------------------------------------------------------------------------
 
@@ -290,63 +353,108 @@ class IcmpEngine:
     ) -> PingRound:
         """Send ``count`` echo requests ``interval_s`` apart to an IP address; each packet waits
         up to ``timeout_s`` for its reply. Loss is data in the result, never an exception."""
+        (rnd,) = await self.ping_many(
+            [address],
+            count=count,
+            interval_s=interval_s,
+            timeout_s=timeout_s,
+            payload_size=payload_size,
+        )
+        return rnd
+
+    async def ping_many(
+        self,
+        addresses: Sequence[str],
+        *,
+        count: int = 5,
+        interval_s: float = 0.2,
+        timeout_s: float = 2.0,
+        payload_size: int = 56,
+    ) -> list[PingRound]:
+        """One round to each address, sent like fping: packet i to every address, then packet
+        i + 1 ``interval_s`` later. Returns the rounds in the order of ``addresses``."""
         if count < 1:
             raise ValueError(f"count must be >= 1, got {count}")
         if timeout_s <= 0 or interval_s < 0:
             raise ValueError("timeout_s must be > 0 and interval_s >= 0")
-        ip = ipaddress.ip_address(address)
-        v6 = ip.version == 6
-        ch = self._channel(v6)
         loop = asyncio.get_running_loop()
-        rnd = PingRound(ip.compressed, [None] * count, _left=count, _done=loop.create_future())
         payload = self._cookie + bytes(max(0, payload_size - _COOKIE_LEN))
-        dest = (rnd.address, 0, 0, 0) if v6 else (rnd.address, 0)
+        payload_sum = icmp_wire.ones_sum(payload)
+        plan: list[tuple[PingRound, _Channel, _Address]] = []
+        for address in addresses:
+            canonical, v6 = _canonical(address)
+            rnd = PingRound(canonical, [None] * count, _left=count, _done=loop.create_future())
+            dest: _Address = (canonical, 0, 0, 0) if v6 else (canonical, 0)
+            plan.append((rnd, self._channel(v6), dest))
         timeout_ns = int(timeout_s * 1e9)
+        queue = self._deadlines.setdefault(timeout_ns, deque())
+        monotonic_ns = time.monotonic_ns
+        stats = self.stats
         start = loop.time()
         for i in range(count):
-            if i:
+            if i and interval_s:
                 delay = start + i * interval_s - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            key = ch.allocate()
-            packet = icmp_wire.build_echo(v6, key[0], key[1], payload)
-            pending = _Pending(rnd, i, 0, timeout_ns, rnd.address)
-            ch.pending[key] = pending
-            try:
-                pending.tx_ns = time.monotonic_ns()
-                await self._send(ch, packet, dest)
-            except OSError as exc:
-                del ch.pending[key]
-                self.stats.send_errors += 1
-                rnd.send_error = os.strerror(exc.errno) if exc.errno else str(exc)
-                rnd._settle()
-                continue
-            self.stats.sent += 1
-            pending.timer = loop.call_later(timeout_s, self._expire, ch, key)
-        assert rnd._done is not None
-        await rnd._done
-        return rnd
+            for rnd, ch, dest in plan:
+                self._burst += 1
+                if self._burst >= _YIELD_EVERY:
+                    self._on_readable(ch)  # long burst: drain replies before the buffer fills
+                ident, seq = key = ch.allocate()
+                if ch.v6:
+                    packet = _HEADER.pack(_ECHO_V6, 0, 0, ident, seq) + payload  # kernel sums
+                else:  # incremental RFC 1071 checksum: fold(sum(payload, type) + id + seq)
+                    csum = payload_sum + _ECHO_V4_WORD + ident + seq
+                    csum = (csum & 0xFFFF) + (csum >> 16)
+                    csum = ~((csum & 0xFFFF) + (csum >> 16)) & 0xFFFF
+                    packet = _HEADER.pack(_ECHO_V4, 0, csum, ident, seq) + payload
+                tx_ns = monotonic_ns()
+                entry = _Pending(rnd, i, tx_ns, tx_ns + timeout_ns, rnd.address)
+                ch.pending[key] = entry
+                try:
+                    ch.sock.sendto(packet, dest)
+                except OSError as exc:
+                    if not await self._send_slow(ch, packet, dest, exc):
+                        del ch.pending[key]
+                        stats.send_errors += 1
+                        rnd.send_error = os.strerror(exc.errno) if exc.errno else str(exc)
+                        rnd._settle()
+                        continue
+                stats.sent += 1
+                queue.append((entry.deadline_ns, key, ch.v6, entry))
+                if self._sweep is None or entry.deadline_ns < self._sweep_at:
+                    self._arm(entry.deadline_ns)
+        for rnd, _ch, _dest in plan:
+            assert rnd._done is not None
+            await rnd._done
+        return [rnd for rnd, _ch, _dest in plan]
 
-    async def _send(self, ch: _Channel, packet: bytes, dest: _Address) -> None:
-        try:
-            ch.sock.sendto(packet, dest)
-        except BlockingIOError:
+    async def _send_slow(self, ch: _Channel, packet: bytes, dest: _Address, exc: OSError) -> bool:
+        """After a failed non-blocking send: wait and retry when the failure is transient (send
+        buffer or device queue full); False when the packet cannot go (no route, ...)."""
+        if isinstance(exc, BlockingIOError):
             await asyncio.get_running_loop().sock_sendto(ch.sock, packet, dest)
-        except OSError as exc:
-            if exc.errno != errno.ENOBUFS:
-                raise
-            await asyncio.sleep(0.001)  # transient: the device queue is full; try once more
-            ch.sock.sendto(packet, dest)
+            return True
+        if exc.errno == errno.ENOBUFS:
+            await asyncio.sleep(0.001)
+            try:
+                ch.sock.sendto(packet, dest)
+            except OSError:
+                return False
+            return True
+        return False
 
 
-def _ancillary_ttl(anc: list[tuple[int, int, bytes]]) -> int | None:
-    for level, kind, data in anc:
-        if (level, kind) in ((socket.IPPROTO_IP, _IP_TTL), (socket.IPPROTO_IPV6, _IPV6_HOPLIMIT)):
-            if len(data) >= 4:
-                return int(struct.unpack("i", data[:4])[0])
-            if data:
-                return data[0]
-    return None
+def _canonical(address: str) -> tuple[str, bool]:
+    """The address as the kernel reports reply sources, and whether it is IPv6."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            return socket.inet_ntop(
+                family, socket.inet_pton(family, address)
+            ), family == socket.AF_INET6
+        except OSError:
+            continue
+    raise ValueError(f"not an IP address: {address!r}")
 
 
 async def icmp_probe(

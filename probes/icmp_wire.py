@@ -13,6 +13,8 @@ __all__ = [
     "Echo",
     "build_echo",
     "checksum",
+    "fold_checksum",
+    "ones_sum",
     "parse_echo",
 ]
 
@@ -23,11 +25,20 @@ _HEADER = struct.Struct("!BBHHH")
 
 def checksum(data: bytes) -> int:
     """RFC 1071 Internet checksum."""
+    return fold_checksum(ones_sum(data))
+
+
+def ones_sum(data: bytes) -> int:
+    """Unfolded one's-complement sum of 16-bit words (for incremental checksums)."""
     if len(data) % 2:
         data += b"\x00"
-    total = int(sum(struct.unpack(f"!{len(data) // 2}H", data)))
-    total = (total >> 16) + (total & 0xFFFF)
-    total += total >> 16
+    return int(sum(struct.unpack(f"!{len(data) // 2}H", data)))
+
+
+def fold_checksum(total: int) -> int:
+    """Fold a ones_sum into the final 16-bit Internet checksum."""
+    while total >> 16:
+        total = (total >> 16) + (total & 0xFFFF)
     return ~total & 0xFFFF
 
 

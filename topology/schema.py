@@ -47,6 +47,9 @@ class Table:
     # -- bookkeeping -----------------------------------------------------------------------
 
     def key(self, name: str) -> str:
+        """Dotted key of ``name`` in this table ('' names the table itself)."""
+        if not name:
+            return self.where
         return f"{self.where}.{name}" if self.where else name
 
     def problem(self, name: str, text: str) -> None:

@@ -1,0 +1,104 @@
+"""Configuration validation: every invalid file gives exactly the errors listed here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cablewatch.cli import app
+from cablewatch.errors import ConfigError
+from cablewatch.topology import load
+
+INVALID = Path(__file__).parent / "data" / "invalid"
+
+EXPECTED: dict[str, list[str]] = {
+    "bad-target": [
+        "targets[1].protocols: got 'smtp' in the array, expected an array of strings from "
+        "'icmp', 'tcp', 'http', 'dns'",
+        "targets[1].address: got '127.0.0.2 ', expected an IP address or a host name",
+    ],
+    "faster-than-light": [
+        "regions[0].paths.ADC.path_km: path of 1,000 km is shorter than the great-circle "
+        "distance 2,821 km from Singapore to Shantou: light in fibre cannot be that fast",
+    ],
+    "landing-point": [
+        "regions[0].paths.ADC.landing_point: ADC has no landing point 'Changi' (has: Tuas)",
+    ],
+    "no-landing-station": ["landing_station: missing (expected a table)"],
+    "out-of-range": ["regions[0].lat: got 95.0, expected a number from -90 to 90"],
+    "path-both-ways": [
+        "regions[0].paths.SJC: give exactly one of path_km or one_way_ms; got both",
+    ],
+    "region-id": [
+        "regions[0].id: got 'Singapore City', expected a lowercase id such as 'kuala-lumpur'",
+    ],
+    "round-longer-than-interval": [
+        "probe.interval_s: got 5, but a round of 3 packets 3 s apart with a 1 s timeout takes "
+        "up to 7 s: expected interval_s >= 7",
+    ],
+    "secret-in-file": [
+        "sinks.influxdb.token: secrets are never read from the configuration file; name an "
+        "environment variable in token_env or a file in token_file",
+    ],
+    "syntax": [
+        "(syntax): invalid TOML: Expected ']' at the end of a table declaration "
+        "(at line 9, column 7)",
+    ],
+    "unknown-cable": [
+        "regions[0].paths.SMW3: unknown cable 'SMW3' (known: ADC, SJC)",
+        "targets[1].cable: unknown cable 'SEA-ME-WE-3' (known: ADC, SJC)",
+    ],
+    "unknown-key": [
+        "landing_station.lat: missing (expected a number from -90 to 90)",
+        "landing_station.lattitude: unknown key (allowed here: id, lat, lon, name)",
+    ],
+    "wrong-type": ["probe.interval_s: got '5' (string), expected a number > 0"],
+}
+
+
+def test_every_invalid_file_has_an_expectation() -> None:
+    assert sorted(p.stem for p in INVALID.glob("*.toml")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_invalid_file_gives_exact_errors(name: str) -> None:
+    path = INVALID / f"{name}.toml"
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert [f"{i.key}: {i.problem}" for i in info.value.issues] == EXPECTED[name]
+    assert all(i.file == str(path) for i in info.value.issues)
+
+
+@pytest.mark.parametrize("name", ["unknown-key", "faster-than-light"])
+def test_config_check_prints_each_error_and_exits_2(name: str) -> None:
+    path = INVALID / f"{name}.toml"
+    result = CliRunner().invoke(app, ["config", "check", str(path)])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines == [f"cablewatch: {path}: {e}" for e in EXPECTED[name]]
+    assert "Traceback" not in result.output
+
+
+def test_config_check_accepts_valid_files() -> None:
+    for path in (Path(__file__).parent / "data" / "valid-loopback.toml",):
+        result = CliRunner().invoke(app, ["config", "check", str(path)])
+        assert result.exit_code == 0, result.output
+        assert "ok (2 cables, 1 regions, 2 targets)" in result.output
+
+
+def test_missing_file_is_one_clear_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["config", "check", str(tmp_path / "nope.toml")])
+    assert result.exit_code == 2
+    assert (
+        result.stderr.strip()
+        == f"cablewatch: {tmp_path / 'nope.toml'}: (file): No such file or directory"
+    )
+
+
+def test_explicit_one_way_delay_sets_the_floor() -> None:
+    topo = load(Path(__file__).parent / "data" / "valid-loopback.toml")
+    sjc = topo.region("singapore").paths["SJC"]
+    assert sjc.floor_rtt_ms == pytest.approx(34.2)
+    assert sjc.path_km == pytest.approx(17.1 / 0.0049)

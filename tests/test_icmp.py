@@ -1,0 +1,103 @@
+"""ICMP engine on loopback: real packets, one shared socket."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from waiting import eventually
+
+from cablewatch.probes import icmp_wire
+from cablewatch.probes.icmp import IcmpEngine, icmp_probe
+
+
+def test_echo_packet_checksum_verifies() -> None:
+    packet = icmp_wire.build_echo(False, 0x1234, 7, b"abcdefgh")
+    assert icmp_wire.checksum(packet) == 0  # a correct checksum sums to zero
+    echo = icmp_wire.parse_echo(packet, has_ip_header=False)
+    assert echo is not None
+    assert (echo.type, echo.identifier, echo.sequence, echo.payload) == (8, 0x1234, 7, b"abcdefgh")
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1"])
+def test_ping_loopback_gives_an_rtt_per_packet(address: str) -> None:
+    async def go() -> None:
+        async with IcmpEngine() as engine:
+            r = await icmp_probe(engine, address, count=5, interval_s=0.01, timeout_s=1.0)
+        assert r.status == "ok"
+        assert len(r.rtts_ms) == 5
+        assert all(rtt is not None and 0 < rtt < 1000 for rtt in r.rtts_ms)
+        assert r.summary is not None
+        assert r.summary.loss_pct == 0.0
+        assert r.ttl == 64
+        assert engine.stats.foreign == 0
+
+    asyncio.run(go())
+
+
+def test_two_thousand_concurrent_probes_see_zero_loss() -> None:
+    """2,000 probes in flight at once over one socket per family: every reply is matched."""
+    addresses = [f"127.1.{i // 250}.{i % 250 + 1}" for i in range(2000)]
+    assert len(set(addresses)) == 2000
+
+    async def go() -> None:
+        async with IcmpEngine() as engine:
+            rounds = await asyncio.gather(
+                *(engine.ping(a, count=3, interval_s=0.001, timeout_s=5.0) for a in addresses)
+            )
+            lost = sum(r.rtts_ms.count(None) for r in rounds)
+            assert lost == 0, (
+                f"{lost} of 6000 replies missing; kernel drops {engine.socket_drops()}"
+            )
+            assert engine.stats.sent == engine.stats.replies == 6000
+            assert [r.address for r in rounds] == addresses  # each round got its own replies
+
+    asyncio.run(go())
+
+
+def test_unresolvable_name_is_a_result_not_an_exception() -> None:
+    async def go() -> None:
+        async with IcmpEngine() as engine:
+            r = await icmp_probe(engine, "no-such-host.invalid", count=1, timeout_s=1.0)
+        assert r.status == "resolve_error"
+        assert r.result_code == 1
+        assert "no-such-host.invalid" in r.error
+
+    asyncio.run(go())
+
+
+def test_bad_arguments_are_refused() -> None:
+    async def go() -> None:
+        async with IcmpEngine() as engine:
+            with pytest.raises(ValueError, match="count"):
+                await engine.ping("127.0.0.1", count=0)
+
+    asyncio.run(go())
+
+
+def test_a_reply_after_the_timeout_is_loss_never_an_rtt() -> None:
+    """RFC 2681: with a 1 us timeout every loopback reply arrives too late and counts as lost."""
+
+    async def go() -> None:
+        async with IcmpEngine() as engine:
+            r = await icmp_probe(engine, "127.0.0.1", count=4, interval_s=0.01, timeout_s=1e-6)
+            assert r.status == "loss"
+            assert r.rtts_ms == (None, None, None, None)
+            # each reply is seen, checked against its deadline and counted late, not measured
+            assert await eventually(lambda: engine.stats.late == 4)
+            assert engine.stats.replies == 0
+
+    asyncio.run(go())
+
+
+def test_round_robin_batch_matches_each_reply_to_its_round() -> None:
+    addresses = [f"127.4.0.{i}" for i in range(1, 201)] + ["::1"]
+
+    async def go() -> None:
+        async with IcmpEngine() as engine:
+            rounds = await engine.ping_many(addresses, count=3, interval_s=0.005, timeout_s=2.0)
+            assert [r.address for r in rounds] == addresses
+            assert all(None not in r.rtts_ms for r in rounds)
+            assert engine.stats.clock_fallbacks == 0  # kernel receive stamps were used
+
+    asyncio.run(go())
