@@ -19,6 +19,8 @@ from rich.console import Console
 
 from cablewatch import __version__
 from cablewatch.errors import CablewatchError
+from cablewatch.lab import manager as lab
+from cablewatch.lab import scenario as lab_scenario
 from cablewatch.probes import runner
 from cablewatch.probes.dns import dns_probe
 from cablewatch.probes.http import http_probe, parse_url
@@ -42,8 +44,12 @@ topology_app = typer.Typer(
     help="The landing station, its cables and regions.", no_args_is_help=True
 )
 config_app = typer.Typer(help="Configuration files.", no_args_is_help=True)
+lab_app = typer.Typer(
+    help="The network lab: namespaces joined by emulated cables (root).", no_args_is_help=True
+)
 app.add_typer(topology_app, name="topology")
 app.add_typer(config_app, name="config")
+app.add_typer(lab_app, name="lab")
 
 # Pipes and CI logs get a wide table instead of rich's 80-column fallback ($COLUMNS wins).
 out = Console(
@@ -213,6 +219,160 @@ def config_check(file: Annotated[Path, typer.Argument(help="The TOML file to val
         f"{len(topo.targets)} targets)",
         markup=False,
         highlight=False,
+    )
+
+
+StateDirOpt = Annotated[
+    Path,
+    typer.Option("--state-dir", envvar="CABLEWATCH_LAB_DIR", help="Where the lab keeps its state."),
+]
+PrefixOpt = Annotated[
+    str,
+    typer.Option("--prefix", envvar="CABLEWATCH_LAB_PREFIX", help="Name prefix of lab namespaces."),
+]
+RegionOpt = Annotated[str | None, typer.Option("--region", "-r", help="Only this region.")]
+_LAB = lab.LabOptions()
+
+
+def _lab_call(fn: Callable[..., T], *args: object) -> T:
+    try:
+        return fn(*args)
+    except CablewatchError as exc:
+        _fail(str(exc))
+
+
+@lab_app.command("up")
+def lab_up(
+    config: ConfigOpt = None,
+    state_dir: StateDirOpt = _LAB.state_dir,
+    prefix: PrefixOpt = _LAB.prefix,
+    mgmt_subnet: Annotated[str, typer.Option(help="Host <-> probe namespaces network.")] = (
+        _LAB.mgmt_subnet
+    ),
+    think_ms: Annotated[float, typer.Option(min=0, help="Token API: time to first token.")] = (
+        _LAB.think_ms
+    ),
+    token_ms: Annotated[float, typer.Option(min=0, help="Token API: gap between tokens.")] = (
+        _LAB.token_ms
+    ),
+    seed: Annotated[int | None, typer.Option(help="Seed of the emulator's randomness.")] = None,
+) -> None:
+    """Build the lab from the topology (idempotent; repairs a broken lab)."""
+    topo = _load(config)
+    opts = lab.LabOptions(state_dir, prefix, mgmt_subnet, think_ms, token_ms, seed=seed)
+    _state, message = _lab_call(lab.up, topo, opts)
+    out.print(message, markup=False, highlight=False)
+
+
+@lab_app.command("down")
+def lab_down(state_dir: StateDirOpt = _LAB.state_dir, prefix: PrefixOpt = _LAB.prefix) -> None:
+    """Remove every namespace, link and process of the lab (works after crashes too)."""
+    removed = _lab_call(lab.down, lab.LabOptions(state_dir, prefix))
+    out.print(f"lab down: removed {len(removed)} namespaces, links and processes", markup=False)
+
+
+@lab_app.command("status")
+def lab_status(state_dir: StateDirOpt = _LAB.state_dir, as_json: JsonOpt = False) -> None:
+    """Links, their state and configured delays, packets forwarded and dropped."""
+    status = _lab_call(lab.status, lab.LabOptions(state_dir))
+    if as_json:
+        render.print_json(out, status)
+    else:
+        out.print(render.lab_status_table(status))
+
+
+@lab_app.command("cut")
+def lab_cut(
+    cable: Annotated[str, typer.Argument(help="Cable name, e.g. ADC.")],
+    region: RegionOpt = None,
+    state_dir: StateDirOpt = _LAB.state_dir,
+) -> None:
+    """Cut a cable: every packet over it is lost (for all regions, or one)."""
+    reply = _lab_call(lab.set_links, lab.LabOptions(state_dir), cable, region, {"cut": True})
+    out.print(f"cut {cable}: {reply['matched']} paths", markup=False)
+
+
+@lab_app.command("degrade")
+def lab_degrade(
+    cable: Annotated[str, typer.Argument(help="Cable name, e.g. SJC.")],
+    region: RegionOpt = None,
+    add_delay_ms: Annotated[float | None, typer.Option(min=0, help="Extra one-way delay.")] = None,
+    loss_pct: Annotated[
+        float | None, typer.Option(min=0, max=100, help="Round-trip loss a ping sees.")
+    ] = None,
+    jitter_ms: Annotated[float | None, typer.Option(min=0, help="Half-normal sigma.")] = None,
+    rate_kbps: Annotated[float | None, typer.Option(min=0, help="Rate limit, 0 = none.")] = None,
+    state_dir: StateDirOpt = _LAB.state_dir,
+) -> None:
+    """Add delay, jitter, loss or a rate limit to a cable (for all regions, or one)."""
+    params = {
+        k: v
+        for k, v in (
+            ("add_delay_ms", add_delay_ms),
+            ("loss_pct", loss_pct),
+            ("jitter_ms", jitter_ms),
+            ("rate_kbps", rate_kbps),
+        )
+        if v is not None
+    }
+    if not params:
+        _fail(
+            "lab degrade: give at least one of --add-delay-ms, --loss-pct, --jitter-ms, --rate-kbps"
+        )
+    reply = _lab_call(lab.set_links, lab.LabOptions(state_dir), cable, region, params)
+    out.print(f"degraded {cable}: {reply['matched']} paths", markup=False)
+
+
+@lab_app.command("restore")
+def lab_restore(
+    cable: Annotated[str | None, typer.Argument(help="Cable name; all cables if left out.")] = None,
+    state_dir: StateDirOpt = _LAB.state_dir,
+) -> None:
+    """Undo cuts and degradations (of one cable, or all)."""
+    reply = _lab_call(lab.restore, lab.LabOptions(state_dir), cable)
+    out.print(f"restored {cable or 'all cables'}: {reply['matched']} paths", markup=False)
+
+
+@lab_app.command(
+    "exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def lab_exec(
+    ctx: typer.Context,
+    region: Annotated[str, typer.Argument(help="Region whose namespace runs the command.")],
+    state_dir: StateDirOpt = _LAB.state_dir,
+) -> None:
+    """Run a command in a region's namespace: lab exec REGION -- COMMAND..."""
+    argv = _lab_call(lab.exec_command, lab.LabOptions(state_dir), region, list(ctx.args))
+    sys.stdout.flush()
+    os.execvp(argv[0], argv)
+
+
+@lab_app.command("targets")
+def lab_targets(state_dir: StateDirOpt = _LAB.state_dir, as_json: JsonOpt = False) -> None:
+    """Addresses per region x cable: where to aim, from which namespace and source."""
+    targets = _lab_call(lab.targets, lab.LabOptions(state_dir))
+    if as_json:
+        render.print_json(out, targets)
+    else:
+        out.print(render.lab_targets_table(targets))
+
+
+@lab_app.command("scenario")
+def lab_scenario_run(
+    file: Annotated[Path, typer.Argument(help="Scenario TOML; see lab/scenarios/.")],
+    speed: Annotated[
+        float, typer.Option(min=0.01, help="Run the timeline this much faster.")
+    ] = 1.0,
+    state_dir: StateDirOpt = _LAB.state_dir,
+) -> None:
+    """Play timed events (cut, degrade, restore) against the running lab."""
+    events = _lab_call(lab_scenario.load, file)
+    _lab_call(
+        lab_scenario.play,
+        lab.LabOptions(state_dir),
+        events,
+        speed,
+        lambda line: out.print(line, markup=False, highlight=False),
     )
 
 

@@ -181,3 +181,50 @@ def topology_table(topology: Topology) -> Table:
             )
         table.add_row(*cells)
     return table
+
+
+def lab_status_table(status: dict[str, Any]) -> Table:
+    emu = status.get("emulator", {})
+    procs = ", ".join(f"{n} {'up' if ok else 'DOWN'}" for n, ok in status["processes"].items())
+    where = (
+        f"namespaces {status['namespaces_present']}/{status['namespaces_expected']}; {procs}; "
+        + (
+            f"emulator pid {emu['pid']}, cpu {emu['cpu_s']:.1f} s in {emu['uptime_s']:.0f} s"
+            if "pid" in emu
+            else f"emulator: {emu.get('error', '?')}"
+        )
+    )
+    table = Table(title=f"Lab links ({where})", title_justify="left", box=box.SIMPLE_HEAD)
+    for name in ("region", "cable", "segment", "state"):
+        table.add_column(name)
+    for name in ("one-way ms", "+delay ms", "jitter ms", "loss %", "fwd up", "fwd down",
+                 "drop up", "drop down", "queued"):  # fmt: skip
+        table.add_column(name, justify="right")
+    for p in status["paths"]:
+        if "cut" not in p:
+            table.add_row(p["region"], p["cable"], p["segment"], "unknown")
+            continue
+        degraded = p["add_delay_ms"] or p["jitter_ms"] or p["loss_pct"] or p["rate_kbps"]
+        state = (
+            "[red]CUT[/red]" if p["cut"] else ("[yellow]degraded[/yellow]" if degraded else "up")
+        )
+        table.add_row(
+            p["region"], p["cable"], p["segment"], state,
+            f"{p['one_way_ms']:.2f}", f"{p['add_delay_ms']:g}", f"{p['jitter_ms']:g}",
+            f"{p['loss_pct']:g}", str(p["forwarded_up"]), str(p["forwarded_down"]),
+            str(p["dropped_up"]), str(p["dropped_down"]), str(p["queued"]),
+        )  # fmt: skip
+    return table
+
+
+def lab_targets_table(targets: dict[str, Any]) -> Table:
+    table = Table(title="Lab targets: region x cable", title_justify="left", box=box.SIMPLE_HEAD)
+    for name in ("region", "cable", "namespace", "source", "target", "floor ms", "path"):
+        table.add_column(name, justify="right" if name == "floor ms" else "left")
+    for region, cables in targets.items():
+        for cable, t in cables.items():
+            table.add_row(
+                region, cable, t["namespace"], t["source"], t["target"],
+                f"{t['floor_rtt_ms']:.2f}", " > ".join(t["hops"]),
+            )  # fmt: skip
+    return table

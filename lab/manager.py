@@ -1,0 +1,436 @@
+"""Lab life cycle: up, down, link state (cut / degrade / restore), status, targets.
+
+Everything the lab is lives in one state file (``<state_dir>/lab.json``): the plan's paths and
+namespaces, the processes (emulator, landing-station services) with their start times, and
+the link settings asked for. ``up`` is idempotent: an intact lab is left alone, dead processes are
+restarted, and a partial one is removed and rebuilt. ``down`` removes everything by name prefix,
+so it also cleans up after a crash or a SIGKILL of the emulator.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cablewatch.errors import CablewatchError, UnknownNameError
+from cablewatch.lab import control, netns
+from cablewatch.lab.plan import LabPlan, build_plan
+from cablewatch.topology.model import Topology, normalise_name
+
+__all__ = [
+    "LabOptions",
+    "down",
+    "exec_command",
+    "load_state",
+    "require_root",
+    "restore",
+    "set_links",
+    "status",
+    "targets",
+    "up",
+]
+
+STATE_VERSION = 1
+_START_TIMEOUT_S = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class LabOptions:
+    state_dir: Path = Path(os.environ.get("CABLEWATCH_LAB_DIR", "/run/cablewatch-lab"))
+    prefix: str = os.environ.get("CABLEWATCH_LAB_PREFIX", "cw")
+    mgmt_subnet: str = "198.18.255.0/24"
+    think_ms: float = 200.0
+    token_ms: float = 20.0
+    token_port: int = 8080
+    seed: int | None = None
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / "lab.json"
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        raise CablewatchError(
+            "the lab needs root (network namespaces, TUN devices): run it as root"
+        )
+
+
+# -- state ----------------------------------------------------------------------------------
+
+
+def load_state(opts: LabOptions) -> dict[str, Any]:
+    try:
+        state: dict[str, Any] = json.loads(opts.state_file.read_text())
+    except FileNotFoundError:
+        raise CablewatchError(
+            f"no lab is up (no state in {opts.state_file}): run `cablewatch lab up`"
+        ) from None
+    except ValueError as exc:
+        raise CablewatchError(f"{opts.state_file}: unreadable lab state: {exc}") from exc
+    if state.get("version") != STATE_VERSION:
+        raise CablewatchError(f"{opts.state_file}: lab state of another version; `lab down` it")
+    return state
+
+
+def _save(opts: LabOptions, state: dict[str, Any]) -> None:
+    tmp = opts.state_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=1))
+    tmp.replace(opts.state_file)
+
+
+def _state_from_plan(plan: LabPlan, topology: Topology, opts: LabOptions) -> dict[str, Any]:
+    return {
+        "version": STATE_VERSION,
+        "config": str(topology.source),
+        "prefix": plan.prefix,
+        "bridge": plan.mgmt_bridge,
+        "mgmt_host_addr": plan.mgmt_host_addr,
+        "mgmt_region_addr": plan.mgmt_region_addr,
+        "station_ns": plan.station_ns,
+        "region_ns": plan.region_ns,
+        "namespaces": list(plan.namespaces),
+        "cables": [c.name for c in topology.cables],
+        "station_addresses": plan.station_addresses,
+        "segments": [
+            {
+                "name": s.name,
+                "cable": s.cable,
+                "lp_ns": s.lp_ns,
+                "lp_dev": s.lp_dev,
+                "shantou_ns": s.shantou_ns,
+                "shantou_dev": s.shantou_dev,
+            }
+            for s in plan.segments
+        ],
+        "paths": [
+            {
+                "region": p.region,
+                "cable": p.cable,
+                "landing_point": p.landing_point,
+                "segment": p.segment,
+                "namespace": p.region_ns,
+                "source": p.region_addr,
+                "access_net": p.access_net,
+                "target": p.target,
+                "one_way_ms": p.one_way_ms,
+                "floor_rtt_ms": p.floor_rtt_ms,
+                "hops": [list(h) for h in p.hops],
+            }
+            for p in plan.paths
+        ],
+        "services": {
+            "tcp_port": topology.probe.tcp_port,
+            "http_port": topology.probe.http_port,
+            "dns_port": topology.probe.dns_port,
+            "dns_name": topology.probe.dns_name,
+            "token_port": opts.token_port,
+            "think_ms": opts.think_ms,
+            "token_ms": opts.token_ms,
+        },
+        "overrides": {},
+        "processes": {},
+    }
+
+
+# -- processes --------------------------------------------------------------------------------
+
+
+def _start_ticks(pid: int) -> int | None:
+    """The process's start time (clock ticks since boot), or None if gone or a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] == "Z":
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reap our own child
+        return None
+    return int(fields[19])
+
+
+def _alive(proc: dict[str, Any] | None) -> bool:
+    return proc is not None and _start_ticks(proc["pid"]) == proc["start"]
+
+
+def _spawn(args: list[str], log: Path) -> dict[str, Any]:
+    with log.open("ab") as out:
+        child = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    start = _start_ticks(child.pid)
+    return {"pid": child.pid, "start": start, "args": args, "log": str(log)}
+
+
+def _stop(proc: dict[str, Any] | None, timeout_s: float = 5.0) -> None:
+    if not _alive(proc):
+        return
+    assert proc is not None
+    pid = proc["pid"]
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while _alive(proc) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if _alive(proc):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        while _alive(proc) and time.monotonic() < deadline + 2:
+            time.sleep(0.02)
+
+
+def _wait_for(what: str, check: Any, proc: dict[str, Any]) -> None:
+    deadline = time.monotonic() + _START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if not _alive(proc):
+            break
+        time.sleep(0.02)
+    log = Path(proc["log"]).read_text(errors="replace").strip().splitlines()[-3:]
+    raise CablewatchError(f"the lab's {what} did not start: {' | '.join(log) or 'no output'}")
+
+
+def _start_emulator(opts: LabOptions, state: dict[str, Any]) -> dict[str, Any]:
+    sock = str(opts.state_dir / "emulator.sock")
+    spec = {
+        "control": sock,
+        "seed": opts.seed,
+        "segments": state["segments"],
+        "paths": [
+            p | {"overrides": state["overrides"].get(f"{p['region']}|{p['cable']}", {})}
+            for p in state["paths"]
+        ],
+    }
+    spec_file = opts.state_dir / "emulator.json"
+    spec_file.write_text(json.dumps(spec))
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(sock)
+    proc = _spawn(
+        [sys.executable, "-m", "cablewatch.lab.emulator", str(spec_file)],
+        opts.state_dir / "emulator.log",
+    )
+
+    def answers() -> bool:
+        try:
+            control.request(sock, {"cmd": "status"}, timeout_s=1.0)
+        except CablewatchError:
+            return False
+        return True
+
+    _wait_for("link emulator", answers, proc)
+    return proc
+
+
+def _start_services(opts: LabOptions, state: dict[str, Any]) -> dict[str, Any]:
+    ready = opts.state_dir / "services.ready"
+    ready.unlink(missing_ok=True)
+    spec = state["services"] | {
+        "addresses": list(state["station_addresses"].values()),
+        "ready_file": str(ready),
+    }
+    spec_file = opts.state_dir / "services.json"
+    spec_file.write_text(json.dumps(spec))
+    proc = _spawn(
+        ["ip", "netns", "exec", state["station_ns"], sys.executable, "-m",
+         "cablewatch.lab.services", str(spec_file)],
+        opts.state_dir / "services.log",
+    )  # fmt: skip
+    _wait_for("landing-station services", ready.exists, proc)
+    return proc
+
+
+# -- life cycle -----------------------------------------------------------------------------
+
+
+def up(topology: Topology, opts: LabOptions) -> tuple[dict[str, Any], str]:
+    """Bring the lab up (or repair it); returns the state and what was done."""
+    require_root()
+    opts.state_dir.mkdir(parents=True, exist_ok=True)
+    if opts.state_file.exists():
+        state = load_state(opts)
+        present = set(netns.existing_namespaces(state["prefix"]))
+        if present == set(state["namespaces"]):
+            restarted = []
+            if not _alive(state["processes"].get("emulator")):
+                state["processes"]["emulator"] = _start_emulator(opts, state)
+                restarted.append("link emulator")
+            if not _alive(state["processes"].get("services")):
+                state["processes"]["services"] = _start_services(opts, state)
+                restarted.append("landing-station services")
+            _save(opts, state)
+            if restarted:
+                return state, "lab was up; restarted " + " and ".join(restarted)
+            return state, "lab is already up"
+        down(opts)
+        opts.state_dir.mkdir(parents=True, exist_ok=True)
+    elif netns.existing_namespaces(opts.prefix):
+        down(opts)  # leftovers of a lab whose state was lost
+        opts.state_dir.mkdir(parents=True, exist_ok=True)
+    plan = build_plan(topology, prefix=opts.prefix, mgmt_subnet=opts.mgmt_subnet)
+    state = _state_from_plan(plan, topology, opts)
+    _save(opts, state)  # first, so that `lab down` finds a half-built lab
+    try:
+        netns.create(plan)
+        state["processes"]["emulator"] = _start_emulator(opts, state)
+        _save(opts, state)
+        state["processes"]["services"] = _start_services(opts, state)
+        _save(opts, state)
+    except BaseException:
+        down(opts)
+        raise
+    return state, (
+        f"lab up: {len(plan.namespaces)} namespaces, {len(plan.segments)} emulated cable "
+        f"segments, {len(plan.paths)} region x cable paths"
+    )
+
+
+def down(opts: LabOptions) -> list[str]:
+    """Stop the lab's processes and remove its namespaces, links and files."""
+    require_root()
+    prefix, bridge = opts.prefix, f"{opts.prefix}-mgmt"
+    removed: list[str] = []
+    state: dict[str, Any] | None = None
+    with contextlib.suppress(CablewatchError):
+        state = load_state(opts)
+    if state is not None:
+        prefix, bridge = state["prefix"], state["bridge"]
+        for name, proc in state.get("processes", {}).items():
+            if _alive(proc):
+                _stop(proc)
+                removed.append(f"{name} (pid {proc['pid']})")
+    removed += _kill_strays(opts)
+    removed += netns.destroy(prefix, bridge)
+    for name in ("lab.json", "lab.tmp", "emulator.json", "emulator.sock", "services.json",
+                 "services.ready", "emulator.log", "services.log"):  # fmt: skip
+        (opts.state_dir / name).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        opts.state_dir.rmdir()
+    return removed
+
+
+def _kill_strays(opts: LabOptions) -> list[str]:
+    """Processes of this lab that the state does not know (state lost or overwritten)."""
+    marks = [str(opts.state_dir / "emulator.json"), str(opts.state_dir / "services.json")]
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(a.decode(errors="replace") in marks for a in argv):
+            start = _start_ticks(int(entry.name))
+            if start is not None:
+                _stop({"pid": int(entry.name), "start": start})
+                found.append(f"stray process {entry.name}")
+    return found
+
+
+# -- links ----------------------------------------------------------------------------------
+
+
+def _resolve(
+    state: dict[str, Any], cable: str | None, region: str | None
+) -> tuple[str | None, str | None]:
+    cable_name = region_id = None
+    if cable is not None:
+        names = {normalise_name(c): c for c in state["cables"]}
+        cable_name = names.get(normalise_name(cable))
+        if cable_name is None:
+            known = ", ".join(state["cables"])
+            raise UnknownNameError(f"unknown cable {cable!r} (known: {known})")
+    if region is not None:
+        ids = {normalise_name(r): r for r in state["region_ns"]}
+        region_id = ids.get(normalise_name(region))
+        if region_id is None:
+            known = ", ".join(state["region_ns"])
+            raise UnknownNameError(f"unknown region {region!r} (known: {known})")
+    return cable_name, region_id
+
+
+def set_links(
+    opts: LabOptions, cable: str, region: str | None, params: dict[str, Any]
+) -> dict[str, Any]:
+    """Cut or degrade a cable (for one region, or all); returns the emulator's reply."""
+    require_root()
+    state = load_state(opts)
+    cable_name, region_id = _resolve(state, cable, region)
+    for p in state["paths"]:
+        if p["cable"] == cable_name and region_id in (None, p["region"]):
+            key = f"{p['region']}|{p['cable']}"
+            state["overrides"][key] = state["overrides"].get(key, {}) | params
+    _save(opts, state)
+    return control.request(
+        str(opts.state_dir / "emulator.sock"),
+        {"cmd": "set", "cable": cable_name, "region": region_id, **params},
+    )
+
+
+def restore(opts: LabOptions, cable: str | None) -> dict[str, Any]:
+    require_root()
+    state = load_state(opts)
+    cable_name, _ = _resolve(state, cable, None)
+    state["overrides"] = {
+        k: v for k, v in state["overrides"].items() if cable_name not in (None, k.split("|")[1])
+    }
+    _save(opts, state)
+    return control.request(
+        str(opts.state_dir / "emulator.sock"), {"cmd": "restore", "cable": cable_name}
+    )
+
+
+def status(opts: LabOptions) -> dict[str, Any]:
+    require_root()
+    state = load_state(opts)
+    out: dict[str, Any] = {
+        "state_file": str(opts.state_file),
+        "namespaces_present": len(set(netns.existing_namespaces(state["prefix"]))),
+        "namespaces_expected": len(state["namespaces"]),
+        "processes": {n: _alive(p) for n, p in state["processes"].items()},
+    }
+    try:
+        emu = control.request(str(opts.state_dir / "emulator.sock"), {"cmd": "status"})
+        out["emulator"] = {"pid": emu["pid"], "uptime_s": emu["uptime_s"], "cpu_s": emu["cpu_s"]}
+        out["paths"] = emu["paths"]
+    except CablewatchError as exc:
+        out["emulator"] = {"error": str(exc)}
+        out["paths"] = [p | {"state": "unknown"} for p in state["paths"]]
+    return out
+
+
+def targets(opts: LabOptions) -> dict[str, Any]:
+    state = load_state(opts)
+    out: dict[str, Any] = {}
+    for p in state["paths"]:
+        out.setdefault(p["region"], {})[p["cable"]] = {
+            "target": p["target"],
+            "source": p["source"],
+            "namespace": p["namespace"],
+            "landing_point": p["landing_point"],
+            "floor_rtt_ms": p["floor_rtt_ms"],
+            "hops": [name for _addr, name in p["hops"]],
+        }
+    return out
+
+
+def exec_command(opts: LabOptions, region: str, command: list[str]) -> list[str]:
+    """The argv that runs ``command`` inside ``region``'s namespace."""
+    require_root()
+    state = load_state(opts)
+    _, region_id = _resolve(state, None, region)
+    assert region_id is not None
+    if not command:
+        raise CablewatchError("lab exec: no command given (lab exec REGION -- COMMAND...)")
+    return ["ip", "netns", "exec", state["region_ns"][region_id], *command]

@@ -1,0 +1,161 @@
+"""The landing station's services, run inside its namespace: what probes aim at.
+
+On every per-cable service address: a TCP port (accepts and closes), an HTTP endpoint
+(``GET /healthz``), a DNS server (answers ``A`` for the configured name with the address the
+query arrived on, NXDOMAIN for anything else), and a stand-in streaming LLM API
+(``POST|GET /v1/stream?tokens=N``) that sends server-sent events: the first token after
+``think_ms``, then one token every ``token_ms``.
+
+Run as ``python -m cablewatch.lab.services SPEC.json``; writes ``ready`` to the spec's
+``ready_file`` once every socket listens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import signal
+import struct
+import sys
+from pathlib import Path
+from typing import Any, cast
+from urllib.parse import parse_qs, urlsplit
+
+__all__ = ["main", "serve"]
+
+
+async def _tcp_accept(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.close()
+
+
+def _http_handler(
+    spec: dict[str, Any],
+) -> Any:
+    think_s = spec.get("think_ms", 200) / 1000
+    token_s = spec.get("token_ms", 20) / 1000
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=10)
+            _method, target, _ = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ", 2)
+            url = urlsplit(target)
+            if url.path == "/healthz":
+                await _send(writer, 200, b'{"status": "ok"}\n', "application/json")
+            elif url.path == "/v1/stream":
+                tokens = int(parse_qs(url.query).get("tokens", ["16"])[0])
+                await _stream(writer, min(max(tokens, 1), 4096), think_s, token_s)
+            else:
+                await _send(writer, 404, b"not found\n", "text/plain")
+        except (OSError, ValueError, asyncio.IncompleteReadError, TimeoutError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    return handle
+
+
+async def _send(writer: asyncio.StreamWriter, code: int, body: bytes, ctype: str) -> None:
+    reason = {200: "OK", 404: "Not Found"}[code]
+    writer.write(
+        f"HTTP/1.1 {code} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n".encode()
+        + body
+    )
+    await writer.drain()
+
+
+async def _stream(
+    writer: asyncio.StreamWriter, tokens: int, think_s: float, token_s: float
+) -> None:
+    writer.write(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    await writer.drain()
+    await asyncio.sleep(think_s)  # the model thinks: time to first token
+    for i in range(tokens):
+        event = f"data: {json.dumps({'index': i, 'token': f'tok{i}'})}\n\n".encode()
+        writer.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
+        await writer.drain()
+        if i + 1 < tokens:
+            await asyncio.sleep(token_s)
+    done = b"data: [DONE]\n\n"
+    writer.write(f"{len(done):x}\r\n".encode() + done + b"\r\n0\r\n\r\n")
+    await writer.drain()
+
+
+class _Dns(asyncio.DatagramProtocol):
+    """A minimal authoritative answer for one name; NXDOMAIN otherwise."""
+
+    def __init__(self, name: str, address: str) -> None:
+        self.name = name.rstrip(".").lower()
+        self.address = bytes(int(p) for p in address.split("."))
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        if len(data) < 12 or self.transport is None:
+            return
+        ident, flags, qdcount = struct.unpack_from("!HHH", data)
+        if flags & 0x8000 or qdcount != 1:
+            return
+        labels, pos = [], 12
+        while pos < len(data) and data[pos]:
+            length = data[pos]
+            labels.append(data[pos + 1 : pos + 1 + length].decode("ascii", "replace").lower())
+            pos += 1 + length
+        question = data[12 : pos + 5]
+        if pos + 5 > len(data):
+            return
+        qtype = struct.unpack_from("!H", data, pos + 1)[0]
+        known = ".".join(labels) == self.name
+        answers = b""
+        if known and qtype == 1:
+            answers = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + self.address
+        rcode = 0 if known else 3
+        header = struct.pack(
+            "!HHHHHH", ident, 0x8400 | (flags & 0x0100) | rcode, 1, 1 if answers else 0, 0, 0
+        )
+        self.transport.sendto(header + question + answers, addr)
+
+
+async def serve(spec: dict[str, Any]) -> None:
+    loop = asyncio.get_running_loop()
+    servers: list[asyncio.AbstractServer] = []
+    transports: list[asyncio.BaseTransport] = []
+    handler = _http_handler(spec)
+    for address in spec["addresses"]:
+        servers.append(await asyncio.start_server(_tcp_accept, address, spec["tcp_port"]))
+        servers.append(await asyncio.start_server(handler, address, spec["http_port"]))
+        if spec.get("token_port") and spec["token_port"] != spec["http_port"]:
+            servers.append(await asyncio.start_server(handler, address, spec["token_port"]))
+        dns, _ = await loop.create_datagram_endpoint(
+            functools.partial(_Dns, spec["dns_name"], address),
+            local_addr=(address, spec["dns_port"]),
+        )
+        transports.append(dns)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await asyncio.to_thread(Path(spec["ready_file"]).write_text, "ready\n")
+    await stop.wait()
+    for server in servers:
+        server.close()
+    for transport in transports:
+        transport.close()
+
+
+def main() -> None:
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m cablewatch.lab.services SPEC.json")
+    asyncio.run(serve(json.loads(Path(sys.argv[1]).read_text())))
+
+
+if __name__ == "__main__":
+    main()
