@@ -21,6 +21,7 @@ from cablewatch import __version__
 from cablewatch.errors import CablewatchError
 from cablewatch.lab import manager as lab
 from cablewatch.lab import scenario as lab_scenario
+from cablewatch.lab import survey as lab_survey_mod
 from cablewatch.probes import runner
 from cablewatch.probes.dns import dns_probe
 from cablewatch.probes.http import http_probe, parse_url
@@ -345,6 +346,29 @@ def lab_exec(
     argv = _lab_call(lab.exec_command, lab.LabOptions(state_dir), region, list(ctx.args))
     sys.stdout.flush()
     os.execvp(argv[0], argv)
+
+
+@lab_app.command("survey")
+def lab_survey(
+    count: Annotated[int, typer.Option("-c", "--count", min=1, max=10000)] = 10,
+    interval: Annotated[float, typer.Option("-i", "--interval", min=0.0)] = 0.05,
+    timeout: TimeoutOpt = 1.0,
+    state_dir: StateDirOpt = _LAB.state_dir,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ping from every region over every cable at once: median RTT beside the floor."""
+    opts = lab.LabOptions(state_dir)
+    _lab_call(lab.require_root)
+    state = _lab_call(lab.load_state, opts)
+    results = _run(
+        lambda: lab_survey_mod.survey(state, count=count, interval_s=interval, timeout_s=timeout)
+    )
+    if as_json:
+        render.print_json(out, [r.to_dict() for r in results])
+    else:
+        title = f"Lab survey: {count} pings per region x cable; median RTT (stretch over floor)"
+        out.print(render.survey_table(results, title))
+    raise typer.Exit(runner.exit_code(results))
 
 
 @lab_app.command("targets")

@@ -42,11 +42,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cablewatch.probes.namespace import netns
+
 __all__ = ["PARAMS", "Emulator", "PathState", "main", "open_tun"]
 
 _TUNSETIFF = 0x400454CA
 _IFF_TUN, _IFF_NO_PI = 0x0001, 0x1000
-_CLONE_NEWNET = 0x40000000
 _PR_SET_TIMERSLACK = 29
 _SPIN_NS = 200_000  # busy-wait this close to a due time instead of sleeping
 _MAX_QUEUE = 20000  # packets in flight per path and direction before tail drop
@@ -65,19 +66,10 @@ _libc.prctl.argtypes = [
 
 def open_tun(ns: str, dev: str) -> int:
     """Attach to the persistent TUN device ``dev`` inside network namespace ``ns``."""
-    own = os.open("/proc/self/ns/net", os.O_RDONLY)
-    target = os.open(f"/run/netns/{ns}", os.O_RDONLY)
-    try:
-        if _libc.setns(target, _CLONE_NEWNET) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"setns({ns}): {os.strerror(err)}")
+    with netns(ns):
         fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
         fcntl.ioctl(fd, _TUNSETIFF, struct.pack("16sH", dev.encode(), _IFF_TUN | _IFF_NO_PI))
-        return fd
-    finally:
-        _libc.setns(own, _CLONE_NEWNET)
-        os.close(target)
-        os.close(own)
+    return fd
 
 
 @dataclass(slots=True)

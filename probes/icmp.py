@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cablewatch.errors import IcmpPermissionError
-from cablewatch.probes import icmp_wire
+from cablewatch.probes import icmp_wire, namespace
 from cablewatch.probes.result import ProbeResult, Status
 from cablewatch.probes.stats import summarize
 from cablewatch.probes.targets import ResolveFailure, resolve
@@ -136,12 +136,18 @@ class IcmpEngine:
     ``privileged``: True = raw sockets only, False = ping sockets only, None = raw if allowed,
     else ping sockets. ``rcvbuf_bytes``: receive buffer to ask for (forced past rmem_max when
     root), so that bursts of thousands of replies are not dropped inside this host.
+    ``netns``: open the sockets inside this named network namespace (probe from there).
     """
 
     def __init__(
-        self, *, privileged: bool | None = None, rcvbuf_bytes: int = 16 * 1024 * 1024
+        self,
+        *,
+        privileged: bool | None = None,
+        rcvbuf_bytes: int = 16 * 1024 * 1024,
+        netns: str | None = None,
     ) -> None:
         self.privileged = privileged
+        self.netns = netns
         self.rcvbuf_bytes = rcvbuf_bytes
         self.stats = EngineStats()
         self._channels: dict[bool, _Channel] = {}
@@ -221,7 +227,9 @@ class IcmpEngine:
         kinds = {True: [True], False: [False], None: [True, False]}[self.privileged]
         for raw in kinds:
             try:
-                sock = socket.socket(family, socket.SOCK_RAW if raw else socket.SOCK_DGRAM, proto)
+                with namespace.netns(self.netns):
+                    kind = socket.SOCK_RAW if raw else socket.SOCK_DGRAM
+                    sock = socket.socket(family, kind, proto)
             except PermissionError:
                 continue
             sock.setblocking(False)

@@ -228,3 +228,27 @@ def lab_targets_table(targets: dict[str, Any]) -> Table:
                 f"{t['floor_rtt_ms']:.2f}", " > ".join(t["hops"]),
             )  # fmt: skip
     return table
+
+
+def survey_table(results: Sequence[ProbeResult], title: str) -> Table:
+    """Region x cable: median RTT, its stretch over the physics floor, loss."""
+    cables = list(dict.fromkeys(r.labels["cable"] for r in results))
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("region")
+    for cable in cables:
+        table.add_column(f"{cable} floor ms", justify="right")
+        table.add_column(f"{cable} median ms", justify="right")
+    rows: dict[str, list[str]] = {}
+    for r in results:
+        floor = float(r.labels["floor_rtt_ms"])
+        s = r.summary
+        if s is None or s.median_ms is None:
+            cell = "[red bold]100 % loss[/red bold]"
+        else:
+            cell = f"{s.median_ms:.2f} ({physics.stretch(s.median_ms, floor):.2f}x)"
+            if s.loss_pct:
+                cell += f" [yellow]{s.loss_pct:.0f} % loss[/yellow]"
+        rows.setdefault(r.labels["region"], []).extend([f"{floor:.2f}", cell])
+    for region, cells in rows.items():
+        table.add_row(region, *cells)
+    return table
