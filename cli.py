@@ -7,7 +7,9 @@ configuration or permission error (one line on stderr, never a traceback).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import socket
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from functools import partial
@@ -18,11 +20,15 @@ import typer
 from rich.console import Console
 
 from cablewatch import __version__
+from cablewatch.collectors.dbinit import init_database
+from cablewatch.collectors.influx import InfluxQL
 from cablewatch.errors import CablewatchError
 from cablewatch.lab import manager as lab
 from cablewatch.lab import scenario as lab_scenario
 from cablewatch.lab import survey as lab_survey_mod
+from cablewatch.probes import agent as agent_mod
 from cablewatch.probes import runner
+from cablewatch.probes import spool as spool_mod
 from cablewatch.probes.dns import dns_probe
 from cablewatch.probes.http import http_probe, parse_url
 from cablewatch.probes.result import ProbeResult
@@ -51,6 +57,10 @@ lab_app = typer.Typer(
 app.add_typer(topology_app, name="topology")
 app.add_typer(config_app, name="config")
 app.add_typer(lab_app, name="lab")
+db_app = typer.Typer(help="The InfluxDB database (system of record).", no_args_is_help=True)
+spool_app = typer.Typer(help="An agent's durable spool.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(spool_app, name="spool")
 
 # Pipes and CI logs get a wide table instead of rich's 80-column fallback ($COLUMNS wins).
 out = Console(
@@ -398,6 +408,87 @@ def lab_scenario_run(
         speed,
         lambda line: out.print(line, markup=False, highlight=False),
     )
+
+
+@app.command()
+def agent(
+    region: Annotated[
+        str, typer.Option("--region", "-r", help="The region this host probes from.")
+    ],
+    config: ConfigOpt = None,
+    spool: Annotated[
+        Path | None, typer.Option(help="Spool file (default /var/lib/cablewatch/REGION.db).")
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Probe host name tag (default: hostname).")
+    ] = None,
+    listen: Annotated[
+        str | None, typer.Option(help="Metrics HOST:PORT (default: [sinks.prometheus]).")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+) -> None:
+    """Probe a region's targets continuously; spool, send to InfluxDB, export metrics."""
+    topo = _load(config)
+    _check(topo.region, region)
+    reg = topo.region(region)
+    where = _check_listen(listen, topo)
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    opts = agent_mod.AgentOptions(
+        region=reg.id,
+        spool_path=spool or Path("/var/lib/cablewatch") / f"{reg.id}.db",
+        host=host or socket.gethostname(),
+    )
+    _run(lambda: agent_mod.serve(topo, opts, where))
+
+
+def _check_listen(listen: str | None, topo: Topology) -> tuple[str, int] | None:
+    if listen is not None:
+        try:
+            return parse_host_port(listen)
+        except CablewatchError as exc:
+            _fail(f"--listen: {exc}")
+    prom = topo.sinks.prometheus
+    return (prom.listen_host, prom.listen_port) if prom is not None else None
+
+
+@spool_app.command("report")
+def spool_report(
+    path: Annotated[Path, typer.Argument(help="The agent's spool file.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Rounds made per series (the agent's own count), points waiting, points dropped."""
+    if not path.exists():
+        _fail(f"{path}: no such spool")
+    report = spool_mod.report(path)
+    if as_json:
+        render.print_json(out, report)
+    else:
+        out.print(render.spool_table(report))
+
+
+@db_app.command("init")
+def db_init(
+    config: ConfigOpt = None,
+    raw_days: Annotated[int, typer.Option(min=1, help="Keep raw points this long.")] = 30,
+    rollup_days: Annotated[int, typer.Option(min=1, help="Keep 1-minute rollups this long.")] = 400,
+) -> None:
+    """Create the database, retention policies and rollup queries (idempotent)."""
+    topo = _load(config)
+    sink = topo.sinks.influxdb
+    if sink is None:
+        _fail(f"{topo.source}: no [sinks.influxdb] section")
+
+    async def go() -> list[str]:
+        ql = InfluxQL(sink)
+        try:
+            return await init_database(ql, raw_days=raw_days, rollup_days=rollup_days)
+        finally:
+            await ql.close()
+
+    for line in _run(go):
+        out.print(line, markup=False, highlight=False)
 
 
 def _check(fn: Callable[..., object], *args: object) -> None:

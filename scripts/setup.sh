@@ -11,6 +11,7 @@ apt_packages=(
     iproute2 nftables util-linux           # namespaces, veth, drop rules, setpriv
     iputils-ping traceroute fping          # reference tools (fping: the engine's benchmark)
     openssl                                # self-signed certificates for HTTPS tests
+    influxdb prometheus victoria-metrics   # the system of record, metrics, the v2 write API
 )
 
 missing=()

@@ -252,3 +252,17 @@ def survey_table(results: Sequence[ProbeResult], title: str) -> Table:
     for region, cells in rows.items():
         table.add_row(region, *cells)
     return table
+
+
+def spool_table(report: dict[str, Any]) -> Table:
+    title = (
+        f"Spool {report['path']}: {report['points_pending']} points pending "
+        f"({report['bytes_pending']} bytes), {report['points_dropped']} dropped"
+    )
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    for name in ("protocol", "region", "cable", "target"):
+        table.add_column(name)
+    table.add_column("rounds made", justify="right")
+    for series, made in sorted(report["rounds"].items()):
+        table.add_row(*series.split("|"), str(made))
+    return table

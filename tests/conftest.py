@@ -6,6 +6,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from servers import dns_server, http_server, tcp_listener
@@ -55,3 +56,18 @@ def tcp_port() -> Iterator[int]:
 def dns_port() -> Iterator[int]:
     with dns_server() as port:
         yield port
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One lab for the session (the default topology), torn down and checked at the end."""
+    require_root()
+    from lab_helpers import Lab, leftovers
+
+    the_lab = Lab(tmp_path_factory.mktemp("lab") / "state", "cwt", "198.18.254.0/24")
+    assert "lab up: 29 namespaces" in the_lab.up()
+    try:
+        yield the_lab
+    finally:
+        the_lab.run("down")
+        assert leftovers(the_lab) == []

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,18 +14,6 @@ from conftest import cablewatch_cmd, require_root
 from lab_helpers import CABLES, Lab, leftovers
 
 pytestmark = pytest.mark.netns
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    require_root()
-    the_lab = Lab(tmp_path_factory.mktemp("lab") / "state", "cwt", "198.18.254.0/24")
-    assert "lab up: 29 namespaces" in the_lab.up()
-    try:
-        yield the_lab
-    finally:
-        the_lab.run("down")
-        assert leftovers(the_lab) == []
 
 
 def test_every_path_sits_just_above_its_physics_floor(lab: Lab) -> None:

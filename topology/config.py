@@ -230,6 +230,10 @@ def _probe(t: Table | None) -> ProbeSettings:
     dns_type = t.string(
         "dns_type", required=False, default=d.dns_type, choices=("A", "AAAA", "TXT", "CNAME")
     )
+    others = {
+        key: t.number(key, required=False, default=interval, low=0.01)
+        for key in ("tcp_interval_s", "http_interval_s", "dns_interval_s")
+    }
     t.finish()
     if http_path is not None and not http_path.startswith("/"):
         t.problem("http_path", f"got {http_path!r}, expected a path starting with '/'")
@@ -258,6 +262,9 @@ def _probe(t: Table | None) -> ProbeSettings:
         dns_port=dns_port or d.dns_port,
         dns_name=dns_name or d.dns_name,
         dns_type=dns_type or d.dns_type,
+        tcp_interval_s=others["tcp_interval_s"] or interval,
+        http_interval_s=others["http_interval_s"] or interval,
+        dns_interval_s=others["dns_interval_s"] or interval,
     )
 
 

@@ -116,6 +116,7 @@ class Target:
 @dataclass(frozen=True, slots=True)
 class ProbeSettings:
     interval_s: float = 10.0
+    """ICMP: one round of ``packets`` every interval_s."""
     packets: int = 5
     packet_interval_s: float = 0.2
     timeout_s: float = 2.0
@@ -126,6 +127,9 @@ class ProbeSettings:
     dns_port: int = 53
     dns_name: str = "shantou.cablewatch.lab"
     dns_type: str = "A"
+    tcp_interval_s: float = 10.0
+    http_interval_s: float = 10.0
+    dns_interval_s: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)

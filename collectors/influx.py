@@ -1,0 +1,222 @@
+"""InfluxDB sinks: v1 ``/write`` (InfluxDB 1.x) and v2 through influxdb-client (2.x / 3.x, and
+VictoriaMetrics' ``/api/v2/write``), plus InfluxQL ``/query`` for readers and ``db init``.
+
+Secrets (a v1 password or a v2 token) come from the environment variable or the file named in
+the configuration; they are never logged. Errors name the sink (its URL without credentials)
+and say what to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import os
+from pathlib import Path
+from typing import Any, Literal, Protocol, cast
+
+import httpx
+
+from cablewatch.errors import CablewatchError
+from cablewatch.topology.model import InfluxSink
+
+__all__ = [
+    "InfluxQL",
+    "InfluxV1Writer",
+    "InfluxV2Writer",
+    "SinkError",
+    "Writer",
+    "read_secret",
+    "writer_for",
+]
+
+SinkErrorKind = Literal["unreachable", "auth", "not_found", "rejected", "server"]
+
+
+class SinkError(CablewatchError):
+    """A write or query failed; ``kind`` tells whether retrying can help."""
+
+    def __init__(self, sink: str, kind: SinkErrorKind, message: str) -> None:
+        self.sink = sink
+        self.kind = kind
+        super().__init__(f"influxdb sink {sink}: {message}")
+
+
+def read_secret(sink: InfluxSink) -> str | None:
+    """The sink's token / password from its environment variable or file; None if neither."""
+    if sink.secret_env:
+        value = os.environ.get(sink.secret_env)
+        if value is None:
+            raise CablewatchError(
+                f"influxdb sink {sink.url}: environment variable {sink.secret_env} "
+                "(sinks.influxdb.token_env) is not set"
+            )
+        return value
+    if sink.secret_file:
+        try:
+            return Path(sink.secret_file).read_text().strip()
+        except OSError as exc:
+            raise CablewatchError(
+                f"influxdb sink {sink.url}: cannot read sinks.influxdb.token_file "
+                f"{sink.secret_file}: {exc.strerror}"
+            ) from exc
+    return None
+
+
+class Writer(Protocol):
+    name: str
+
+    async def write(self, lines: list[str]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def _classify(sink: str, response: httpx.Response, what: str) -> SinkError:
+    text = response.text.strip()[:200]
+    code = response.status_code
+    if code in (401, 403):
+        hint = "check username and token_env / token_file"
+        return SinkError(
+            sink, "auth", f"{what} refused: authentication failed (HTTP {code}); {hint}"
+        )
+    if code == 404:
+        hint = "does the database exist? (`cablewatch db init`)"
+        return SinkError(sink, "not_found", f"{what}: HTTP 404 {text}; {hint}")
+    if 400 <= response.status_code < 500:
+        return SinkError(sink, "rejected", f"{what} rejected: HTTP {response.status_code} {text}")
+    return SinkError(sink, "server", f"{what}: HTTP {response.status_code} {text}")
+
+
+class InfluxV1Writer:
+    """``POST /write?db=...&precision=ns`` with a gzip body."""
+
+    def __init__(self, sink: InfluxSink, *, secret: str | None, timeout_s: float = 10.0) -> None:
+        self.sink = sink
+        self.name = sink.url
+        params: dict[str, str] = {"db": sink.database, "precision": "ns"}
+        headers = {"Content-Encoding": "gzip", "Content-Type": "text/plain; charset=utf-8"}
+        auth: tuple[str, str] | None = None
+        if sink.username:
+            auth = (sink.username, secret or "")
+        elif secret:
+            headers["Authorization"] = f"Token {secret}"
+        self._params = params
+        self._client = httpx.AsyncClient(
+            base_url=sink.url, headers=headers, auth=auth, timeout=timeout_s
+        )
+
+    async def write(self, lines: list[str]) -> None:
+        body = gzip.compress("\n".join(lines).encode(), compresslevel=1)
+        try:
+            response = await self._client.post("/write", params=self._params, content=body)
+        except httpx.HTTPError as exc:
+            raise SinkError(
+                self.name, "unreachable", f"write failed: {exc or type(exc).__name__}"
+            ) from exc
+        if response.status_code != 204:
+            raise _classify(self.name, response, "write")
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+class InfluxV2Writer:
+    """influxdb-client's write API (synchronous, run in a thread): InfluxDB 2.x / 3.x and
+    anything that takes ``/api/v2/write`` (VictoriaMetrics)."""
+
+    def __init__(self, sink: InfluxSink, *, secret: str | None, timeout_s: float = 10.0) -> None:
+        from influxdb_client.client.influxdb_client import InfluxDBClient
+        from influxdb_client.client.write_api import SYNCHRONOUS
+
+        self.sink = sink
+        self.name = sink.url
+        self._client = InfluxDBClient(
+            url=sink.url, token=secret or "", org=sink.org, timeout=int(timeout_s * 1000),
+            enable_gzip=True,
+        )  # fmt: skip
+        self._api = self._client.write_api(write_options=SYNCHRONOUS)
+
+    async def write(self, lines: list[str]) -> None:
+        from influxdb_client.domain.write_precision import WritePrecision
+        from influxdb_client.rest import ApiException
+
+        try:
+            await asyncio.to_thread(
+                self._api.write, bucket=self.sink.bucket, org=self.sink.org, record=lines,
+                write_precision=cast(WritePrecision, WritePrecision.NS),  # a str constant
+            )  # fmt: skip
+        except ApiException as exc:
+            status = int(exc.status or 0)
+            kind: SinkErrorKind = (
+                "auth"
+                if status in (401, 403)
+                else ("rejected" if 400 <= status < 500 else "server")
+            )
+            raise SinkError(self.name, kind, f"write failed: HTTP {status} {exc.reason}") from exc
+        except OSError as exc:
+            raise SinkError(self.name, "unreachable", f"write failed: {exc}") from exc
+        except Exception as exc:  # urllib3's errors do not share a useful base class
+            raise SinkError(self.name, "unreachable", f"write failed: {exc}") from exc
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._client.close)
+
+
+def writer_for(sink: InfluxSink) -> Writer:
+    secret = read_secret(sink)
+    if sink.mode == "v2":
+        return InfluxV2Writer(sink, secret=secret)
+    return InfluxV1Writer(sink, secret=secret)
+
+
+class InfluxQL:
+    """InfluxQL over ``/query``: answered by InfluxDB 1.x, 2.x (v1 compatibility) and 3.x."""
+
+    def __init__(self, sink: InfluxSink, *, timeout_s: float = 30.0) -> None:
+        secret = read_secret(sink)
+        self.sink = sink
+        self.name = sink.url
+        headers = {"Accept": "application/json"}
+        auth: tuple[str, str] | None = None
+        if sink.username:
+            auth = (sink.username, secret or "")
+        elif secret:
+            headers["Authorization"] = f"Token {secret}"
+        self._client = httpx.AsyncClient(
+            base_url=sink.url, headers=headers, auth=auth, timeout=timeout_s
+        )
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def query(
+        self, q: str, *, database: str | None = None, epoch: str = "ns"
+    ) -> list[dict[str, Any]]:
+        """The series of every statement's result; raises SinkError on any error."""
+        data = {"q": q, "epoch": epoch}
+        db = self.sink.database if database is None else database
+        if db:
+            data["db"] = db
+        try:
+            response = await self._client.post("/query", data=data)
+        except httpx.HTTPError as exc:
+            raise SinkError(
+                self.name, "unreachable", f"query failed: {exc or type(exc).__name__}"
+            ) from exc
+        if response.status_code != 200:
+            raise _classify(self.name, response, "query")
+        series: list[dict[str, Any]] = []
+        for result in response.json().get("results", []):
+            if "error" in result:
+                raise SinkError(self.name, "rejected", f"query error: {result['error']}")
+            series += result.get("series", [])
+        return series
+
+    async def ping(self) -> None:
+        try:
+            response = await self._client.get("/ping")
+        except httpx.HTTPError as exc:
+            raise SinkError(
+                self.name, "unreachable", f"no answer: {exc or type(exc).__name__}"
+            ) from exc
+        if response.status_code != 204:
+            raise _classify(self.name, response, "ping")

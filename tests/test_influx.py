@@ -1,0 +1,136 @@
+"""The InfluxDB sinks and readers against real servers: influxd 1.x (v1 /write, InfluxQL,
+db init) and VictoriaMetrics (v2 write API through influxdb-client)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from tsdb import influxd, victoria_metrics
+
+from cablewatch.collectors.dbinit import init_database
+from cablewatch.collectors.influx import InfluxQL, InfluxV1Writer, InfluxV2Writer, SinkError
+from cablewatch.topology.model import InfluxSink
+
+NOW = time.time_ns()
+LINES = [
+    r"ping,region=kuala\ lumpur,cable=APCN-2,target=198.19.3.1,note=a\=b\,c rtt_ms=35.5,"
+    rf'status="o\"k" {NOW}',
+    f"ping,region=胡志明市,cable=ADC,target=198.19.1.1 rtt_ms=23.4 {NOW + 1}",
+]
+
+
+def test_v1_write_query_and_escaping_round_trip(tmp_path: Path) -> None:
+    with influxd(tmp_path) as server:
+        sink = InfluxSink(url=server.url, mode="v1", database="cw")
+
+        async def go() -> list[dict[str, object]]:
+            ql, writer = InfluxQL(sink), InfluxV1Writer(sink, secret=None)
+            try:
+                await init_database(ql)
+                await writer.write(LINES)
+                await writer.write(LINES)  # a replay: the same points, not new ones
+                return await ql.query('SELECT * FROM "ping" GROUP BY *')
+            finally:
+                await ql.close()
+                await writer.close()
+
+        series = asyncio.run(go())
+    tags = sorted((s["tags"]["region"], s["tags"]["cable"], s["tags"]["note"]) for s in series)
+    assert tags == [("kuala lumpur", "APCN-2", "a=b,c"), ("胡志明市", "ADC", "")]
+    rows = {s["tags"]["region"]: s["values"] for s in series}
+    assert len(rows["kuala lumpur"]) == 1  # replay did not double
+    assert 'o"k' in rows["kuala lumpur"][0]
+
+
+def test_db_init_is_idempotent(tmp_path: Path) -> None:
+    with influxd(tmp_path) as server:
+        sink = InfluxSink(url=server.url, mode="v1", database="cw")
+
+        async def go() -> tuple[list[str], list[str], list[dict[str, object]]]:
+            ql = InfluxQL(sink)
+            try:
+                first = await init_database(ql)
+                second = await init_database(ql, rollup_days=365)
+                return first, second, await ql.query('SHOW RETENTION POLICIES ON "cw"')
+            finally:
+                await ql.close()
+
+        first, second, policies = asyncio.run(go())
+    assert "continuous query ping_1m: created" in first
+    assert "continuous query ping_1m: unchanged" in second
+    assert "retention policy rollup: 365 days (altered)" in second
+    values = {row[0]: row for row in policies[0]["values"]}
+    assert values["raw"][1] == "720h0m0s"
+    assert values["raw"][4] is True
+    assert values["rollup"][1] == "8760h0m0s"
+
+
+def test_wrong_credentials_name_the_sink(tmp_path: Path) -> None:
+    with influxd(tmp_path, auth=True) as server:
+        sink = InfluxSink(url=server.url, mode="v1", database="cw", username="admin")
+
+        async def go(secret: str) -> None:
+            writer = InfluxV1Writer(sink, secret=secret)
+            try:
+                await writer.write(LINES)
+            finally:
+                await writer.close()
+
+        with pytest.raises(SinkError) as info:
+            asyncio.run(go("wrong"))
+        assert info.value.kind == "auth"
+        assert str(info.value) == (
+            f"influxdb sink {server.url}: write refused: authentication failed (HTTP 401); "
+            "check username and token_env / token_file"
+        )
+        assert "wrong" not in str(info.value)
+        with pytest.raises(SinkError, match="database not found") as missing:
+            asyncio.run(go("s3cret"))  # right password, but no database yet
+        assert missing.value.kind == "not_found"
+
+
+def test_unreachable_sink(tmp_path: Path) -> None:
+    sink = InfluxSink(url="http://127.0.0.1:9", mode="v1", database="cw")
+
+    async def go() -> None:
+        writer = InfluxV1Writer(sink, secret=None, timeout_s=2)
+        try:
+            await writer.write(LINES)
+        finally:
+            await writer.close()
+
+    with pytest.raises(SinkError) as info:
+        asyncio.run(go())
+    assert info.value.kind == "unreachable"
+
+
+def test_v2_write_api_against_victoria_metrics(tmp_path: Path) -> None:
+    now = time.time_ns()
+    lines = [f"ping,region=singapore,cable=ADC rtt_ms={30 + i / 10} {now - i * 1_000_000_000}"
+             for i in range(5)]  # fmt: skip
+    with victoria_metrics(tmp_path) as server:
+        sink = InfluxSink(url=server.url, mode="v2", database="", org="noc", bucket="cablewatch")
+
+        async def go() -> None:
+            writer = InfluxV2Writer(sink, secret="any-token")
+            try:
+                await writer.write(lines)
+            finally:
+                await writer.close()
+
+        asyncio.run(go())
+        httpx.get(f"{server.url}/internal/force_flush", timeout=10)
+        deadline = time.monotonic() + 20
+        count = 0.0
+        while time.monotonic() < deadline and count < 5:
+            r = httpx.get(f"{server.url}/api/v1/query",
+                          params={"query": 'count_over_time(ping_rtt_ms{region="singapore"}[1h])'},
+                          timeout=10).json()  # fmt: skip
+            results = r["data"]["result"]
+            count = float(results[0]["value"][1]) if results else 0.0
+            time.sleep(0.2)  # VictoriaMetrics makes new points searchable within seconds
+        assert count == 5

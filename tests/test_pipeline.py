@@ -1,0 +1,188 @@
+"""Agents in the lab -> spool -> InfluxDB (real influxd) and Prometheus (real prometheus):
+exactly once through an InfluxDB outage and an agent killed with SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import cablewatch_cmd
+from lab_helpers import Lab
+from tsdb import Server, influxd, prometheus
+
+from cablewatch.topology import default_path
+
+pytestmark = pytest.mark.netns
+
+PROBE = """[probe]
+interval_s = 1.0
+packets = 5
+packet_interval_s = 0.02
+timeout_s = 0.5
+tcp_port = 443
+http_port = 80
+http_path = "/healthz"
+dns_port = 53
+dns_name = "api.shantou.cablewatch.lab"
+"""
+
+
+def agent_config(tmp: Path, influx_url: str) -> Path:
+    text = default_path().read_text()
+    start = text.index("[probe]")
+    end = text.index("[[cables]]")
+    text = text[:start] + PROBE + "\n" + text[end:]
+    text += f'\n[sinks.influxdb]\nurl = "{influx_url}"\ndatabase = "cw"\n'
+    path = tmp / "agents.toml"
+    path.write_text(text)
+    return path
+
+
+@dataclass
+class Run:
+    regions: list[str]
+    spools: dict[str, Path]
+    influx: Server
+    quantiles: dict[tuple[str, str], float]
+    truth_ms: dict[tuple[str, str], float]
+    logs: dict[str, Path]
+    outage_s: float
+
+
+def start_agent(
+    lab: Lab, state: dict[str, Any], region: str, config: Path, tmp: Path
+) -> subprocess.Popen[bytes]:
+    ns = state["region_ns"][region]
+    listen = f"{state['mgmt_region_addr'][region]}:9516"
+    cmd = ["ip", "netns", "exec", ns, *cablewatch_cmd(
+        "agent", "--config", str(config), "--region", region, "--spool", str(tmp / f"{region}.db"),
+        "--host", f"{region}-probe", "--listen", listen,
+    )]  # fmt: skip
+    with (tmp / f"{region}.log").open("ab") as log:
+        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+
+
+def wait(condition: Any, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def run(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    tmp = tmp_path_factory.mktemp("pipeline")
+    state = json.loads((lab.state_dir / "lab.json").read_text())
+    host_addr = state["mgmt_host_addr"].split("/")[0]
+    regions = list(state["region_ns"])
+    with influxd(tmp / "influx", host=host_addr) as influx:
+        config = agent_config(tmp, influx.url)
+        subprocess.run(cablewatch_cmd("db", "init", "--config", str(config)), check=True,
+                       capture_output=True)  # fmt: skip
+        targets = [f"{state['mgmt_region_addr'][r]}:9516" for r in regions]
+        with prometheus(tmp / "prom", targets) as prom:
+            agents = {r: start_agent(lab, state, r, config, tmp) for r in regions}
+            try:
+                t0 = time.monotonic()
+                wait(lambda: time.monotonic() - t0 > 15, 20, "15 s of normal operation")
+                influx.stop()  # the outage begins
+                outage_start = time.monotonic()
+                time.sleep(5)  # the agents probe and spool while InfluxDB is down
+                agents["jakarta"].send_signal(signal.SIGKILL)
+                agents["jakarta"].wait(10)
+                time.sleep(4)  # jakarta is down for a while too
+                agents["jakarta"] = start_agent(lab, state, "jakarta", config, tmp)
+                wait(lambda: time.monotonic() - outage_start >= 35, 40, "a 35 s outage")
+                influx.start()  # recovery
+                outage_s = time.monotonic() - outage_start
+                wait(lambda: time.monotonic() - t0 >= 75, 40, "75 s of probing")
+                quantiles = _prometheus_medians(prom.url)
+            finally:
+                for proc in agents.values():
+                    proc.send_signal(signal.SIGTERM)
+                for proc in agents.values():
+                    proc.wait(30)
+            truth = {(p["region"], p["cable"]): 2 * p["one_way_ms"] for p in state["paths"]}
+            yield Run(regions, {r: tmp / f"{r}.db" for r in regions}, influx, quantiles, truth,
+                      {r: tmp / f"{r}.log" for r in regions}, outage_s)  # fmt: skip
+
+
+def _prometheus_medians(url: str) -> dict[tuple[str, str], float]:
+    q = (
+        "histogram_quantile(0.5, sum by (le, region, cable) "
+        "(rate(cablewatch_rtt_seconds_bucket[40s])))"
+    )
+    data = httpx.get(f"{url}/api/v1/query", params={"query": q}, timeout=10).json()
+    return {
+        (r["metric"]["region"], r["metric"]["cable"]): float(r["value"][1]) * 1000
+        for r in data["data"]["result"]
+    }
+
+
+def _influx_counts(url: str) -> dict[str, int]:
+    q = ('SELECT count("result_code") FROM "ping","tcp","http","dns" WHERE time > now() - 1h '
+         'GROUP BY "protocol","region","cable","target"')  # fmt: skip
+    data = httpx.post(f"{url}/query", data={"db": "cw", "q": q}, timeout=30).json()
+    counts = {}
+    for series in data["results"][0].get("series", []):
+        t = series["tags"]
+        key = "|".join((t["protocol"], t["region"], t["cable"], t["target"]))
+        counts[key] = counts.get(key, 0) + int(series["values"][0][1])
+    return counts
+
+
+def _spool(path: Path) -> dict[str, Any]:
+    out = subprocess.run(cablewatch_cmd("spool", "report", str(path), "--json"),
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+def test_influxdb_holds_exactly_the_rounds_the_agents_made(run: Run) -> None:
+    assert run.outage_s >= 30
+    counts = _influx_counts(run.influx.url)
+    made: dict[str, int] = {}
+    for region in run.regions:
+        report = _spool(run.spools[region])
+        assert report["points_pending"] == 0, region  # everything was delivered
+        assert report["points_dropped"] == 0, region
+        made |= report["rounds"]
+    assert len(made) == 9 * 3 * 4  # every region x cable x protocol
+    assert counts == made
+    assert min(made.values()) >= 60  # >= 60 s of probing at 1 s
+
+
+def test_the_killed_agent_lost_nothing_it_had_committed(run: Run) -> None:
+    log = run.logs["jakarta"].read_text()
+    assert log.count("agent jakarta (jakarta-probe)") == 2  # started twice
+    report = _spool(run.spools["jakarta"])
+    singapore = _spool(run.spools["singapore"])
+    # jakarta was down ~4 s of 75: it made fewer rounds, but no fewer than that allows
+    for series, n in report["rounds"].items():
+        twin = series.replace("jakarta", "singapore").replace("|198.19", "|198.19")
+        assert singapore["rounds"][twin] - 8 <= n < singapore["rounds"][twin]
+
+
+def test_outage_is_logged_per_backoff_not_per_point(run: Run) -> None:
+    for region in run.regions:
+        lines = run.logs[region].read_text().splitlines()
+        retries = [line for line in lines if "retrying in" in line]
+        assert 3 <= len(retries) <= 20, (region, len(retries))  # ~35 s of exponential backoff
+        assert "write failed" in retries[0]
+        assert "points spooled" in retries[0]
+
+
+def test_prometheus_quantiles_near_the_emulated_delays(run: Run) -> None:
+    assert len(run.quantiles) == 27
+    for key, median_ms in run.quantiles.items():
+        truth = run.truth_ms[key]
+        assert abs(median_ms - truth) <= 0.1 * truth, (key, median_ms, truth)

@@ -1,0 +1,136 @@
+"""Real time-series servers from Debian's packages, started by tests on addresses of this host
+(loopback, or the lab's management bridge), non-default ports, data in a temp dir."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def need(binary: str) -> str:
+    path = shutil.which(binary)
+    if path is None:
+        pytest.fail(f"{binary} is not installed: scripts/setup.sh installs it")
+    return path
+
+
+def wait_http(url: str, ok: tuple[int, ...], proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"{url}: server exited: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(url, timeout=1).status_code in ok:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"{url}: not ready in 30 s: {log.read_text()[-2000:]}")
+
+
+@dataclass
+class Server:
+    url: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+    args: list[str]
+    ready: str
+    ready_codes: tuple[int, ...]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def start(self) -> None:
+        """(Re)start with the same data and port."""
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(self.args, stdout=out, stderr=subprocess.STDOUT)
+        wait_http(self.url + self.ready, self.ready_codes, self.proc, self.log)
+
+
+def _launch(args: list[str], url: str, log: Path, ready: str, codes: tuple[int, ...]) -> Server:
+    server = Server(url, None, log, args, ready, codes)  # type: ignore[arg-type]
+    server.start()
+    return server
+
+
+@contextlib.contextmanager
+def influxd(tmp: Path, host: str = "127.0.0.1", *, auth: bool = False) -> Iterator[Server]:
+    """InfluxDB 1.x; with ``auth``, an admin user ``admin`` / ``s3cret`` exists."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    port = free_port("127.0.0.1")
+    rpc = free_port("127.0.0.1")
+    conf = tmp / "influxdb.conf"
+    conf.write_text(
+        f'reporting-disabled = true\nbind-address = "127.0.0.1:{rpc}"\n'
+        f'[meta]\n  dir = "{tmp}/meta"\n'
+        f'[data]\n  dir = "{tmp}/data"\n  wal-dir = "{tmp}/wal"\n  query-log-enabled = false\n'
+        f'[http]\n  bind-address = "{host}:{port}"\n  log-enabled = false\n'
+        f"  auth-enabled = {'true' if auth else 'false'}\n"
+        '[ifql]\n  enabled = false\n[continuous_queries]\n  run-interval = "1s"\n'
+    )
+    server = _launch([need("influxd"), "-config", str(conf)], f"http://{host}:{port}",
+                     tmp / "influxd.log", "/ping", (204,))  # fmt: skip
+    try:
+        if auth:
+            httpx.post(f"{server.url}/query",
+                       data={"q": "CREATE USER admin WITH PASSWORD 's3cret' WITH ALL PRIVILEGES"},
+                       timeout=10).raise_for_status()  # fmt: skip
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def prometheus(tmp: Path, targets: list[str]) -> Iterator[Server]:
+    tmp.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    conf = tmp / "prometheus.yml"
+    listed = ", ".join(f'"{t}"' for t in targets)
+    conf.write_text(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        f"scrape_configs:\n  - job_name: cablewatch\n    static_configs:\n"
+        f"      - targets: [{listed}]\n"
+    )
+    args = [need("prometheus"), f"--config.file={conf}", f"--storage.tsdb.path={tmp}/prom",
+            f"--web.listen-address=127.0.0.1:{port}"]  # fmt: skip
+    server = _launch(args, f"http://127.0.0.1:{port}", tmp / "prometheus.log", "/-/ready", (200,))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def victoria_metrics(tmp: Path) -> Iterator[Server]:
+    tmp.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    args = [need("victoria-metrics"), f"-storageDataPath={tmp}/vm",
+            f"-httpListenAddr=127.0.0.1:{port}", "-search.latencyOffset=0s"]  # fmt: skip
+    server = _launch(args, f"http://127.0.0.1:{port}", tmp / "vm.log", "/health", (200,))
+    try:
+        yield server
+    finally:
+        server.stop()
