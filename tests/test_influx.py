@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -27,7 +28,7 @@ def test_v1_write_query_and_escaping_round_trip(tmp_path: Path) -> None:
     with influxd(tmp_path) as server:
         sink = InfluxSink(url=server.url, mode="v1", database="cw")
 
-        async def go() -> list[dict[str, object]]:
+        async def go() -> list[dict[str, Any]]:
             ql, writer = InfluxQL(sink), InfluxV1Writer(sink, secret=None)
             try:
                 await init_database(ql)
@@ -50,7 +51,7 @@ def test_db_init_is_idempotent(tmp_path: Path) -> None:
     with influxd(tmp_path) as server:
         sink = InfluxSink(url=server.url, mode="v1", database="cw")
 
-        async def go() -> tuple[list[str], list[str], list[dict[str, object]]]:
+        async def go() -> tuple[list[str], list[str], list[dict[str, Any]]]:
             ql = InfluxQL(sink)
             try:
                 first = await init_database(ql)

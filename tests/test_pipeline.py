@@ -132,7 +132,7 @@ def _influx_counts(url: str) -> dict[str, int]:
     q = ('SELECT count("result_code") FROM "ping","tcp","http","dns" WHERE time > now() - 1h '
          'GROUP BY "protocol","region","cable","target"')  # fmt: skip
     data = httpx.post(f"{url}/query", data={"db": "cw", "q": q}, timeout=30).json()
-    counts = {}
+    counts: dict[str, int] = {}
     for series in data["results"][0].get("series", []):
         t = series["tags"]
         key = "|".join((t["protocol"], t["region"], t["cable"], t["target"]))
