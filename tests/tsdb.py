@@ -77,10 +77,12 @@ def _launch(args: list[str], url: str, log: Path, ready: str, codes: tuple[int, 
 
 
 @contextlib.contextmanager
-def influxd(tmp: Path, host: str = "127.0.0.1", *, auth: bool = False) -> Iterator[Server]:
+def influxd(
+    tmp: Path, host: str = "127.0.0.1", *, auth: bool = False, port: int | None = None
+) -> Iterator[Server]:
     """InfluxDB 1.x; with ``auth``, an admin user ``admin`` / ``s3cret`` exists."""
     tmp.mkdir(parents=True, exist_ok=True)
-    port = free_port("127.0.0.1")
+    port = port or free_port("127.0.0.1")
     rpc = free_port("127.0.0.1")
     conf = tmp / "influxdb.conf"
     conf.write_text(

@@ -1,0 +1,97 @@
+"""The agent on loopback targets: missing secrets, a sink that is down at start."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from conftest import DATA, cablewatch_cmd
+from tsdb import free_port, influxd
+
+
+def _config(tmp: Path, port: int) -> Path:
+    text = (DATA / "valid-loopback.toml").read_text()
+    text = text.replace("interval_s = 5.0", "interval_s = 0.3")
+    text = text.replace("timeout_s = 1.0", "timeout_s = 0.2")
+    text = text.replace("http://127.0.0.1:18086", f"http://127.0.0.1:{port}")
+    path = tmp / "agent.toml"
+    path.write_text(text)
+    return path
+
+
+def test_missing_secret_is_one_line_exit_2(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "CABLEWATCH_INFLUX_TOKEN"}
+    proc = subprocess.run(
+        cablewatch_cmd("agent", "--config", str(_config(tmp_path, 1)), "--region", "singapore",
+                       "--spool", str(tmp_path / "s.db")),
+        capture_output=True, text=True, env=env, timeout=30, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "cablewatch: influxdb sink http://127.0.0.1:1: environment variable "
+        "CABLEWATCH_INFLUX_TOKEN (sinks.influxdb.token_env) is not set\n"
+    )
+    assert not (tmp_path / "s.db").exists()  # failed before probing
+
+
+def _report(spool: Path) -> dict[str, object]:
+    out = subprocess.run(cablewatch_cmd("spool", "report", str(spool), "--json"),
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    result: dict[str, object] = json.loads(out)
+    return result
+
+
+def test_sink_down_at_start_spools_then_delivers_everything(tmp_path: Path) -> None:
+    port = free_port()
+    config = _config(tmp_path, port)
+    spool = tmp_path / "s.db"
+    env = os.environ | {"CABLEWATCH_INFLUX_TOKEN": "not-checked-by-influxdb-1.6"}
+    log = tmp_path / "agent.log"
+    cmd = cablewatch_cmd("agent", "--config", str(config), "--region", "singapore",
+                         "--spool", str(spool), "--host", "sg-probe-1")  # fmt: skip
+    with log.open("wb") as out:
+        agent = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while not (spool.exists() and _report(spool)["points_pending"]):
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        time.sleep(3)  # keep probing with the sink down
+        pending_while_down = _report(spool)["points_pending"]
+        with influxd(tmp_path / "influx", port=port) as server:
+            subprocess.run(cablewatch_cmd("db", "init", "--config", str(config)), env=env,
+                           check=True, capture_output=True)  # fmt: skip
+            deadline = time.monotonic() + 60
+            while _report(spool)["points_pending"]:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+            agent.send_signal(signal.SIGTERM)
+            assert agent.wait(30) == 0
+            report = _report(spool)
+            q = ('SELECT count("result_code") FROM "ping","tcp","http","dns" '
+                 'GROUP BY "protocol","region","cable","target"')  # fmt: skip
+            import httpx
+
+            data = httpx.post(f"{server.url}/query", data={"db": "cablewatch", "q": q}).json()
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+            agent.wait()
+    counts = {
+        "|".join((s["tags"]["protocol"], s["tags"]["region"], s["tags"]["cable"],
+                  s["tags"]["target"])): s["values"][0][1]
+        for s in data["results"][0]["series"]
+    }  # fmt: skip
+    assert isinstance(pending_while_down, int)
+    assert pending_while_down > 0
+    assert report["points_pending"] == 0
+    assert counts == report["rounds"]
+    lines = log.read_text().splitlines()
+    retries = [line for line in lines if "retrying in" in line]
+    rounds = sum(counts.values())
+    assert 1 <= len(retries) < rounds / 4  # per backoff, not per point
+    assert all("influxdb sink http://127.0.0.1:" in line for line in retries)
