@@ -4,9 +4,8 @@ Schedules every (target, protocol) of its region continuously, each at its own i
 staggered evenly across the interval so that probes do not burst. Start times are drift-free
 (``start + k x interval``); an agent that falls behind skips the missed slots, counts them and
 reports the lag. Each result is committed to the spool (one dedicated thread does all SQLite
-work) and observed by the Prometheus exporter; the sender moves spooled points to the sink in
-batches (size and time), retrying with exponential backoff and full jitter, logging once per
-attempt, never per point; probing never waits for it. SIGTERM: stop scheduling, let the probes
+work) and observed by the Prometheus exporter; the sender (probes/sender.py) moves spooled
+points to the sink; probing never waits for it. SIGTERM: stop scheduling, let the probes
 in flight finish, try to drain the spool for a few seconds, exit. What is not sent stays in the
 spool for the next start.
 """
@@ -15,21 +14,19 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import logging
-import random
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from cablewatch.collectors.exporter import AgentMetrics
-from cablewatch.collectors.influx import SinkError, Writer
+from cablewatch.collectors.influx import Writer
 from cablewatch.collectors.lineprotocol import result_lines
 from cablewatch.probes.icmp import IcmpEngine
 from cablewatch.probes.result import ProbeResult
 from cablewatch.probes.runner import ProbeJob, region_jobs, run_job
+from cablewatch.probes.sender import Sender, SenderOptions
 from cablewatch.probes.spool import Spool
 from cablewatch.topology.model import Topology
 
@@ -44,12 +41,8 @@ class AgentOptions:
     region: str
     spool_path: Path
     host: str
-    batch_points: int = 5000
-    flush_interval_s: float = 1.0
-    backoff_initial_s: float = 0.5
-    backoff_max_s: float = 30.0
-    drain_timeout_s: float = 5.0
     spool_max_bytes: int = 256 * 1024 * 1024
+    sender: SenderOptions = field(default_factory=SenderOptions)
 
 
 class Agent:
@@ -67,7 +60,11 @@ class Agent:
         self.jobs = region_jobs(topology, opts.region)
         self.spool = Spool(opts.spool_path, max_bytes=opts.spool_max_bytes)
         self._db_thread = concurrent.futures.ThreadPoolExecutor(1, "cablewatch-spool")
-        self._new_data = asyncio.Event()
+        self.sender = (
+            Sender(self.spool, self._db, writer, self.metrics, opts.sender)
+            if writer is not None
+            else None
+        )
         self.rounds_made = 0
 
     async def _db(self, fn: Callable[..., T], *args: Any) -> T:
@@ -80,7 +77,11 @@ class Agent:
             self.spool.depth().points,
         )  # fmt: skip
         probes_done = asyncio.Event()
-        sender = asyncio.create_task(self._send_loop(probes_done), name="sender")
+        sending = (
+            asyncio.create_task(self.sender.run(probes_done), name="sender")
+            if self.sender is not None
+            else None
+        )
         async with IcmpEngine() as engine:
             start = asyncio.get_running_loop().time()
             n = len(self.jobs)
@@ -93,8 +94,9 @@ class Agent:
             await stop.wait()
             await asyncio.gather(*probes)  # each finishes its probe in flight
         probes_done.set()  # only now may the sender drain the spool and stop
-        self._new_data.set()
-        await sender
+        if self.sender is not None and sending is not None:
+            self.sender.new_data.set()
+            await sending
         self._db_thread.shutdown(wait=True)
         depth = self.spool.depth()
         self.spool.close()
@@ -132,65 +134,8 @@ class Agent:
         if dropped:
             log.warning("spool full (%d bytes): dropped the %d oldest points",
                         self.opts.spool_max_bytes, dropped)  # fmt: skip
-        self._new_data.set()
-
-    async def _send_loop(self, stop: asyncio.Event) -> None:
-        """Until ``stop`` (set once no probe can add more) and the spool is empty, or the drain
-        deadline after ``stop`` has passed."""
-        if self.writer is None:
-            await stop.wait()
-            return
-        sink = self.writer.name
-        backoff = self.opts.backoff_initial_s
-        drain_deadline: float | None = None
-        loop = asyncio.get_running_loop()
-        while True:
-            if stop.is_set() and drain_deadline is None:
-                drain_deadline = loop.time() + self.opts.drain_timeout_s
-            if drain_deadline is not None and loop.time() > drain_deadline:
-                return
-            batch = await self._db(self.spool.peek, self.opts.batch_points)
-            await self._update_depth()
-            if not batch:
-                if stop.is_set():
-                    return
-                self._new_data.clear()
-                await _wait(self._new_data, self.opts.flush_interval_s)
-                continue
-            try:
-                await self.writer.write([line for _id, line in batch])
-            except SinkError as exc:
-                self.metrics.send_errors.labels(sink, exc.kind).inc()
-                if exc.kind == "rejected":  # the sink will never take these points
-                    log.error("%s; dropping a batch of %d points", exc, len(batch))
-                    await self._db(self.spool.ack, batch[-1][0])
-                    continue
-                wait_s = random.uniform(0, backoff)  # full jitter
-                depth = (await self._db(self.spool.depth)).points
-                log.warning("%s; %d points spooled; retrying in %.1f s", exc, depth, wait_s)
-                if stop.is_set() and drain_deadline is not None:
-                    wait_s = min(wait_s, max(0.0, drain_deadline - loop.time()))
-                await _wait(stop if not stop.is_set() else asyncio.Event(), wait_s)
-                backoff = min(backoff * 2, self.opts.backoff_max_s)
-                continue
-            await self._db(self.spool.ack, batch[-1][0])
-            self.metrics.written.labels(sink).inc(len(batch))
-            self.metrics.last_write.labels(sink).set(time.time())
-            backoff = self.opts.backoff_initial_s
-            if len(batch) < self.opts.batch_points and not stop.is_set():
-                await _wait(stop, self.opts.flush_interval_s)  # batch by time
-
-    async def _update_depth(self) -> None:
-        depth = await self._db(self.spool.depth)
-        self.metrics.spool_points.set(depth.points)
-        self.metrics.spool_bytes.set(depth.bytes)
-        self.metrics.spool_dropped.set(await self._db(lambda: self.spool.dropped))
-
-
-async def _wait(event: asyncio.Event, timeout_s: float) -> None:
-    """Until ``event`` is set or ``timeout_s`` passes."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), timeout_s)
+        if self.sender is not None:
+            self.sender.new_data.set()
 
 
 async def serve(topology: Topology, opts: AgentOptions, listen: tuple[str, int] | None) -> None:

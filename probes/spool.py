@@ -85,21 +85,31 @@ class Spool:
         self._db.execute("UPDATE counters SET value = value + ? WHERE name = 'dropped'", (dropped,))
         return dropped
 
-    def peek(self, max_points: int) -> list[tuple[int, str]]:
-        """The oldest pending points, (id, line), at most ``max_points``."""
+    def peek(self, max_points: int, after_id: int = 0) -> list[tuple[int, str]]:
+        """The oldest pending points after ``after_id``, (id, line), at most ``max_points``."""
         rows = self._db.execute(
-            "SELECT id, line FROM points ORDER BY id LIMIT ?", (max_points,)
+            "SELECT id, line FROM points WHERE id > ? ORDER BY id LIMIT ?", (after_id, max_points)
         ).fetchall()
         return [(int(i), str(line)) for i, line in rows]
 
-    def ack(self, through_id: int) -> None:
-        """The sink stored every point up to ``through_id``: forget them."""
-        with self._transaction():
-            row = self._db.execute(
-                "SELECT coalesce(sum(length(line)), 0) FROM points WHERE id <= ?", (through_id,)
-            ).fetchone()
-            self._db.execute("DELETE FROM points WHERE id <= ?", (through_id,))
-            self._db.execute("UPDATE counters SET value = value - ? WHERE name = 'bytes'", row)
+    def ack(self, through_id: int, size: int | None = None) -> None:
+        """The sink stored every point up to ``through_id`` (``size`` bytes of them, if the
+        caller knows): forget them. Committed without fsync: an acknowledgement lost to a power
+        cut only means a replay, and replays are idempotent."""
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            with self._transaction():
+                if size is None:
+                    (size,) = self._db.execute(
+                        "SELECT coalesce(sum(length(line)), 0) FROM points WHERE id <= ?",
+                        (through_id,),
+                    ).fetchone()
+                self._db.execute("DELETE FROM points WHERE id <= ?", (through_id,))
+                self._db.execute(
+                    "UPDATE counters SET value = value - ? WHERE name = 'bytes'", (size,)
+                )
+        finally:
+            self._db.execute("PRAGMA synchronous=FULL")
 
     def depth(self) -> SpoolDepth:
         (count,) = self._db.execute("SELECT count(*) FROM points").fetchone()

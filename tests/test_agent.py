@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 from conftest import DATA, cablewatch_cmd
-from tsdb import free_port, influxd
+
+from cablewatch.lab.stack import free_port, influxd
 
 
 def _config(tmp: Path, port: int) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tsdb import need
+from cablewatch.lab.stack import need
 
 PROM = Path(__file__).resolve().parent.parent / "deploy" / "prometheus"
 

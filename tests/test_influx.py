@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from tsdb import influxd, victoria_metrics
 
 from cablewatch.collectors.dbinit import init_database
 from cablewatch.collectors.influx import InfluxQL, InfluxV1Writer, InfluxV2Writer, SinkError
+from cablewatch.lab.stack import influxd, victoria_metrics
 from cablewatch.topology.model import InfluxSink
 
 NOW = time.time_ns()

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from conftest import cablewatch_cmd
 from lab_helpers import Lab
-from tsdb import Server, influxd, prometheus
 
+from cablewatch.lab.stack import Server, influxd, prometheus
 from cablewatch.topology import default_path
 
 pytestmark = pytest.mark.netns

@@ -1,5 +1,7 @@
-"""Real time-series servers from Debian's packages, started by tests on addresses of this host
-(loopback, or the lab's management bridge), non-default ports, data in a temp dir."""
+"""The central stack for tests, benchmarks and the demo: InfluxDB 1.x, Prometheus and
+VictoriaMetrics from Debian's packages, started on addresses of this host (loopback, or the
+lab's management bridge), on non-default ports, with their data in a directory of the caller's.
+Each waits until the server answers, and stops it (SIGTERM, then SIGKILL) on exit."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
+
+from cablewatch.errors import CablewatchError
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -27,35 +30,36 @@ def free_port(host: str = "127.0.0.1") -> int:
 def need(binary: str) -> str:
     path = shutil.which(binary)
     if path is None:
-        pytest.fail(f"{binary} is not installed: scripts/setup.sh installs it")
+        raise CablewatchError(f"{binary} is not installed: scripts/setup.sh installs it")
     return path
 
 
 def wait_http(url: str, ok: tuple[int, ...], proc: subprocess.Popen[bytes], log: Path) -> None:
+    """Until ``url`` answers one of ``ok`` (30 s at most, and only while ``proc`` lives)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"{url}: server exited: {log.read_text()[-2000:]}")
+            raise CablewatchError(f"{url}: server exited: {log.read_text()[-2000:]}")
         try:
             if httpx.get(url, timeout=1).status_code in ok:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.05)
-    raise AssertionError(f"{url}: not ready in 30 s: {log.read_text()[-2000:]}")
+    raise CablewatchError(f"{url}: not ready in 30 s: {log.read_text()[-2000:]}")
 
 
 @dataclass
 class Server:
     url: str
-    proc: subprocess.Popen[bytes]
+    proc: subprocess.Popen[bytes] | None
     log: Path
     args: list[str]
     ready: str
     ready_codes: tuple[int, ...]
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
+        if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(20)
@@ -71,7 +75,7 @@ class Server:
 
 
 def _launch(args: list[str], url: str, log: Path, ready: str, codes: tuple[int, ...]) -> Server:
-    server = Server(url, None, log, args, ready, codes)  # type: ignore[arg-type]
+    server = Server(url, None, log, args, ready, codes)
     server.start()
     return server
 
