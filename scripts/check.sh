@@ -14,4 +14,4 @@ ln -s "$root" "$link/cablewatch"
 (cd "$link" && "$venv/bin/mypy" --config-file "$root/pyproject.toml" -p cablewatch) \
     | sed "s#^cablewatch/##"
 MYPYPATH="$link:$root/tests" "$venv/bin/mypy" --config-file "$root/pyproject.toml" \
-    --explicit-package-bases tests bench
+    --explicit-package-bases tests bench scripts
