@@ -86,35 +86,46 @@ def _classify(sink: str, response: httpx.Response, what: str) -> SinkError:
     return SinkError(sink, "server", f"{what}: HTTP {response.status_code} {text}")
 
 
+def _v1_client(
+    sink: InfluxSink, secret: str | None, headers: dict[str, str], timeout_s: float
+) -> httpx.AsyncClient:
+    """An HTTP client for the 1.x API: basic auth with a username, else a token header."""
+    auth: tuple[str, str] | None = None
+    if sink.username:
+        auth = (sink.username, secret or "")
+    elif secret:
+        headers = headers | {"Authorization": f"Token {secret}"}
+    return httpx.AsyncClient(base_url=sink.url, headers=headers, auth=auth, timeout=timeout_s)
+
+
+async def _post(
+    client: httpx.AsyncClient, sink: str, what: str, path: str, ok: int, **kwargs: Any
+) -> httpx.Response:
+    """POST, turning transport failures and unexpected statuses into SinkError."""
+    try:
+        response = await client.post(path, **kwargs)
+    except httpx.HTTPError as exc:
+        raise SinkError(sink, "unreachable", f"{what} failed: {exc or type(exc).__name__}") from exc
+    if response.status_code != ok:
+        raise _classify(sink, response, what)
+    return response
+
+
 class InfluxV1Writer:
     """``POST /write?db=...&precision=ns`` with a gzip body."""
 
     def __init__(self, sink: InfluxSink, *, secret: str | None, timeout_s: float = 10.0) -> None:
         self.sink = sink
         self.name = sink.url
-        params: dict[str, str] = {"db": sink.database, "precision": "ns"}
+        self._params = {"db": sink.database, "precision": "ns"}
         headers = {"Content-Encoding": "gzip", "Content-Type": "text/plain; charset=utf-8"}
-        auth: tuple[str, str] | None = None
-        if sink.username:
-            auth = (sink.username, secret or "")
-        elif secret:
-            headers["Authorization"] = f"Token {secret}"
-        self._params = params
-        self._client = httpx.AsyncClient(
-            base_url=sink.url, headers=headers, auth=auth, timeout=timeout_s
-        )
+        self._client = _v1_client(sink, secret, headers, timeout_s)
 
     async def write(self, lines: list[str]) -> None:
         # zlib releases the GIL: compress in a thread so batches in flight compress in parallel
         body = await asyncio.to_thread(gzip.compress, "\n".join(lines).encode(), 1)
-        try:
-            response = await self._client.post("/write", params=self._params, content=body)
-        except httpx.HTTPError as exc:
-            raise SinkError(
-                self.name, "unreachable", f"write failed: {exc or type(exc).__name__}"
-            ) from exc
-        if response.status_code != 204:
-            raise _classify(self.name, response, "write")
+        await _post(self._client, self.name, "write", "/write", 204, params=self._params,
+                    content=body)  # fmt: skip
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -173,18 +184,10 @@ class InfluxQL:
     """InfluxQL over ``/query``: answered by InfluxDB 1.x, 2.x (v1 compatibility) and 3.x."""
 
     def __init__(self, sink: InfluxSink, *, timeout_s: float = 30.0) -> None:
-        secret = read_secret(sink)
         self.sink = sink
         self.name = sink.url
         headers = {"Accept": "application/json"}
-        auth: tuple[str, str] | None = None
-        if sink.username:
-            auth = (sink.username, secret or "")
-        elif secret:
-            headers["Authorization"] = f"Token {secret}"
-        self._client = httpx.AsyncClient(
-            base_url=sink.url, headers=headers, auth=auth, timeout=timeout_s
-        )
+        self._client = _v1_client(sink, read_secret(sink), headers, timeout_s)
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -197,14 +200,7 @@ class InfluxQL:
         db = self.sink.database if database is None else database
         if db:
             data["db"] = db
-        try:
-            response = await self._client.post("/query", data=data)
-        except httpx.HTTPError as exc:
-            raise SinkError(
-                self.name, "unreachable", f"query failed: {exc or type(exc).__name__}"
-            ) from exc
-        if response.status_code != 200:
-            raise _classify(self.name, response, "query")
+        response = await _post(self._client, self.name, "query", "/query", 200, data=data)
         series: list[dict[str, Any]] = []
         for result in response.json().get("results", []):
             if "error" in result:
