@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cablewatch.errors import CablewatchError, UnknownNameError
+from cablewatch.errors import CablewatchError
 from cablewatch.lab import control, netns
 from cablewatch.lab.plan import LabPlan, build_plan
-from cablewatch.topology.model import Topology, normalise_name
+from cablewatch.topology.model import Topology, lookup
 
 __all__ = [
     "LabOptions",
@@ -344,19 +344,9 @@ def _kill_strays(opts: LabOptions) -> list[str]:
 def _resolve(
     state: dict[str, Any], cable: str | None, region: str | None
 ) -> tuple[str | None, str | None]:
-    cable_name = region_id = None
-    if cable is not None:
-        names = {normalise_name(c): c for c in state["cables"]}
-        cable_name = names.get(normalise_name(cable))
-        if cable_name is None:
-            known = ", ".join(state["cables"])
-            raise UnknownNameError(f"unknown cable {cable!r} (known: {known})")
-    if region is not None:
-        ids = {normalise_name(r): r for r in state["region_ns"]}
-        region_id = ids.get(normalise_name(region))
-        if region_id is None:
-            known = ", ".join(state["region_ns"])
-            raise UnknownNameError(f"unknown region {region!r} (known: {known})")
+    """Canonical cable name and region id (either may be None: not asked)."""
+    cable_name = None if cable is None else lookup("cable", cable, state["cables"])
+    region_id = None if region is None else lookup("region", region, list(state["region_ns"]))
     return cable_name, region_id
 
 

@@ -17,7 +17,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from cablewatch.collectors.exporter import AgentMetrics
 from cablewatch.collectors.influx import SinkError, Writer
@@ -26,7 +26,6 @@ from cablewatch.probes.spool import Spool
 __all__ = ["Sender", "SenderOptions"]
 
 log = logging.getLogger("cablewatch.sender")
-T = TypeVar("T")
 DbCall = Callable[..., Awaitable[Any]]
 
 

@@ -5,7 +5,7 @@ Plain frozen dataclasses, built and validated by :mod:`cablewatch.topology.confi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Literal
@@ -27,6 +27,7 @@ __all__ = [
     "Sinks",
     "Target",
     "Topology",
+    "lookup",
     "normalise_name",
 ]
 
@@ -37,6 +38,19 @@ PROTOCOLS: tuple[Protocol, ...] = ("icmp", "tcp", "http", "dns")
 def normalise_name(name: str) -> str:
     """Case-, space-, hyphen- and underscore-insensitive form used to look names up."""
     return "".join(ch for ch in name.lower() if ch not in " -_")
+
+
+def lookup(kind: str, given: str, names: Sequence[str], aliases: Mapping[str, str] = {}) -> str:
+    """The one of ``names`` (or of ``aliases``' targets, keyed by alias) that ``given`` means,
+    compared with normalise_name; UnknownNameError listing ``names`` otherwise."""
+    key = normalise_name(given)
+    for name in names:
+        if normalise_name(name) == key:
+            return name
+    for alias, name in aliases.items():
+        if normalise_name(alias) == key:
+            return name
+    raise UnknownNameError(f"unknown {kind} {given!r} (known: {', '.join(names)})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,21 +182,14 @@ class Topology:
 
     def region(self, name: str) -> Region:
         """Find a region by id or display name, case-insensitively."""
-        key = normalise_name(name)
-        for r in self.regions:
-            if key in (normalise_name(r.id), normalise_name(r.name)):
-                return r
-        known = ", ".join(r.id for r in self.regions)
-        raise UnknownNameError(f"unknown region {name!r} (known: {known})")
+        ids = [r.id for r in self.regions]
+        rid = lookup("region", name, ids, {r.name: r.id for r in self.regions})
+        return self.regions[ids.index(rid)]
 
     def cable(self, name: str) -> Cable:
         """Find a cable by name, case-insensitively (``adc``, ``APCN-2``, ``apcn2``)."""
-        key = normalise_name(name)
-        for c in self.cables:
-            if normalise_name(c.name) == key:
-                return c
-        known = ", ".join(c.name for c in self.cables)
-        raise UnknownNameError(f"unknown cable {name!r} (known: {known})")
+        names = [c.name for c in self.cables]
+        return self.cables[names.index(lookup("cable", name, names))]
 
     def targets_for(self, region: str, cable: str | None = None) -> list[Target]:
         """Targets probed from ``region`` (optionally over one cable), in cable order."""
