@@ -34,10 +34,10 @@ import httpx
 from cablewatch.collectors.exporter import AgentMetrics
 from cablewatch.collectors.influx import InfluxV1Writer
 from cablewatch.lab import manager
-from cablewatch.lab.stack import influxd
+from cablewatch.lab.stack import agent_config, influxd
 from cablewatch.probes.sender import Sender, SenderOptions
 from cablewatch.probes.spool import Spool
-from cablewatch.topology import default_path, load_default
+from cablewatch.topology import load_default
 from cablewatch.topology.model import InfluxSink
 
 BATCH = 5000
@@ -117,13 +117,7 @@ def agents_in_lab(seconds: float, tmp: Path) -> tuple[float, float]:
     try:
         host = state["mgmt_host_addr"].split("/")[0]
         with influxd(tmp / "influx-lab", host=host) as server:
-            text = default_path().read_text()
-            text = text.replace("interval_s = 10.0", "interval_s = 1.0")
-            text = text.replace("timeout_s = 2.0", "timeout_s = 0.5")
-            text = text.replace("packet_interval_s = 0.2 ", "packet_interval_s = 0.05 ")
-            text += f'\n[sinks.influxdb]\nurl = "{server.url}"\ndatabase = "cw"\n'
-            config = tmp / "agents.toml"
-            config.write_text(text)
+            config = agent_config(tmp / "agents.toml", server.url)
             cw = [sys.executable, "-m", "cablewatch"]
             subprocess.run([*cw, "db", "init", "--config", str(config)], check=True,
                            capture_output=True)  # fmt: skip

@@ -27,8 +27,7 @@ from rich.table import Table
 
 from cablewatch.collectors.influx import InfluxQL
 from cablewatch.lab import manager
-from cablewatch.lab.stack import influxd, prometheus
-from cablewatch.topology import default_path
+from cablewatch.lab.stack import agent_config, influxd, prometheus
 from cablewatch.topology.model import InfluxSink
 
 out = Console(width=200)
@@ -45,12 +44,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="cablewatch-demo-"))
     host = state["mgmt_host_addr"].split("/")[0]
     with influxd(tmp / "influx", host=host) as influx:
-        config = tmp / "agents.toml"
-        text = default_path().read_text()
-        text = text.replace("interval_s = 10.0", "interval_s = 1.0")
-        text = text.replace("packet_interval_s = 0.2 ", "packet_interval_s = 0.05 ")
-        text = text.replace("timeout_s = 2.0", "timeout_s = 0.5")
-        config.write_text(text + f'\n[sinks.influxdb]\nurl = "{influx.url}"\ndatabase = "cw"\n')
+        config = agent_config(tmp / "agents.toml", influx.url)
         say(f"InfluxDB 1.x at {influx.url} (Debian's influxd); cablewatch db init:")
         init = subprocess.run([*CW, "db", "init", "--config", str(config)], check=True,
                               capture_output=True, text=True)  # fmt: skip

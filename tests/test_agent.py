@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -10,6 +9,7 @@ import time
 from pathlib import Path
 
 from conftest import DATA, cablewatch_cmd
+from pipeline_helpers import influx_counts, spool_report
 
 from cablewatch.lab.stack import free_port, influxd
 
@@ -39,13 +39,6 @@ def test_missing_secret_is_one_line_exit_2(tmp_path: Path) -> None:
     assert not (tmp_path / "s.db").exists()  # failed before probing
 
 
-def _report(spool: Path) -> dict[str, object]:
-    out = subprocess.run(cablewatch_cmd("spool", "report", str(spool), "--json"),
-                         capture_output=True, text=True, check=True).stdout  # fmt: skip
-    result: dict[str, object] = json.loads(out)
-    return result
-
-
 def test_sink_down_at_start_spools_then_delivers_everything(tmp_path: Path) -> None:
     port = free_port()
     config = _config(tmp_path, port)
@@ -58,35 +51,26 @@ def test_sink_down_at_start_spools_then_delivers_everything(tmp_path: Path) -> N
         agent = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
         deadline = time.monotonic() + 30
-        while not (spool.exists() and _report(spool)["points_pending"]):
+        while not (spool.exists() and spool_report(spool)["points_pending"]):
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.1)
         time.sleep(3)  # keep probing with the sink down
-        pending_while_down = _report(spool)["points_pending"]
+        pending_while_down = spool_report(spool)["points_pending"]
         with influxd(tmp_path / "influx", port=port) as server:
             subprocess.run(cablewatch_cmd("db", "init", "--config", str(config)), env=env,
                            check=True, capture_output=True)  # fmt: skip
             deadline = time.monotonic() + 60
-            while _report(spool)["points_pending"]:
+            while spool_report(spool)["points_pending"]:
                 assert time.monotonic() < deadline, log.read_text()
                 time.sleep(0.1)
             agent.send_signal(signal.SIGTERM)
             assert agent.wait(30) == 0
-            report = _report(spool)
-            q = ('SELECT count("result_code") FROM "ping","tcp","http","dns" '
-                 'GROUP BY "protocol","region","cable","target"')  # fmt: skip
-            import httpx
-
-            data = httpx.post(f"{server.url}/query", data={"db": "cablewatch", "q": q}).json()
+            report = spool_report(spool)
+            counts = influx_counts(server.url, "cablewatch")
     finally:
         if agent.poll() is None:
             agent.kill()
             agent.wait()
-    counts = {
-        "|".join((s["tags"]["protocol"], s["tags"]["region"], s["tags"]["cable"],
-                  s["tags"]["target"])): s["values"][0][1]
-        for s in data["results"][0]["series"]
-    }  # fmt: skip
     assert isinstance(pending_while_down, int)
     assert pending_while_down > 0
     assert report["points_pending"] == 0

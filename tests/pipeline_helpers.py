@@ -1,0 +1,32 @@
+"""What the pipeline tests read back: InfluxDB's rounds per series, an agent's spool report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx
+from conftest import cablewatch_cmd
+
+
+def influx_counts(url: str, database: str) -> dict[str, int]:
+    """Rounds stored per series, keyed like the spool's ``protocol|region|cable|target``."""
+    q = ('SELECT count("result_code") FROM "ping","tcp","http","dns" WHERE time > now() - 1h '
+         'GROUP BY "protocol","region","cable","target"')  # fmt: skip
+    data = httpx.post(f"{url}/query", data={"db": database, "q": q}, timeout=30).json()
+    counts: dict[str, int] = {}
+    for series in data["results"][0].get("series", []):
+        t = series["tags"]
+        key = "|".join((t["protocol"], t["region"], t["cable"], t["target"]))
+        counts[key] = counts.get(key, 0) + int(series["values"][0][1])
+    return counts
+
+
+def spool_report(path: Path) -> dict[str, Any]:
+    """`cablewatch spool report PATH --json`: the agent's own count of rounds, points pending."""
+    out = subprocess.run(cablewatch_cmd("spool", "report", str(path), "--json"),
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    report: dict[str, Any] = json.loads(out)
+    return report
