@@ -15,7 +15,10 @@ from importlib import resources
 from pathlib import Path as FsPath
 from typing import Any, Literal, cast
 
+from cablewatch.correlation.settings import DetectionSettings
 from cablewatch.errors import ConfigError, ConfigIssue
+from cablewatch.evaluator.settings import AlertingSettings, EvaluatorSettings
+from cablewatch.sla.policy import SlaPolicy
 from cablewatch.topology import physics
 from cablewatch.topology.model import (
     PROTOCOLS,
@@ -79,6 +82,10 @@ def parse(data: dict[str, Any], file: FsPath) -> Topology:
     probe = _probe(root.table("probe", required=False))
     targets = _targets(root.tables("targets", required=False), cable_names, region_ids)
     sinks = _sinks(root.table("sinks", required=False))
+    slas = _slas(root.tables("sla", required=False), cables, region_ids)
+    detection = _detection(root.table("detection", required=False))
+    alerting = _alerting(root.table("alerting", required=False))
+    evaluator = _evaluator(root.table("evaluator", required=False))
     root.finish()
 
     if issues:
@@ -92,6 +99,10 @@ def parse(data: dict[str, Any], file: FsPath) -> Topology:
         targets=tuple(targets),
         probe=probe,
         sinks=sinks,
+        slas=tuple(slas),
+        detection=detection,
+        alerting=alerting,
+        evaluator=evaluator,
     )
 
 
@@ -353,3 +364,118 @@ def _influx(t: Table | None) -> InfluxSink | None:
         secret_env=secret_env,
         secret_file=secret_file,
     )
+
+
+def _slas(tables: list[Table], cables: list[Cable], region_ids: set[str]) -> list[SlaPolicy]:
+    d = SlaPolicy("", (), ())
+    out: list[SlaPolicy] = []
+    seen: set[str] = set()
+    cable_names = {normalise_name(c.name): c.name for c in cables}
+    for t in tables:
+        customer = _identifier(t, "customer")
+        regions = t.string_list("regions")
+        listed = t.string_list("cables", required=False)
+        availability = t.number("availability_pct", required=False, default=d.availability_pct,
+                                low=0, high=100, low_open=True)  # fmt: skip
+        period = t.integer("period_days", required=False, default=d.period_days, low=1, high=400)
+        rtt = t.number("rtt_p95_ms", required=False, default=d.rtt_p95_ms, low=0, low_open=True)
+        loss = t.number("loss_pct", required=False, default=d.loss_pct, low=0, high=100)
+        window = t.integer("objective_window_s", required=False, default=d.objective_window_s,
+                           low=60)  # fmt: skip
+        bad_loss = t.number("bad_minute_loss_pct", required=False,
+                            default=d.bad_minute_loss_pct, low=0, high=100)  # fmt: skip
+        bad_rtt = t.number("bad_minute_rtt_ms", required=False, default=d.bad_minute_rtt_ms,
+                           low=0, low_open=True)  # fmt: skip
+        min_packets = t.integer("min_packets", required=False, default=d.min_packets, low=1)
+        t.finish()
+        unknown = [r for r in regions or () if r not in region_ids]
+        if unknown:
+            known = ", ".join(sorted(region_ids))
+            t.problem("regions", f"unknown region {unknown[0]!r} (known: {known})")
+        chosen: list[str] = []
+        for name in listed or [c.name for c in cables]:
+            if normalise_name(name) not in cable_names:
+                known = ", ".join(cable_names.values())
+                t.problem("cables", f"unknown cable {name!r} (known: {known})")
+                break
+            chosen.append(cable_names[normalise_name(name)])
+        if availability is not None and availability == 100:
+            t.problem("availability_pct", "got 100, expected less than 100: a 100 % objective "
+                      "leaves no error budget")  # fmt: skip
+            availability = None
+        if customer in seen:
+            t.problem("customer", f"customer {customer!r} has two [[sla]] policies")
+            continue
+        values = (customer, regions, availability, period, rtt, loss, window, bad_loss, bad_rtt,
+                  min_packets)  # fmt: skip
+        if None in values or unknown or len(chosen) != len(listed or chosen):
+            continue
+        assert customer is not None
+        assert regions is not None
+        seen.add(customer)
+        out.append(SlaPolicy(
+            customer=customer, regions=tuple(regions), cables=tuple(chosen),
+            availability_pct=cast(float, availability), period_days=cast(int, period),
+            rtt_p95_ms=cast(float, rtt), loss_pct=cast(float, loss),
+            objective_window_s=cast(int, window), bad_minute_loss_pct=cast(float, bad_loss),
+            bad_minute_rtt_ms=cast(float, bad_rtt), min_packets=cast(int, min_packets),
+        ))  # fmt: skip
+    return out
+
+
+def _detection(t: Table | None) -> DetectionSettings:
+    d = DetectionSettings()
+    if t is None:
+        return d
+
+    def count(key: str) -> int:
+        value = t.integer(key, required=False, default=getattr(d, key), low=1, high=100_000)
+        return int(getattr(d, key) if value is None else value)
+
+    def number(key: str, low: float, high: float | None = None, low_open: bool = False) -> float:
+        value = t.number(key, required=False, default=getattr(d, key), low=low, high=high,
+                         low_open=low_open)  # fmt: skip
+        return float(getattr(d, key) if value is None else value)
+
+    out = DetectionSettings(
+        enter_rounds=count("enter_rounds"),
+        leave_rounds=count("leave_rounds"),
+        loss_pct=number("loss_pct", 0, 100, low_open=True),
+        step_ms=number("step_ms", 0, low_open=True),
+        step_ratio=number("step_ratio", 0),
+        max_stretch=number("max_stretch", 1),
+        baseline_rounds=count("baseline_rounds"),
+        min_baseline_rounds=count("min_baseline_rounds"),
+        min_regions=count("min_regions"),
+        settle_s=t.number("settle_s", required=False, low=0),
+        stale_s=t.number("stale_s", required=False, low=0, low_open=True),
+    )
+    t.finish()
+    return out
+
+
+def _alerting(t: Table | None) -> AlertingSettings:
+    d = AlertingSettings()
+    if t is None:
+        return d
+    url = t.string("alertmanager_url", required=False, default="") or ""
+    resend = t.number("resend_s", required=False, default=d.resend_s, low=1)
+    t.finish()
+    if url and not re.match(r"^https?://[^/\s]+", url):
+        t.problem("alertmanager_url", f"got {url!r}, expected an http:// or https:// URL")
+    return AlertingSettings(url.rstrip("/"), resend or d.resend_s)
+
+
+def _evaluator(t: Table | None) -> EvaluatorSettings:
+    d = EvaluatorSettings()
+    if t is None:
+        return d
+    poll = t.number("poll_s", required=False, default=d.poll_s, low=0.1, high=3600)
+    sla = t.number("sla_interval_s", required=False, default=d.sla_interval_s, low=1)
+    host = t.string("listen_host", required=False, default=d.listen_host)
+    port = t.integer("listen_port", required=False, default=d.listen_port, low=0, high=65535)
+    t.finish()
+    return EvaluatorSettings(
+        poll or d.poll_s, sla or d.sla_interval_s, host or d.listen_host,
+        d.listen_port if port is None else port,
+    )  # fmt: skip

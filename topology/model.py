@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Literal
 
+from cablewatch.correlation.settings import DetectionSettings
 from cablewatch.errors import UnknownNameError
+from cablewatch.evaluator.settings import AlertingSettings, EvaluatorSettings
+from cablewatch.sla.policy import SlaPolicy
 from cablewatch.topology import physics
 
 __all__ = [
@@ -179,6 +182,10 @@ class Topology:
     targets: tuple[Target, ...]
     probe: ProbeSettings = field(default_factory=ProbeSettings)
     sinks: Sinks = field(default_factory=Sinks)
+    slas: tuple[SlaPolicy, ...] = ()
+    detection: DetectionSettings = field(default_factory=DetectionSettings)
+    alerting: AlertingSettings = field(default_factory=AlertingSettings)
+    evaluator: EvaluatorSettings = field(default_factory=EvaluatorSettings)
 
     def region(self, name: str) -> Region:
         """Find a region by id or display name, case-insensitively."""
@@ -190,6 +197,10 @@ class Topology:
         """Find a cable by name, case-insensitively (``adc``, ``APCN-2``, ``apcn2``)."""
         names = [c.name for c in self.cables]
         return self.cables[names.index(lookup("cable", name, names))]
+
+    def sla(self, customer: str) -> SlaPolicy:
+        names = [p.customer for p in self.slas]
+        return self.slas[names.index(lookup("customer", customer, names))]
 
     def targets_for(self, region: str, cable: str | None = None) -> list[Target]:
         """Targets probed from ``region`` (optionally over one cable), in cable order."""

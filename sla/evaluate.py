@@ -1,0 +1,215 @@
+"""SLA evaluation, pure: per-minute measurements in, status, budget and burn rates out.
+
+See :mod:`cablewatch.sla.policy` for the definitions. Minutes are keyed by their start (Unix
+seconds, a multiple of 60). A window of W seconds at time ``now_s`` holds the W / 60 most recent
+complete minutes (the minute in progress is left out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from cablewatch.sla.policy import BURN_ALERTS, BurnAlert, SlaPolicy
+
+__all__ = [
+    "ANY_CABLE",
+    "Minute",
+    "MinuteState",
+    "SlaStatus",
+    "burn_rate",
+    "evaluate_path",
+    "evaluate_region",
+    "minute_state",
+    "region_minute_state",
+    "window_minutes",
+]
+
+MinuteState = Literal["good", "bad", "nodata"]
+ANY_CABLE = "any"
+"""The ``cable`` of a region's row: the best of the policy's cables, minute by minute."""
+
+
+@dataclass(frozen=True, slots=True)
+class Minute:
+    """One path's ICMP probes of one wall-clock minute."""
+
+    start_s: int
+    sent: int
+    received: int
+    median_rtt_ms: float | None
+    """Median RTT of the minute's replies; None when none came back."""
+
+
+def minute_state(minute: Minute | None, policy: SlaPolicy) -> MinuteState:
+    if minute is None or minute.sent < policy.min_packets:
+        return "nodata"
+    loss_pct = 100.0 * (minute.sent - minute.received) / minute.sent
+    if loss_pct > policy.bad_minute_loss_pct:
+        return "bad"
+    if minute.median_rtt_ms is not None and minute.median_rtt_ms > policy.bad_minute_rtt_ms:
+        return "bad"
+    return "good"
+
+
+def region_minute_state(states: Iterable[MinuteState]) -> MinuteState:
+    """Good if any cable was good; bad if every cable with data was bad; else no data."""
+    seen = set(states)
+    if "good" in seen:
+        return "good"
+    return "bad" if "bad" in seen else "nodata"
+
+
+def window_minutes(now_s: float, window_s: int) -> range:
+    """Starts of the complete minutes of the window ending at ``now_s``."""
+    end = int(now_s // 60 * 60)  # the minute in progress is not complete
+    return range(end - window_s // 60 * 60, end, 60)
+
+
+def burn_rate(states: Sequence[MinuteState], policy: SlaPolicy) -> float | None:
+    """(bad / minutes with data) / (1 - objective); None without data."""
+    known = sum(1 for s in states if s != "nodata")
+    if known == 0:
+        return None
+    bad = sum(1 for s in states if s == "bad")
+    return bad / known / policy.error_ratio
+
+
+@dataclass(frozen=True, slots=True)
+class SlaStatus:
+    customer: str
+    region: str
+    cable: str
+    """A cable's name, or ANY_CABLE for the region as the customer feels it."""
+    good_minutes: int
+    bad_minutes: int
+    nodata_minutes: int
+    availability_pct: float | None
+    budget_minutes: float
+    budget_left_pct: float
+    burn_rates: Mapping[str, float | None]
+    """Keyed by window ('5m', '1h', ...)."""
+    rtt_p95_ms: float | None
+    loss_pct: float | None
+    alerts: tuple[str, ...] = field(default=())
+    """Names of the burn-rate alerts that fire."""
+    availability_ok: bool | None = None
+    rtt_ok: bool | None = None
+    loss_ok: bool | None = None
+
+    @property
+    def compliant(self) -> bool | None:
+        """False if an objective with data is missed; None when nothing has data."""
+        checks = [c for c in (self.availability_ok, self.rtt_ok, self.loss_ok) if c is not None]
+        return all(checks) if checks else None
+
+
+def window_name(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _windows(alerts: Sequence[BurnAlert]) -> list[int]:
+    return sorted({w for a in alerts for w in (a.short_s, a.long_s)})
+
+
+def _status(
+    policy: SlaPolicy,
+    region: str,
+    cable: str,
+    states: Mapping[int, MinuteState],
+    now_s: float,
+    rtt_p95_ms: float | None,
+    loss_pct: float | None,
+    alerts: Sequence[BurnAlert],
+) -> SlaStatus:
+    period = [states.get(m, "nodata") for m in window_minutes(now_s, policy.period_days * 86400)]
+    good = period.count("good")
+    bad = period.count("bad")
+    burns = {
+        window_name(w): burn_rate([states.get(m, "nodata") for m in window_minutes(now_s, w)],
+                                  policy)
+        for w in _windows(alerts)
+    }  # fmt: skip
+    firing = tuple(
+        a.name
+        for a in alerts
+        if all(
+            (b := burns[window_name(w)]) is not None and b > a.rate for w in (a.long_s, a.short_s)
+        )
+    )
+    availability = 100.0 * good / (good + bad) if good + bad else None
+    return SlaStatus(
+        customer=policy.customer,
+        region=region,
+        cable=cable,
+        good_minutes=good,
+        bad_minutes=bad,
+        nodata_minutes=len(period) - good - bad,
+        availability_pct=availability,
+        budget_minutes=policy.budget_minutes,
+        budget_left_pct=100.0 * (1.0 - bad / policy.budget_minutes),
+        burn_rates=burns,
+        rtt_p95_ms=rtt_p95_ms,
+        loss_pct=loss_pct,
+        alerts=firing,
+        availability_ok=None if availability is None else availability >= policy.availability_pct,
+        rtt_ok=None if rtt_p95_ms is None else rtt_p95_ms <= policy.rtt_p95_ms,
+        loss_ok=None if loss_pct is None else loss_pct <= policy.loss_pct,
+    )
+
+
+def window_loss_pct(minutes: Mapping[int, Minute], now_s: float, window_s: int) -> float | None:
+    """Round-trip loss over the window's complete minutes, by packets; None without packets."""
+    sent = received = 0
+    for start in window_minutes(now_s, window_s):
+        m = minutes.get(start)
+        if m is not None:
+            sent += m.sent
+            received += m.received
+    return 100.0 * (sent - received) / sent if sent else None
+
+
+def evaluate_path(
+    policy: SlaPolicy,
+    region: str,
+    cable: str,
+    minutes: Mapping[int, Minute],
+    now_s: float,
+    rtt_p95_ms: float | None,
+    alerts: Sequence[BurnAlert] = BURN_ALERTS,
+) -> SlaStatus:
+    """One path's SLA status at ``now_s``. ``rtt_p95_ms`` is the p95 of the path's replies over
+    the policy's objective window (computed where the replies are: InfluxDB)."""
+    states = {start: minute_state(m, policy) for start, m in minutes.items()}
+    loss = window_loss_pct(minutes, now_s, policy.objective_window_s)
+    return _status(policy, region, cable, states, now_s, rtt_p95_ms, loss, alerts)
+
+
+def evaluate_region(
+    policy: SlaPolicy,
+    region: str,
+    paths: Mapping[str, Mapping[int, Minute]],
+    now_s: float,
+    rtt_p95_ms: Mapping[str, float | None],
+    alerts: Sequence[BurnAlert] = BURN_ALERTS,
+) -> SlaStatus:
+    """The region as the customer feels it: each minute on its best cable (see the policy's
+    definitions); RTT p95 and loss are those of the best cable over the objective window."""
+    starts = sorted({s for minutes in paths.values() for s in minutes})
+    states = {
+        s: region_minute_state(minute_state(paths[c].get(s), policy) for c in paths) for s in starts
+    }
+    losses = [
+        loss
+        for minutes in paths.values()
+        if (loss := window_loss_pct(minutes, now_s, policy.objective_window_s)) is not None
+    ]
+    p95s = [v for v in rtt_p95_ms.values() if v is not None]
+    return _status(
+        policy, region, ANY_CABLE, states, now_s, min(p95s) if p95s else None,
+        min(losses) if losses else None, alerts,
+    )  # fmt: skip

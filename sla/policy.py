@@ -1,0 +1,72 @@
+"""An SLA policy: what one customer was sold, in which regions, over which cables.
+
+Definitions (the evaluator, the generated Prometheus rules and the reports all use these):
+
+- **Bad minute** of a path (region, cable), per wall-clock minute: the round-trip packet loss
+  of the minute's ICMP probes (RFC 6673 round-trip loss, as a ratio of packets, RFC 7680) is
+  above ``bad_minute_loss_pct``, or the median round-trip delay of the replies (RFC 2681; a
+  reply after the timeout is loss, never a delay) is above ``bad_minute_rtt_ms``.
+- A minute with fewer than ``min_packets`` packets sent is **no data** (a probe gap: the agent
+  was down or behind). It is neither good nor bad: it never counts as network downtime.
+- A **region's minute** (what the customer feels, with traffic on the best cable; cablewatch's
+  failover recommendations keep it there) is good when at least one of the policy's cables had a
+  good minute, bad when every cable with data had a bad one, no data when none had data.
+- **Availability** = good minutes / minutes with data, over the period.
+- **Error budget** = (1 - availability objective) x the period's minutes; the budget left is
+  1 - bad minutes / budget.
+- **Burn rate** over a window = (bad minutes / minutes with data in the window) / (1 - objective):
+  1 spends the budget exactly over the period (Google SRE workbook, "Alerting on SLOs").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["BURN_ALERTS", "BurnAlert", "SlaPolicy"]
+
+
+@dataclass(frozen=True, slots=True)
+class SlaPolicy:
+    customer: str
+    regions: tuple[str, ...]
+    cables: tuple[str, ...]
+    availability_pct: float = 99.9
+    period_days: int = 30
+    rtt_p95_ms: float = 100.0
+    """Objective: the 95th percentile of every reply's RTT over ``objective_window_s``."""
+    loss_pct: float = 1.0
+    """Objective: round-trip loss over ``objective_window_s``."""
+    objective_window_s: int = 3600
+    bad_minute_loss_pct: float = 5.0
+    bad_minute_rtt_ms: float = 150.0
+    min_packets: int = 5
+
+    @property
+    def error_ratio(self) -> float:
+        """The share of minutes that may be bad: 1 - objective."""
+        return 1.0 - self.availability_pct / 100.0
+
+    @property
+    def budget_minutes(self) -> float:
+        return self.error_ratio * self.period_days * 1440
+
+
+@dataclass(frozen=True, slots=True)
+class BurnAlert:
+    """Multiwindow, multi-burn-rate alert: fires when both windows burn faster than ``rate``."""
+
+    name: str
+    severity: str
+    long_s: int
+    short_s: int
+    rate: float
+
+
+BURN_ALERTS: tuple[BurnAlert, ...] = (
+    # The SRE workbook's table for a 30-day budget: 2 % of it spent in 1 h, 5 % in 6 h: page;
+    # 10 % in 3 days: ticket. The short window (1/12 of the long) makes the alert stop soon
+    # after the burn stops.
+    BurnAlert("CablewatchSlaBurnFast", "critical", 3600, 300, 14.4),
+    BurnAlert("CablewatchSlaBurnSlow", "critical", 6 * 3600, 1800, 6.0),
+    BurnAlert("CablewatchSlaBurnTicket", "warning", 3 * 86400, 6 * 3600, 1.0),
+)

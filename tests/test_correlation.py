@@ -1,0 +1,185 @@
+"""Fault detection and correlation on exact timelines (pure: no network)."""
+
+from __future__ import annotations
+
+import random
+
+from cablewatch.correlation.classify import Finding, classify
+from cablewatch.correlation.detector import PathDetector, Round
+from cablewatch.correlation.events import EventTracker
+from cablewatch.correlation.settings import DetectionSettings
+
+S = DetectionSettings()  # enter 2, leave 3, loss 40 %, step 10 ms / 25 %, stretch 1.6
+REGIONS = ("singapore", "jakarta", "tokyo")
+CABLES = ("ADC", "SJC", "APCN-2")
+
+
+def rnd(t: float, received: int = 5, median: float | None = 30.0) -> Round:
+    return Round("singapore", "ADC", t, 5, received, median if received else None)
+
+
+def test_hysteresis_enter_after_two_bad_leave_after_three_good() -> None:
+    d = PathDetector(floor_ms=29.0, settings=S)
+    states, since = [], []
+    # 10 good, 1 bad (a blip), 1 good, 3 bad, 2 good, 1 bad, 3 good
+    pattern = [5] * 10 + [0] + [5] + [0] * 3 + [5] * 2 + [0] + [5] * 3
+    for t, received in enumerate(pattern):
+        states.append(d.observe(rnd(t, received)).state)
+        since.append(d.since_s)
+    assert states[10] == "good"  # one bad round is a blip
+    assert states[12] == "good"
+    assert states[13] == "bad"  # the second bad round in a row
+    assert since[13] == 12  # the run that changed the state began at round 12
+    assert states[14:20] == ["bad"] * 6  # 2 good rounds, then a bad one: the count restarts
+    assert states[20] == "good"  # the third good round in a row
+    assert d.since_s == 18
+
+
+def test_loss_threshold_is_two_of_five() -> None:
+    d = PathDetector(29.0, S)
+    assert d.judge(rnd(0, received=4))[0] is False  # 20 %
+    assert d.judge(rnd(0, received=3))[1] == ("loss",)  # 40 %
+
+
+def test_step_over_the_baseline_and_stretch_over_the_floor() -> None:
+    d = PathDetector(29.0, S)
+    assert d.judge(rnd(0, median=60.0))[1] == ("stretch",)  # no baseline yet; 60 > 1.6*29+10
+    for t in range(5):
+        d.observe(rnd(t, median=30.0 + t % 2))
+    assert d.baseline_ms == 30.0
+    assert d.judge(rnd(9, median=40.0))[0] is False  # +10 ms is not above 10 ms
+    assert d.judge(rnd(9, median=40.5))[1] == ("step",)
+    big = PathDetector(100.0, S)
+    for t in range(5):
+        big.observe(Round("tokyo", "ADC", t, 5, 5, 100.0))
+    assert big.judge(Round("tokyo", "ADC", 9, 5, 5, 124.0))[0] is False  # 25 % of 100 = 25
+    assert big.judge(Round("tokyo", "ADC", 9, 5, 5, 126.0))[1] == ("step",)
+
+
+def test_bad_rounds_do_not_move_the_baseline() -> None:
+    d = PathDetector(29.0, S)
+    for t in range(10):
+        d.observe(rnd(t, median=30.0))
+    for t in range(10, 200):
+        d.observe(rnd(t, median=90.0))
+    assert d.baseline_ms == 30.0
+    assert d.state == "bad"
+
+
+def status(bad: set[tuple[str, str]], unknown: frozenset[tuple[str, str]] = frozenset()
+           ) -> dict[tuple[str, str], str]:  # fmt: skip
+    return {
+        (r, c): "unknown" if (r, c) in unknown else ("bad" if (r, c) in bad else "good")
+        for r in REGIONS
+        for c in CABLES
+    }
+
+
+def test_classify_cable_region_station_path_probe() -> None:
+    cut_adc = {(r, "ADC") for r in REGIONS}
+    assert classify(status(cut_adc), "shantou") == [
+        Finding("cable", "ADC", tuple((r, "ADC") for r in REGIONS), cable="ADC")
+    ]
+    jakarta = {("jakarta", c) for c in CABLES}
+    assert classify(status(jakarta), "shantou") == [
+        Finding("region", "jakarta", tuple(("jakarta", c) for c in CABLES), region="jakarta")
+    ]
+    everything = {(r, c) for r in REGIONS for c in CABLES}
+    [station] = classify(status(everything), "shantou")
+    assert (station.scope, station.subject, len(station.paths)) == ("station", "shantou", 9)
+    one = {("jakarta", "SJC")}
+    assert classify(status(one), "shantou") == [
+        Finding("path", "jakarta/SJC", (("jakarta", "SJC"),), cable="SJC", region="jakarta")
+    ]
+    # ADC bad in one region only, and that region's other cables fine: a path, not a cable
+    assert [f.scope for f in classify(status({("tokyo", "ADC")}), "shantou")] == ["path"]
+    # a region without data is a probe gap, and does not make the others look like a station
+    gone = frozenset(("tokyo", c) for c in CABLES)
+    found = classify(status(cut_adc - {("tokyo", "ADC")}, gone), "shantou")
+    assert [(f.scope, f.subject) for f in found] == [("probe", "tokyo"), ("cable", "ADC")]
+
+
+def test_a_cut_raises_one_cable_event_not_one_per_region() -> None:
+    tracker = EventTracker(settle_s=4.0)
+    # t=10: singapore sees ADC bad first: a path finding, pending (not raised)
+    assert tracker.update(classify(status({("singapore", "ADC")}), "shantou"),
+                          status({("singapore", "ADC")}), 10.0) == []  # fmt: skip
+    assert list(tracker.pending) == [("path", "singapore/ADC")]
+    # t=11: jakarta too: a cable fault, raised at once; the pending path event is absorbed
+    two = {("singapore", "ADC"), ("jakarta", "ADC")}
+    [raised] = tracker.update(classify(status(two), "shantou"), status(two), 11.0)
+    assert (raised.kind, raised.event.scope, raised.event.subject) == ("raised", "cable", "ADC")
+    assert tracker.pending == {}
+    # t=12..30: all three bad; nothing new
+    cut = {(r, "ADC") for r in REGIONS}
+    for t in range(12, 31):
+        assert tracker.update(classify(status(cut), "shantou"), status(cut), float(t)) == []
+    assert tracker.open[("cable", "ADC")].paths == cut
+    # t=31: restore; tokyo is good first, then jakarta; singapore lags: the last bad path
+    # stays in the cable event instead of becoming a path event of its own
+    assert tracker.update(classify(status(cut - {("tokyo", "ADC")}), "shantou"),
+                          status(cut - {("tokyo", "ADC")}), 31.0) == []  # fmt: skip
+    last = {("singapore", "ADC")}
+    for t in range(32, 40):
+        assert tracker.update(classify(status(last), "shantou"), status(last), float(t)) == []
+    assert tracker.pending == {}
+    [resolved] = tracker.update([], status(set()), 40.0)
+    assert (resolved.kind, resolved.event.subject) == ("resolved", "ADC")
+    assert (resolved.event.raised_s, resolved.event.resolved_s) == (11.0, 40.0)
+    assert tracker.open == {}
+
+
+def test_a_path_fault_is_raised_after_settling() -> None:
+    tracker = EventTracker(settle_s=4.0)
+    one = {("jakarta", "SJC")}
+    raised = []
+    for t in range(10, 20):
+        raised += tracker.update(classify(status(one), "shantou"), status(one), float(t))
+    assert [(r.kind, r.event.scope, r.event.subject) for r in raised] == [
+        ("raised", "path", "jakarta/SJC")
+    ]
+    assert raised[0].event.raised_s == 14.0  # first seen at 10, settle 4 s
+
+
+def test_a_blip_shorter_than_settling_raises_nothing() -> None:
+    tracker = EventTracker(settle_s=4.0)
+    one = {("jakarta", "SJC")}
+    out = []
+    for t in range(10, 13):
+        out += tracker.update(classify(status(one), "shantou"), status(one), float(t))
+    for t in range(13, 30):
+        out += tracker.update([], status(set()), float(t))
+    assert out == []
+
+
+def test_unknown_paths_keep_an_event_open() -> None:
+    tracker = EventTracker(settle_s=4.0)
+    cut = {(r, "ADC") for r in REGIONS}
+    tracker.update(classify(status(cut), "shantou"), status(cut), 1.0)
+    dark = frozenset((r, "ADC") for r in REGIONS)
+    assert tracker.update([], status(set(), dark), 2.0) == []  # no evidence of repair
+    assert ("cable", "ADC") in tracker.open
+
+
+def test_noisy_baseline_never_raises() -> None:
+    """27 paths x 600 rounds of 5 packets with 5 ms half-normal jitter each way and 0.5 %
+    loss per packet, as the lab's noisy baseline: no event."""
+    rng = random.Random(11)
+    regions = [f"r{i}" for i in range(9)]
+    paths = {(r, c): 20.0 + 5 * i + 2 * j for i, r in enumerate(regions)
+             for j, c in enumerate(CABLES)}  # fmt: skip
+    detectors = {p: PathDetector(f, S) for p, f in paths.items()}
+    tracker = EventTracker(settle_s=4.0)
+    events = []
+    for k in range(600):
+        for (region, cable), det in detectors.items():
+            rtts = [
+                det.floor_ms + abs(rng.gauss(0, 5)) + abs(rng.gauss(0, 5))
+                for _ in range(5)
+                if rng.random() >= 0.005
+            ]
+            median = sorted(rtts)[len(rtts) // 2] if rtts else None
+            det.observe(Round(region, cable, k, 5, len(rtts), median))
+        states = {p: d.state for p, d in detectors.items()}
+        events += tracker.update(classify(states, "shantou"), states, float(k))
+    assert events == []

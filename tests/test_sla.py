@@ -1,0 +1,147 @@
+"""SLA evaluation against a hand-computed fixture (see the comments for every number).
+
+Two paths of Singapore over 120 minutes, 60 packets a minute (12 rounds of 5):
+
+- ADC: median 31 ms and no loss, except minutes 100-104 (10 of 60 lost: 16.7 %, bad),
+  105 (3 lost: exactly 5 %, good: the limit is "above"), 106 (median exactly 120 ms: good),
+  107 (median 120.5 ms: bad), 110-114 (no data: the agent was down), 115 (4 packets: fewer
+  than min_packets, no data), 116 (all 60 lost: bad).
+- SJC: median 34 ms and no loss, except minutes 100-104 (10 of 60 lost: bad) and 116 (no data).
+
+deploy/prometheus/sla_test.yml feeds the same pattern to the generated Prometheus rules and
+expects the same burn rates.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cablewatch.sla.evaluate import (
+    Minute,
+    burn_rate,
+    evaluate_path,
+    evaluate_region,
+    minute_state,
+    region_minute_state,
+    window_minutes,
+)
+from cablewatch.sla.policy import SlaPolicy
+
+T0 = 1_680_000_000  # a multiple of 60
+NOW = T0 + 120 * 60  # the end of minute 119
+POLICY = SlaPolicy(
+    customer="sea-retail", regions=("singapore",), cables=("ADC", "SJC"),
+    availability_pct=99.9, period_days=30, rtt_p95_ms=80.0, loss_pct=1.0,
+    objective_window_s=3600, bad_minute_loss_pct=5.0, bad_minute_rtt_ms=120.0, min_packets=5,
+)  # fmt: skip
+
+
+def adc() -> dict[int, Minute]:
+    out = {}
+    for m in range(120):
+        start = T0 + 60 * m
+        if 110 <= m <= 114:
+            continue
+        sent, received, median = 60, 60, 31.0
+        if 100 <= m <= 104:
+            received = 50
+        elif m == 105:
+            received = 57
+        elif m == 106:
+            median = 120.0
+        elif m == 107:
+            median = 120.5
+        elif m == 115:
+            sent = received = 4
+        out[start] = Minute(start, sent, received, None if m == 116 else median)
+        if m == 116:
+            out[start] = Minute(start, 60, 0, None)
+    return out
+
+
+def sjc() -> dict[int, Minute]:
+    return {
+        T0 + 60 * m: Minute(T0 + 60 * m, 60, 50 if 100 <= m <= 104 else 60, 34.0)
+        for m in range(120)
+        if m != 116
+    }
+
+
+def test_minute_states_at_the_limits() -> None:
+    minutes = adc()
+    state = {m: minute_state(minutes.get(T0 + 60 * m), POLICY) for m in range(120)}
+    assert [m for m, s in state.items() if s == "bad"] == [100, 101, 102, 103, 104, 107, 116]
+    assert [m for m, s in state.items() if s == "nodata"] == [110, 111, 112, 113, 114, 115]
+    assert state[105] == "good"  # 5 % loss is not above 5 %
+    assert state[106] == "good"  # 120 ms is not above 120 ms
+
+
+def test_region_minute_is_the_best_cable() -> None:
+    assert region_minute_state(["bad", "good"]) == "good"
+    assert region_minute_state(["bad", "nodata"]) == "bad"
+    assert region_minute_state(["nodata", "nodata"]) == "nodata"
+    assert region_minute_state([]) == "nodata"
+
+
+def test_window_holds_complete_minutes_only() -> None:
+    assert list(window_minutes(NOW, 300)) == [T0 + 60 * m for m in range(115, 120)]
+    assert list(window_minutes(NOW + 59, 300)) == [T0 + 60 * m for m in range(115, 120)]
+    assert list(window_minutes(NOW + 60, 300)) == [T0 + 60 * m for m in range(116, 121)]
+    assert len(window_minutes(NOW, 30 * 86400)) == 43200
+
+
+def test_burn_rate_ignores_minutes_without_data() -> None:
+    assert burn_rate(["nodata", "bad", "good", "good", "good"], POLICY) == pytest.approx(250.0)
+    assert burn_rate(["nodata", "nodata"], POLICY) is None
+    assert burn_rate(["good"] * 10, POLICY) == 0.0
+
+
+def test_path_status_hand_computed() -> None:
+    s = evaluate_path(POLICY, "singapore", "ADC", adc(), NOW, rtt_p95_ms=33.0)
+    assert (s.good_minutes, s.bad_minutes) == (107, 7)
+    assert s.nodata_minutes == 43200 - 114  # the gap and every minute before the fixture
+    assert s.availability_pct == pytest.approx(100 * 107 / 114)  # 93.8596 %
+    assert s.budget_minutes == pytest.approx(43.2)  # 0.1 % of 30 days
+    assert s.budget_left_pct == pytest.approx(100 * (1 - 7 / 43.2))  # 83.7963 %
+    assert s.burn_rates["5m"] == pytest.approx(1 / 4 / 0.001)  # 115 no data, 116 bad: 250
+    assert s.burn_rates["30m"] == pytest.approx(7 / 24 / 0.001)  # 90-119: 291.667
+    assert s.burn_rates["1h"] == pytest.approx(7 / 54 / 0.001)  # 60-119: 129.630
+    assert s.burn_rates["6h"] == pytest.approx(7 / 114 / 0.001)  # 61.404
+    assert s.burn_rates["3d"] == pytest.approx(7 / 114 / 0.001)
+    assert s.alerts == ("CablewatchSlaBurnFast", "CablewatchSlaBurnSlow", "CablewatchSlaBurnTicket")
+    # loss over the last hour, by packets: minutes 60-119 but the gap; 115 has 4 packets
+    sent = 54 * 60 + 4
+    lost = 5 * 10 + 3 + 60
+    assert s.loss_pct == pytest.approx(100 * lost / sent)  # 3.4834 %
+    assert (s.rtt_ok, s.loss_ok, s.availability_ok, s.compliant) == (True, False, False, False)
+
+
+def test_region_status_hand_computed() -> None:
+    s = evaluate_region(POLICY, "singapore", {"ADC": adc(), "SJC": sjc()}, NOW,
+                        {"ADC": 33.0, "SJC": 35.5})  # fmt: skip
+    # both bad 100-104; 116 ADC bad, SJC no data: bad; 107 and the gap: SJC good
+    assert (s.cable, s.good_minutes, s.bad_minutes) == ("any", 114, 6)
+    assert s.availability_pct == pytest.approx(95.0)
+    assert s.budget_left_pct == pytest.approx(100 * (1 - 6 / 43.2))  # 86.1111 %
+    assert s.burn_rates["5m"] == pytest.approx(1 / 5 / 0.001)  # 200
+    assert s.burn_rates["1h"] == pytest.approx(6 / 60 / 0.001)  # 100
+    assert s.rtt_p95_ms == 33.0  # the best cable's
+    assert s.loss_pct == pytest.approx(100 * 50 / (59 * 60))  # SJC's 1.4124 %
+
+
+def test_quiet_path_burns_nothing() -> None:
+    quiet = {T0 + 60 * m: Minute(T0 + 60 * m, 60, 60, 31.0) for m in range(120)}
+    s = evaluate_path(POLICY, "singapore", "ADC", quiet, NOW, rtt_p95_ms=32.0)
+    assert s.bad_minutes == 0
+    assert s.budget_left_pct == 100.0
+    assert set(s.burn_rates.values()) == {0.0}
+    assert s.alerts == ()
+    assert s.compliant is True
+
+
+def test_no_data_at_all_is_unknown_not_compliant() -> None:
+    s = evaluate_path(POLICY, "singapore", "ADC", {}, NOW, rtt_p95_ms=None)
+    assert s.availability_pct is None
+    assert set(s.burn_rates.values()) == {None}
+    assert s.compliant is None
+    assert s.budget_left_pct == 100.0
