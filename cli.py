@@ -20,9 +20,11 @@ import typer
 from rich.console import Console
 
 from cablewatch import __version__
+from cablewatch.alerting import rules as rules_mod
 from cablewatch.collectors.dbinit import init_database
 from cablewatch.collectors.influx import InfluxQL
 from cablewatch.errors import CablewatchError
+from cablewatch.evaluator import runner as evaluator_mod
 from cablewatch.lab import manager as lab
 from cablewatch.lab import scenario as lab_scenario
 from cablewatch.lab import survey as lab_survey_mod
@@ -61,6 +63,10 @@ db_app = typer.Typer(help="The InfluxDB database (system of record).", no_args_i
 spool_app = typer.Typer(help="An agent's durable spool.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(spool_app, name="spool")
+sla_app = typer.Typer(help="SLA policies and their status.", no_args_is_help=True)
+rules_app = typer.Typer(help="Prometheus rules from the SLA policies.", no_args_is_help=True)
+app.add_typer(sla_app, name="sla")
+app.add_typer(rules_app, name="rules")
 
 # Pipes and CI logs get a wide table instead of rich's 80-column fallback ($COLUMNS wins).
 out = Console(
@@ -489,6 +495,72 @@ def db_init(
 
     for line in _run(go):
         out.print(line, markup=False, highlight=False)
+
+
+@app.command()
+def evaluate(
+    config: ConfigOpt = None,
+    listen: Annotated[
+        str | None, typer.Option(help="Metrics HOST:PORT (default: [evaluator] listen_*).")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+) -> None:
+    """Detect and classify faults, evaluate SLAs, raise and resolve alerts, continuously."""
+    topo = _load(config)
+    if topo.sinks.influxdb is None:
+        _fail(f"{topo.source}: no [sinks.influxdb] section: the evaluator reads from it")
+    where = _check_listen(listen, topo) if listen else (
+        topo.evaluator.listen_host, topo.evaluator.listen_port)  # fmt: skip
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    _run(lambda: evaluator_mod.serve(topo, where))
+
+
+@sla_app.command("status")
+def sla_status(
+    config: ConfigOpt = None,
+    customer: Annotated[str | None, typer.Option(help="Only this customer.")] = None,
+    paths: Annotated[bool, typer.Option("--paths", help="Also one row per cable.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every customer's SLA now: availability, error budget, burn rates, objectives."""
+    topo = _load(config)
+    if not topo.slas:
+        _fail(f"{topo.source}: no [[sla]] policies")
+    if customer is not None:
+        _check(topo.sla, customer)
+    if topo.sinks.influxdb is None:
+        _fail(f"{topo.source}: no [sinks.influxdb] section to read from")
+    statuses = _run(lambda: evaluator_mod.sla_status(topo))
+    wanted = topo.sla(customer).customer if customer else None
+    shown = [s for s in statuses if (wanted is None or s.customer == wanted)
+             and (paths or s.cable == "any")]  # fmt: skip
+    if as_json:
+        render.print_json(out, render.sla_rows(shown))
+    else:
+        out.print(render.sla_table(shown, topo))
+
+
+@rules_app.command("generate")
+def rules_generate(
+    config: ConfigOpt = None,
+    output: Annotated[Path, typer.Option("--out", "-o", help="The rules file to write.")] = Path(
+        "deploy/prometheus/sla.yml"
+    ),
+) -> None:
+    """Write Prometheus recording and alerting rules for the [[sla]] policies."""
+    topo = _load(config)
+    if not topo.slas:
+        _fail(f"{topo.source}: no [[sla]] policies to generate rules from")
+    source = config.name if config is not None else "the default topology (shantou.toml)"
+    text = rules_mod.generate(topo.slas, source)
+    try:
+        output.write_text(text)
+    except OSError as exc:
+        _fail(f"{output}: {exc.strerror}")
+    count = text.count("- record:") + text.count("- alert:")
+    out.print(f"wrote {count} rules for {len(topo.slas)} SLA policies to {output}", markup=False)
 
 
 def _check(fn: Callable[..., object], *args: object) -> None:

@@ -20,9 +20,16 @@ tcp            connect_ms, status, result_code
 http           dns_ms, connect_ms, tls_ms, first_byte_ms, transfer_ms, total_ms,
                http_status, status, result_code
 dns            query_ms, rcode, answers, status, result_code
+event          a fault event (cablewatch evaluate), tags scope, subject, cable, region,
+               landing_station; fields event_id, state (open / resolved), raised_unix_s,
+               resolved_unix_s, duration_s, paths, regions, evidence (JSON). Stamped with the
+               event's start (its first bad round); resolving rewrites the same point.
+sla            SLA status per customer, region and cable ('any': the region on its best
+               cable), stamped when evaluated: availability_pct, good/bad/nodata_minutes,
+               budget_left_pct, burn_<window>, rtt_p95_ms, loss_pct, compliant
 =============  =======================================================================
 
-Tags on every point: region, host (the probe host), cable, target, landing_station, protocol.
+Tags on every probe point: region, host (the probe host), cable, target, landing_station, protocol.
 A round's timestamp is its start (wall clock, ns); packet i of a round is stamped start + i ns
 so that every packet is its own point. The same result always gives the same lines: replays
 overwrite themselves in InfluxDB instead of counting twice.
@@ -32,9 +39,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from cablewatch.correlation.events import Event
 from cablewatch.probes.result import ProbeResult
+from cablewatch.sla.evaluate import SlaStatus
 
-__all__ = ["escape_key", "escape_measurement", "escape_string", "line", "result_lines"]
+__all__ = [
+    "escape_key",
+    "escape_measurement",
+    "escape_string",
+    "event_line",
+    "line",
+    "result_lines",
+    "sla_line",
+]
 
 FieldValue = float | int | bool | str
 
@@ -136,3 +153,42 @@ def result_lines(result: ProbeResult, host: str) -> list[str]:
         "answers": len(result.dns_answers),
     }
     return [line("dns", tags, fields, ts)]
+
+
+def event_line(event: Event, station: str, start_s: float, evidence: str) -> str:
+    resolved = event.resolved_s
+    end = resolved if resolved is not None else None
+    fields: dict[str, FieldValue | None] = {
+        "event_id": event.id,
+        "state": "resolved" if resolved is not None else "open",
+        "raised_unix_s": event.raised_s,
+        "resolved_unix_s": end,
+        "duration_s": None if end is None else max(0.0, end - start_s),
+        "paths": len(event.seen_paths),
+        "regions": ",".join(sorted({r for r, _c in event.seen_paths})),
+        "evidence": evidence,
+    }
+    tags = {
+        "scope": event.scope,
+        "subject": event.subject,
+        "cable": event.cable,
+        "region": event.region,
+        "landing_station": station,
+    }
+    return line("event", tags, fields, int(start_s * 1e9))
+
+
+def sla_line(status: SlaStatus, when_s: float) -> str:
+    fields: dict[str, FieldValue | None] = {
+        "availability_pct": status.availability_pct,
+        "good_minutes": status.good_minutes,
+        "bad_minutes": status.bad_minutes,
+        "nodata_minutes": status.nodata_minutes,
+        "budget_left_pct": status.budget_left_pct,
+        "rtt_p95_ms": status.rtt_p95_ms,
+        "loss_pct": status.loss_pct,
+        "compliant": status.compliant,
+    }
+    fields |= {f"burn_{w}": v for w, v in status.burn_rates.items()}
+    tags = {"customer": status.customer, "region": status.region, "cable": status.cable}
+    return line("sla", tags, fields, int(when_s * 1e9))

@@ -18,13 +18,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["SCOPES", "Finding", "PathKey", "Scope", "classify"]
+__all__ = ["SCOPES", "Finding", "PathKey", "PathStatus", "Scope", "classify"]
 
 Scope = Literal["station", "cable", "region", "path", "probe"]
 SCOPES: tuple[Scope, ...] = ("station", "cable", "region", "path", "probe")
 PathKey = tuple[str, str]
 """(region, cable)."""
-Status = Literal["good", "bad", "unknown"]
+PathStatus = Literal["good", "bad", "unknown"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +38,14 @@ class Finding:
 
 
 def classify(
-    states: Mapping[PathKey, Status],
+    states: Mapping[PathKey, PathStatus],
     station: str,
     *,
     min_regions: int = 2,
 ) -> list[Finding]:
     """Findings for the paths of ``states`` (every path of the topology, keyed (region,
     cable)), in the order of the scopes above."""
-    regions: dict[str, dict[str, Status]] = {}
+    regions: dict[str, dict[str, PathStatus]] = {}
     for (region, cable), status in states.items():
         regions.setdefault(region, {})[cable] = status
     findings: list[Finding] = []
@@ -88,5 +88,5 @@ def classify(
     return findings
 
 
-def _known(cables: Mapping[str, Status]) -> dict[str, Status]:
+def _known(cables: Mapping[str, PathStatus]) -> dict[str, PathStatus]:
     return {c: s for c, s in cables.items() if s != "unknown"}

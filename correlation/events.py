@@ -32,6 +32,9 @@ class Event:
     region: str
     first_seen_s: float
     paths: set[PathKey] = field(default_factory=set)
+    """Member paths not good again yet."""
+    seen_paths: set[PathKey] = field(default_factory=set)
+    """Every path that was ever a member."""
     raised_s: float | None = None
     resolved_s: float | None = None
 
@@ -81,6 +84,7 @@ class EventTracker:
             key = (finding.scope, finding.subject)
             if key in self.open:
                 self.open[key].paths.update(finding.paths)
+                self.open[key].seen_paths.update(finding.paths)
                 continue
             fresh = set(finding.paths) - claimed
             if finding.paths and not fresh:
@@ -90,6 +94,7 @@ class EventTracker:
                 finding.scope, finding.subject, finding.cable, finding.region, now_s
             )
             event.paths = set(finding.paths)
+            event.seen_paths = set(finding.paths)
             self.pending[key] = event
             if finding.scope in _IMMEDIATE or now_s - event.first_seen_s >= self.settle_s:
                 event.raised_s = now_s

@@ -35,10 +35,10 @@ class DetectionSettings:
     Default: 2 probe intervals + 2 s."""
     stale_s: float | None = None
     """A path without a new round for this long has no state (probe gap, not a fault).
-    Default: 3 probe intervals + the timeout."""
+    Default: 5 probe intervals + the timeout + 5 s (the sender's batching and the poll)."""
 
     def settle_for(self, interval_s: float) -> float:
         return self.settle_s if self.settle_s is not None else 2 * interval_s + 2.0
 
     def stale_for(self, interval_s: float, timeout_s: float) -> float:
-        return self.stale_s if self.stale_s is not None else 3 * interval_s + timeout_s
+        return self.stale_s if self.stale_s is not None else 5 * interval_s + timeout_s + 5.0

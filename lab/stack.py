@@ -142,10 +142,34 @@ def victoria_metrics(tmp: Path) -> Iterator[Server]:
         server.stop()
 
 
-def agent_config(path: Path, influx_url: str, *, database: str = "cw") -> Path:
+@contextlib.contextmanager
+def alertmanager(tmp: Path, config: Path | None = None) -> Iterator[Server]:
+    """Alertmanager (Debian's prometheus-alertmanager), no clustering; ``config`` defaults to
+    a single receiver that delivers nowhere (alerts are read back over the v2 API)."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    if config is None:
+        config = tmp / "alertmanager.yml"
+        config.write_text(
+            "route:\n  receiver: none\n  group_wait: 1s\nreceivers:\n  - name: none\n"
+        )
+    args = [need("prometheus-alertmanager"), f"--config.file={config}",
+            f"--storage.path={tmp}/am", f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address="]  # fmt: skip
+    server = _launch(args, f"http://127.0.0.1:{port}", tmp / "alertmanager.log", "/-/ready",
+                     (200,))  # fmt: skip
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def agent_config(
+    path: Path, influx_url: str, *, database: str = "cw", alertmanager_url: str = ""
+) -> Path:
     """The default topology probed every second (5 packets 50 ms apart, 0.5 s timeout, every
-    protocol), writing to ``influx_url``: the agents' configuration in the lab's tests,
-    benchmarks and demo. Written to ``path``."""
+    protocol), writing to ``influx_url``: the agents' (and the evaluator's) configuration in
+    the lab's tests, benchmarks and demo. Written to ``path``."""
     from cablewatch.topology import default_path
 
     text = default_path().read_text()
@@ -153,6 +177,12 @@ def agent_config(path: Path, influx_url: str, *, database: str = "cw") -> Path:
         ("interval_s = 10.0", "interval_s = 1.0"),
         ("packet_interval_s = 0.2 ", "packet_interval_s = 0.05 "),
         ("timeout_s = 2.0", "timeout_s = 0.5"),
+        (
+            "# alertmanager_url = ",
+            f'alertmanager_url = "{alertmanager_url}" #'
+            if alertmanager_url
+            else "# alertmanager_url = ",
+        ),
     ):
         if old not in text:
             raise CablewatchError(f"{default_path()}: expected {old!r} to make a fast config")

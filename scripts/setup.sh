@@ -12,6 +12,7 @@ apt_packages=(
     iputils-ping traceroute fping          # reference tools (fping: the engine's benchmark)
     openssl                                # self-signed certificates for HTTPS tests
     influxdb prometheus victoria-metrics   # the system of record, metrics, the v2 write API
+    prometheus-alertmanager                # alerts (and amtool, which checks its config)
 )
 
 missing=()

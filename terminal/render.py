@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cablewatch.probes.result import ProbeResult
+from cablewatch.sla.evaluate import SlaStatus
 from cablewatch.topology import physics
 from cablewatch.topology.model import Topology
 
@@ -265,4 +266,55 @@ def spool_table(report: dict[str, Any]) -> Table:
     table.add_column("rounds made", justify="right")
     for series, made in sorted(report["rounds"].items()):
         table.add_row(*series.split("|"), str(made))
+    return table
+
+
+def _pct(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def sla_rows(statuses: Sequence[SlaStatus]) -> list[dict[str, Any]]:
+    return [
+        {
+            "customer": s.customer,
+            "region": s.region,
+            "cable": s.cable,
+            "availability_pct": s.availability_pct,
+            "good_minutes": s.good_minutes,
+            "bad_minutes": s.bad_minutes,
+            "nodata_minutes": s.nodata_minutes,
+            "budget_minutes": s.budget_minutes,
+            "budget_left_pct": s.budget_left_pct,
+            "burn_rates": dict(s.burn_rates),
+            "rtt_p95_ms": s.rtt_p95_ms,
+            "loss_pct": s.loss_pct,
+            "alerts": list(s.alerts),
+            "compliant": s.compliant,
+        }
+        for s in statuses
+    ]
+
+
+def sla_table(statuses: Sequence[SlaStatus], topology: Topology) -> Table:
+    table = Table(title="SLA status (minutes with data; 'any' = the region on its best cable)",
+                  title_justify="left", box=box.SIMPLE_HEAD)  # fmt: skip
+    for name in ("customer", "region", "cable", "availability %", "bad min", "no-data min",
+                 "budget left %", "burn 5m", "burn 1h", "burn 6h", "RTT p95 ms", "loss %",
+                 "status"):  # fmt: skip
+        table.add_column(name, justify="left" if name in ("customer", "region", "cable",
+                                                          "status") else "right")  # fmt: skip
+    for s in statuses:
+        policy = topology.sla(s.customer)
+        state = {True: "[green]met[/green]", False: "[red bold]missed[/red bold]",
+                 None: "no data"}[s.compliant]  # fmt: skip
+        if s.alerts:
+            state += " [red]" + ", ".join(a.removeprefix("CablewatchSla") for a in s.alerts) + "[/]"
+        burns = [_pct(s.burn_rates.get(w), 2) for w in ("5m", "1h", "6h")]
+        table.add_row(
+            s.customer, s.region, s.cable,
+            f"{_pct(s.availability_pct)} / {policy.availability_pct:g}",
+            str(s.bad_minutes), str(s.nodata_minutes), _pct(s.budget_left_pct, 1), *burns,
+            f"{_pct(s.rtt_p95_ms, 2)} / {policy.rtt_p95_ms:g}",
+            f"{_pct(s.loss_pct, 2)} / {policy.loss_pct:g}", state,
+        )  # fmt: skip
     return table

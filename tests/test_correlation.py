@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from cablewatch.correlation.classify import Finding, classify
+from cablewatch.correlation.classify import Finding, PathKey, PathStatus, classify
 from cablewatch.correlation.detector import PathDetector, Round
 from cablewatch.correlation.events import EventTracker
 from cablewatch.correlation.settings import DetectionSettings
@@ -66,13 +66,14 @@ def test_bad_rounds_do_not_move_the_baseline() -> None:
     assert d.state == "bad"
 
 
-def status(bad: set[tuple[str, str]], unknown: frozenset[tuple[str, str]] = frozenset()
-           ) -> dict[tuple[str, str], str]:  # fmt: skip
-    return {
-        (r, c): "unknown" if (r, c) in unknown else ("bad" if (r, c) in bad else "good")
-        for r in REGIONS
-        for c in CABLES
-    }
+def status(
+    bad: set[PathKey], unknown: frozenset[PathKey] = frozenset()
+) -> dict[PathKey, PathStatus]:
+    out: dict[PathKey, PathStatus] = {}
+    for r in REGIONS:
+        for c in CABLES:
+            out[(r, c)] = "unknown" if (r, c) in unknown else ("bad" if (r, c) in bad else "good")
+    return out
 
 
 def test_classify_cable_region_station_path_probe() -> None:

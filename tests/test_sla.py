@@ -6,7 +6,8 @@ Two paths of Singapore over 120 minutes, 60 packets a minute (12 rounds of 5):
   105 (3 lost: exactly 5 %, good: the limit is "above"), 106 (median exactly 120 ms: good),
   107 (median 120.5 ms: bad), 110-114 (no data: the agent was down), 115 (4 packets: fewer
   than min_packets, no data), 116 (all 60 lost: bad).
-- SJC: median 34 ms and no loss, except minutes 100-104 (10 of 60 lost: bad) and 116 (no data).
+- SJC: median 34 ms and no loss, except minutes 100-104 (10 of 60 lost: bad), 105 (3 lost:
+  good) and 116 (no data).
 
 deploy/prometheus/sla_test.yml feeds the same pattern to the generated Prometheus rules and
 expects the same burn rates.
@@ -61,7 +62,9 @@ def adc() -> dict[int, Minute]:
 
 def sjc() -> dict[int, Minute]:
     return {
-        T0 + 60 * m: Minute(T0 + 60 * m, 60, 50 if 100 <= m <= 104 else 60, 34.0)
+        T0 + 60 * m: Minute(
+            T0 + 60 * m, 60, 50 if 100 <= m <= 104 else (57 if m == 105 else 60), 34.0
+        )
         for m in range(120)
         if m != 116
     }
@@ -126,7 +129,9 @@ def test_region_status_hand_computed() -> None:
     assert s.burn_rates["5m"] == pytest.approx(1 / 5 / 0.001)  # 200
     assert s.burn_rates["1h"] == pytest.approx(6 / 60 / 0.001)  # 100
     assert s.rtt_p95_ms == 33.0  # the best cable's
-    assert s.loss_pct == pytest.approx(100 * 50 / (59 * 60))  # SJC's 1.4124 %
+    assert s.burn_rates["30m"] == pytest.approx(6 / 30 / 0.001)  # 200
+    assert s.burn_rates["6h"] == pytest.approx(6 / 120 / 0.001)  # 50
+    assert s.loss_pct == pytest.approx(100 * 53 / (59 * 60))  # SJC's 1.4972 %
 
 
 def test_quiet_path_burns_nothing() -> None:

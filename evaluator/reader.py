@@ -1,0 +1,82 @@
+"""What the evaluator reads from the system of record (InfluxQL over the agents' schema)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from cablewatch.collectors.influx import InfluxQL
+from cablewatch.correlation.classify import PathKey
+from cablewatch.correlation.detector import Round
+from cablewatch.sla.evaluate import Minute
+
+__all__ = ["minutes", "rounds", "rtt_p95"]
+
+_BY_PATH = 'GROUP BY "region", "cable"'
+
+
+def _rows(series: Iterable[dict[str, Any]]) -> Iterable[tuple[PathKey, dict[str, Any]]]:
+    for s in series:
+        tags = s.get("tags") or {}
+        key = (tags.get("region", ""), tags.get("cable", ""))
+        for values in s.get("values", []):
+            yield key, dict(zip(s["columns"], values, strict=True))
+
+
+async def rounds(ql: InfluxQL, since_ns: int) -> list[Round]:
+    """ICMP rounds that started after ``since_ns``, per path in time order."""
+    q = (
+        'SELECT "packets_transmitted", "packets_received", "median_response_ms" FROM "ping" '
+        f"WHERE time > {since_ns} AND \"protocol\" = 'icmp' {_BY_PATH}"
+    )
+    out = []
+    for (region, cable), row in _rows(await ql.query(q)):
+        sent = row["packets_transmitted"]
+        if not sent:  # a round that could not send (no route, socket error): no verdict
+            continue
+        out.append(
+            Round(
+                region,
+                cable,
+                row["time"] / 1e9,
+                int(sent),
+                int(row["packets_received"] or 0),
+                row["median_response_ms"],
+            )
+        )
+    return out
+
+
+async def minutes(ql: InfluxQL, start_ns: int, end_ns: int) -> dict[PathKey, dict[int, Minute]]:
+    """Per path and wall-clock minute in [start_ns, end_ns): packets sent and received, and
+    the median RTT of the replies."""
+    where = f"WHERE time >= {start_ns} AND time < {end_ns}"
+    by = 'GROUP BY time(1m), "region", "cable" fill(none)'
+    counts = await ql.query(
+        f'SELECT sum("packets_transmitted") AS "sent", sum("packets_received") AS "received" '
+        f'FROM "ping" {where} AND "protocol" = \'icmp\' {by}'
+    )
+    medians = {
+        (key, row["time"] // 10**9): row["median"]
+        for key, row in _rows(
+            await ql.query(f'SELECT median("rtt_ms") FROM "ping_rtt" {where} {by}')
+        )
+    }
+    out: dict[PathKey, dict[int, Minute]] = {}
+    for key, row in _rows(counts):
+        start = row["time"] // 10**9
+        out.setdefault(key, {})[start] = Minute(
+            start, int(row["sent"] or 0), int(row["received"] or 0), medians.get((key, start))
+        )
+    return out
+
+
+async def rtt_p95(ql: InfluxQL, start_ns: int, end_ns: int) -> dict[PathKey, float]:
+    """The 95th percentile of every reply's RTT in [start_ns, end_ns), per path."""
+    q = (
+        f'SELECT percentile("rtt_ms", 95) AS "p95" FROM "ping_rtt" '
+        f"WHERE time >= {start_ns} AND time < {end_ns} {_BY_PATH}"
+    )
+    return {
+        key: float(row["p95"]) for key, row in _rows(await ql.query(q)) if row["p95"] is not None
+    }

@@ -1,0 +1,381 @@
+"""The evaluator process: InfluxDB in; events, SLA status, alerts and metrics out.
+
+Two loops share one process:
+
+- detection, every ``poll_s``: the ICMP rounds that reached InfluxDB since the last poll go
+  through each path's detector (correlation/detector.py); every path's state is classified
+  (correlation/classify.py) and tracked as events (correlation/events.py). An event raised or
+  resolved is written to InfluxDB (measurement ``event``) and posted to Alertmanager at once;
+  open events are re-posted every ``resend_s``. A path without a round for ``stale_s`` has no
+  state: a probe gap is never a network fault. Failed writes and posts are retried every poll.
+- SLA, every ``sla_interval_s``: per-minute packet counts and medians of each path over the
+  longest SLA period (loaded once, then refreshed for the last minutes), RTT p95 over each
+  policy's objective window; statuses per customer, region and cable (sla/evaluate.py) are
+  written to InfluxDB (measurement ``sla``) and exported to Prometheus.
+
+On start, the detectors learn their baselines from the last ``baseline_rounds`` rounds of each
+path without raising anything, so a restart neither forgets what normal is nor re-raises old
+faults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cablewatch.alerting.alertmanager import AlertmanagerClient, alert, summary
+from cablewatch.collectors.influx import InfluxQL, SinkError, Writer
+from cablewatch.collectors.lineprotocol import event_line, sla_line
+from cablewatch.correlation.classify import PathKey, PathStatus, classify
+from cablewatch.correlation.detector import PathDetector
+from cablewatch.correlation.events import Event, EventTracker, Transition
+from cablewatch.errors import CablewatchError
+from cablewatch.evaluator import reader
+from cablewatch.evaluator.metrics import PATH_STATE, EvaluatorMetrics
+from cablewatch.sla.evaluate import Minute, SlaStatus, evaluate_path, evaluate_region
+from cablewatch.topology.model import InfluxSink, Topology
+
+__all__ = ["Evaluator", "serve", "sla_status"]
+
+log = logging.getLogger("cablewatch.evaluator")
+_MAX_PENDING_LINES = 100_000
+
+
+@dataclass
+class _Record:
+    """What the evaluator remembers of an event it raised."""
+
+    event: Event
+    start_s: float
+    evidence: dict[str, Any]
+    posted: bool = False
+    written: bool = False
+
+
+@dataclass
+class _Minutes:
+    paths: dict[PathKey, dict[int, Minute]] = field(default_factory=dict)
+    loaded_until_ns: int | None = None
+
+
+def _iso(unix_s: float | None) -> str | None:
+    if unix_s is None:
+        return None
+    return dt.datetime.fromtimestamp(unix_s, dt.UTC).isoformat(timespec="milliseconds")
+
+
+class Evaluator:
+    def __init__(
+        self,
+        topology: Topology,
+        ql: InfluxQL,
+        *,
+        writer: Writer | None = None,
+        alertmanager: AlertmanagerClient | None = None,
+        metrics: EvaluatorMetrics | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.topology = topology
+        self.ql = ql
+        self.writer = writer
+        self.alertmanager = alertmanager
+        self.metrics = metrics or EvaluatorMetrics()
+        self.clock = clock
+        probe = topology.probe
+        settings = topology.detection
+        self.stale_s = settings.stale_for(probe.interval_s, probe.timeout_s)
+        self.tracker = EventTracker(settings.settle_for(probe.interval_s))
+        probed = {(r, t.cable) for t in topology.targets if "icmp" in t.protocols
+                  for r in t.regions}  # fmt: skip
+        self.detectors = {
+            (region.id, cable): PathDetector(path.floor_rtt_ms, settings)
+            for region in topology.regions
+            for cable, path in region.paths.items()
+            if (region.id, cable) in probed
+        }
+        self.records: dict[str, _Record] = {}
+        self.resolved: list[_Record] = []
+        self.pending_lines: list[str] = []
+        self.last_post_s = 0.0
+        self.minutes = _Minutes()
+        self.sla: list[SlaStatus] = []
+
+    # -- detection ---------------------------------------------------------------------------
+
+    async def warm_up(self) -> int:
+        """Learn the baselines from recent history; returns the rounds read."""
+        probe = self.topology.probe
+        span_s = self.topology.detection.baseline_rounds * probe.interval_s + self.stale_s
+        rounds = await reader.rounds(self.ql, int((self.clock() - span_s) * 1e9))
+        for rnd in rounds:
+            detector = self.detectors.get((rnd.region, rnd.cable))
+            if detector is not None:
+                detector.observe(rnd)
+        return len(rounds)
+
+    def status(self, now_s: float) -> dict[PathKey, PathStatus]:
+        out: dict[PathKey, PathStatus] = {}
+        for key, d in self.detectors.items():
+            fresh = d.last_time_s is not None and now_s - d.last_time_s <= self.stale_s
+            out[key] = d.state if fresh else "unknown"
+        return out
+
+    async def detect(self) -> list[Transition]:
+        """One detection pass: read, judge, classify, track; record what changed."""
+        now = self.clock()
+        rounds = await reader.rounds(self.ql, int((now - self.stale_s) * 1e9))
+        self.metrics.last_poll.set(now)
+        for rnd in rounds:
+            detector = self.detectors.get((rnd.region, rnd.cable))
+            if detector is None or (
+                detector.last_time_s is not None and rnd.time_s <= detector.last_time_s
+            ):
+                continue
+            detector.observe(rnd)
+        status = self.status(now)
+        for (region, cable), state in status.items():
+            self.metrics.path_state.labels(region, cable).set(PATH_STATE[state])
+        findings = classify(status, self.topology.landing_station.id,
+                            min_regions=self.topology.detection.min_regions)  # fmt: skip
+        transitions = self.tracker.update(findings, status, now)
+        for t in transitions:
+            self._record(t)
+        for scope in ("station", "cable", "region", "path", "probe"):
+            self.metrics.events_open.labels(scope).set(
+                sum(1 for e in self.tracker.open.values() if e.scope == scope)
+            )
+        return transitions
+
+    def _evidence(self, event: Event) -> dict[str, Any]:
+        paths = {}
+        for key in sorted(event.seen_paths):
+            d = self.detectors[key]
+            v = d.last
+            paths[f"{key[0]}/{key[1]}"] = {
+                "state": d.state,
+                "since": _iso(d.since_s),
+                "reasons": list(v.reasons) if v else [],
+                "loss_pct": v.loss_pct if v else None,
+                "median_ms": v.median_ms if v else None,
+                "baseline_ms": v.baseline_ms if v else None,
+                "floor_ms": round(d.floor_ms, 3),
+                "stretch": None if v is None or v.stretch is None else round(v.stretch, 3),
+            }
+        return {"summary": summary(event), "paths": paths}
+
+    def _record(self, t: Transition) -> None:
+        event = t.event
+        if t.kind == "raised":
+            starts = [
+                d.since_s
+                for key in event.seen_paths
+                if (d := self.detectors[key]).state == "bad" and d.since_s is not None
+            ]
+            start = min(starts, default=event.first_seen_s)
+            rec = _Record(event, start, self._evidence(event))
+            self.records[event.id] = rec
+            self.metrics.events.labels(event.scope).inc()
+            log.warning("raised %s %s: %s (started %s)", event.scope, event.subject,
+                        rec.evidence["summary"], _iso(start))  # fmt: skip
+        else:
+            rec = self.records.pop(event.id)
+            rec.evidence = self._evidence(event) | {"resolved": _iso(event.resolved_s)}
+            rec.posted = False
+            self.resolved.append(rec)
+            log.warning("resolved %s %s after %.1f s", event.scope, event.subject,
+                        (event.resolved_s or 0) - rec.start_s)  # fmt: skip
+        rec.written = False
+        self._queue(event_line(event, self.topology.landing_station.id, rec.start_s,
+                               json.dumps(rec.evidence, sort_keys=True)))  # fmt: skip
+
+    def _queue(self, *lines: str) -> None:
+        self.pending_lines.extend(lines)
+        if len(self.pending_lines) > _MAX_PENDING_LINES:
+            dropped = len(self.pending_lines) - _MAX_PENDING_LINES
+            del self.pending_lines[:dropped]
+            log.error("InfluxDB unwritable for long: dropped the %d oldest event/SLA points",
+                      dropped)  # fmt: skip
+
+    async def flush(self) -> None:
+        """Write queued points and post due alerts; failures are kept for the next call."""
+        if self.writer is not None and self.pending_lines:
+            try:
+                await self.writer.write(self.pending_lines)
+                self.pending_lines = []
+            except SinkError as exc:
+                self.metrics.errors.labels("write").inc()
+                log.warning("%s; %d points kept for the next try", exc, len(self.pending_lines))
+        if self.alertmanager is None:
+            self.resolved.clear()
+            return
+        now = self.clock()
+        resend = self.topology.alerting.resend_s
+        due = [r for r in self.records.values() if not r.posted or now - self.last_post_s >= resend]
+        due += self.resolved
+        if not due:
+            return
+        body = [
+            alert(r.event, station=self.topology.landing_station.id, policies=self.topology.slas,
+                  evidence=r.evidence, now_s=now, resend_s=resend)
+            for r in due
+        ]  # fmt: skip
+        try:
+            await self.alertmanager.post(body)
+        except CablewatchError as exc:
+            self.metrics.errors.labels("alert").inc()
+            log.warning("%s; %d alerts kept for the next try", exc, len(body))
+            return
+        for r in due:
+            r.posted = True
+        self.resolved.clear()
+        if any(r.event.resolved_s is None for r in due):
+            self.last_post_s = now
+
+    # -- SLA ---------------------------------------------------------------------------------
+
+    async def _refresh_minutes(self, end_ns: int) -> None:
+        policies = self.topology.slas
+        if not policies:
+            return
+        period_s = max(p.period_days for p in policies) * 86400
+        start_ns = end_ns - period_s * 10**9
+        loaded = self.minutes.loaded_until_ns
+        # after the first load, re-read the last 10 minutes: late points (a spool draining)
+        begin = start_ns if loaded is None else max(start_ns, loaded - 600 * 10**9)
+        day = 86400 * 10**9
+        chunk = begin
+        while chunk < end_ns:
+            upto = min(chunk + day, end_ns)
+            for key, minutes in (await reader.minutes(self.ql, chunk, upto)).items():
+                self.minutes.paths.setdefault(key, {}).update(minutes)
+            chunk = upto
+        first = start_ns // 10**9
+        for minutes in self.minutes.paths.values():
+            for old in [s for s in minutes if s < first]:
+                del minutes[old]
+        self.minutes.loaded_until_ns = end_ns
+
+    async def evaluate_sla(self, *, write: bool = True) -> list[SlaStatus]:
+        """Every policy's status per region (the best cable) and per path, now."""
+        now = self.clock()
+        end_ns = int(now // 60 * 60) * 10**9
+        await self._refresh_minutes(end_ns)
+        p95: dict[int, dict[PathKey, float]] = {}
+        for policy in self.topology.slas:
+            w = policy.objective_window_s
+            if w not in p95:
+                p95[w] = await reader.rtt_p95(self.ql, end_ns - w * 10**9, end_ns)
+        out: list[SlaStatus] = []
+        for policy in self.topology.slas:
+            for region in policy.regions:
+                cables = [c for c in policy.cables if (region, c) in self.detectors]
+                paths = {c: self.minutes.paths.get((region, c), {}) for c in cables}
+                rtts = {c: p95[policy.objective_window_s].get((region, c)) for c in cables}
+                out.append(evaluate_region(policy, region, paths, now, rtts))
+                out += [evaluate_path(policy, region, c, paths[c], now, rtts[c]) for c in cables]
+        for s in out:
+            self.metrics.observe_sla(s)
+        if write:
+            self._queue(*(sla_line(s, now) for s in out))
+        self.sla = out
+        return out
+
+    # -- the process -------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        settings = self.topology.evaluator
+        while not stop.is_set():
+            try:
+                n = await self.warm_up()
+                break
+            except SinkError as exc:
+                self.metrics.errors.labels("read").inc()
+                log.warning("%s; retrying in 5 s", exc)
+                await _wait(stop, 5.0)
+        else:
+            return
+        log.info("evaluator: %d paths, %d SLA policies; baselines from %d rounds",
+                 len(self.detectors), len(self.topology.slas), n)  # fmt: skip
+        sla = asyncio.create_task(self._sla_loop(stop, settings.sla_interval_s))
+        loop = asyncio.get_running_loop()
+        try:
+            while not stop.is_set():
+                started = loop.time()
+                try:
+                    await self.detect()
+                except SinkError as exc:
+                    self.metrics.errors.labels("read").inc()
+                    log.warning("%s", exc)
+                await self.flush()
+                await _wait(stop, max(0.0, settings.poll_s - (loop.time() - started)))
+        finally:
+            await sla
+            await self.flush()
+
+    async def _sla_loop(self, stop: asyncio.Event, interval_s: float) -> None:
+        while not stop.is_set():
+            try:
+                await self.evaluate_sla()
+            except SinkError as exc:
+                self.metrics.errors.labels("read").inc()
+                log.warning("SLA evaluation: %s", exc)
+            await _wait(stop, interval_s)
+
+
+async def _wait(event: asyncio.Event, timeout_s: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout_s)
+
+
+def _sink(topology: Topology) -> InfluxSink:
+    sink = topology.sinks.influxdb
+    if sink is None:
+        raise CablewatchError(f"{topology.source}: no [sinks.influxdb] section: the evaluator "
+                              "reads the agents' results from it")  # fmt: skip
+    return sink
+
+
+async def serve(topology: Topology, listen: tuple[str, int] | None) -> None:
+    """``cablewatch evaluate``: until SIGTERM / SIGINT."""
+    import signal
+
+    from cablewatch.collectors.influx import writer_for
+
+    sink = _sink(topology)
+    ql = InfluxQL(sink)
+    writer = writer_for(sink)
+    url = topology.alerting.alertmanager_url
+    am = AlertmanagerClient(url) if url else None
+    metrics = EvaluatorMetrics()
+    if listen is not None:
+        metrics.serve(*listen)
+        log.info("metrics on http://%s:%d/metrics", *listen)
+    if am is None:
+        log.info("no [alerting] alertmanager_url: events are stored, not posted")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await Evaluator(topology, ql, writer=writer, alertmanager=am, metrics=metrics).run(stop)
+    finally:
+        await ql.close()
+        await writer.close()
+        if am is not None:
+            await am.close()
+
+
+async def sla_status(topology: Topology) -> list[SlaStatus]:
+    """``cablewatch sla status``: every policy's status now, read-only."""
+    ql = InfluxQL(_sink(topology))
+    try:
+        return await Evaluator(topology, ql).evaluate_sla(write=False)
+    finally:
+        await ql.close()

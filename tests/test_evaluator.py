@@ -1,0 +1,180 @@
+"""The evaluator against real servers on loopback (influxd, Alertmanager), with rounds written
+as an agent would and the evaluator's clock stepped by the test: a cable cut becomes one alert
+and one stored event, and resolves; the SLA read through InfluxDB equals the pure evaluation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cablewatch.alerting.alertmanager import AlertmanagerClient
+from cablewatch.collectors.influx import InfluxQL, InfluxV1Writer
+from cablewatch.collectors.lineprotocol import line
+from cablewatch.correlation.events import Transition
+from cablewatch.evaluator.runner import Evaluator
+from cablewatch.lab.stack import Server, agent_config, alertmanager, influxd
+from cablewatch.topology import load
+from cablewatch.topology.model import Topology
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
+    tmp = tmp_path_factory.mktemp("evaluator")
+    with influxd(tmp / "influx") as influx, alertmanager(tmp / "am") as am:
+        yield influx, am
+
+
+def setup_db(influx: Server, name: str, am_url: str, tmp: Path) -> Topology:
+    httpx.post(f"{influx.url}/query", data={"q": f'CREATE DATABASE "{name}"'}, timeout=10)
+    return load(agent_config(tmp / f"{name}.toml", influx.url, database=name,
+                             alertmanager_url=am_url))  # fmt: skip
+
+
+def ping_line(region: str, cable: str, t: float, sent: int, received: int,
+              median: float | None) -> str:  # fmt: skip
+    tags = {"region": region, "cable": cable, "protocol": "icmp", "host": f"{region}-probe"}
+    fields = {"packets_transmitted": sent, "packets_received": received,
+              "median_response_ms": median, "status": "ok" if received else "loss"}  # fmt: skip
+    return line("ping", tags, fields, int(t * 1e9))
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def test_cut_raises_one_cable_alert_and_resolves(servers: tuple[Server, Server],
+                                                 tmp_path: Path) -> None:  # fmt: skip
+    influx, am = servers
+    topo = setup_db(influx, "cut", am.url, tmp_path)
+    floors = {(r.id, c): p.floor_rtt_ms for r in topo.regions for c, p in r.paths.items()}
+    base = float(int(time.time()) - 65)  # alerts stamped near real time, as Alertmanager expects
+    cut = range(10, 30)  # seconds after base during which ADC loses everything
+
+    def round_lines(k: int) -> list[str]:
+        return [
+            ping_line(r, c, base + k, 5, 0, None) if c == "ADC" and k in cut
+            else ping_line(r, c, base + k, 5, 5, floor + 0.3)
+            for (r, c), floor in floors.items()
+        ]  # fmt: skip
+
+    async def go() -> tuple[list[Transition], list[list[dict[str, Any]]], Evaluator]:
+        ql = InfluxQL(topo.sinks.influxdb)  # type: ignore[arg-type]
+        writer = InfluxV1Writer(topo.sinks.influxdb, secret=None)  # type: ignore[arg-type]
+        client = AlertmanagerClient(am.url)
+        clock = Clock(base)
+        ev = Evaluator(topo, ql, writer=writer, alertmanager=client, clock=clock)
+        await writer.write([ln for k in range(-60, 0) for ln in round_lines(k)])
+        assert await ev.warm_up() == 60 * 27
+        transitions: list[Transition] = []
+        seen: list[list[dict[str, Any]]] = []
+        for k in range(0, 50):
+            await writer.write(round_lines(k))
+            clock.now = base + k + 1.2  # the round is complete and stored
+            transitions += await ev.detect()
+            await ev.flush()
+            if k in (20, 49):
+                seen.append(await client.alerts())
+        await ql.close()
+        await writer.close()
+        await client.close()
+        return transitions, seen, ev
+
+    transitions, (during, after), ev = run(go())
+    assert [(t.kind, t.event.scope, t.event.subject) for t in transitions] == [
+        ("raised", "cable", "ADC"), ("resolved", "cable", "ADC")
+    ]
+    raised, resolved = (t.event for t in transitions)
+    assert raised.raised_s == base + 11 + 1.2  # the second bad round
+    assert resolved.resolved_s == base + 32 + 1.2  # the third good round after the cut
+    assert len(during) == 1
+    labels = during[0]["labels"]
+    assert {k: labels[k] for k in ("alertname", "severity", "scope", "cable")} == {
+        "alertname": "CablewatchCableFault", "severity": "critical", "scope": "cable",
+        "cable": "ADC"}  # fmt: skip
+    assert labels["customers"] == "north-asia-fintech,sea-retail"
+    evidence = json.loads(during[0]["annotations"]["description"])
+    assert len(evidence["paths"]) == 9
+    assert evidence["paths"]["jakarta/ADC"]["reasons"] == ["loss"]
+    assert evidence["paths"]["jakarta/ADC"]["loss_pct"] == 100.0
+    assert after == []  # resolved: nothing active
+    stored = httpx.post(f"{influx.url}/query", timeout=10, data={
+        "db": "cut", "epoch": "s",
+        "q": 'SELECT "state","paths","duration_s","regions","evidence" FROM "event"'},
+    ).json()["results"][0]["series"]  # fmt: skip
+    [row] = stored[0]["values"]
+    assert row[0] == base + 10  # the event starts at the first bad round
+    assert row[1:4] == ["resolved", 9, pytest.approx(32 + 1.2 - 10)]
+    assert len(row[4].split(",")) == 9
+    assert ev.metrics.events.labels("cable")._value.get() == 1
+
+
+def test_sla_through_influxdb_matches_the_pure_evaluation(servers: tuple[Server, Server],
+                                                           tmp_path: Path) -> None:  # fmt: skip
+    """tests/test_sla.py's fixture, written as 12 rounds of 5 packets a minute (and a reply
+    point per packet), read back by the evaluator, gives test_sla's numbers."""
+    from test_sla import adc, sjc
+
+    influx, _am = servers
+    topo = setup_db(influx, "sla", "", tmp_path)
+    t0 = int(time.time()) // 60 * 60 - 150 * 60
+    lines = []
+    for cable, minutes in (("ADC", adc()), ("SJC", sjc())):
+        for start, m in minutes.items():
+            lost = m.sent - m.received
+            packets = [m.sent // 12] * 12 if m.sent >= 12 else [m.sent]
+            for i, sent in enumerate(packets):
+                t = t0 + (start - 1_680_000_000) + 5 * i
+                gone = min(lost, sent)
+                lost -= gone
+                lines.append(ping_line("singapore", cable, t, sent, sent - gone, m.median_rtt_ms))
+                tags = {"region": "singapore", "cable": cable, "protocol": "icmp"}
+                lines += [line("ping_rtt", tags, {"rtt_ms": m.median_rtt_ms}, int(t * 1e9) + j)
+                          for j in range(sent - gone) if m.median_rtt_ms is not None]  # fmt: skip
+
+    async def go() -> list[Any]:
+        ql = InfluxQL(topo.sinks.influxdb)  # type: ignore[arg-type]
+        writer = InfluxV1Writer(topo.sinks.influxdb, secret=None)  # type: ignore[arg-type]
+        await writer.write(lines)
+        ev = Evaluator(topo, ql, writer=writer, clock=Clock(t0 + 120 * 60 + 7))
+        statuses = await ev.evaluate_sla()
+        await ev.flush()
+        await ql.close()
+        await writer.close()
+        return statuses
+
+    statuses = run(go())
+    by = {(s.customer, s.region, s.cable): s for s in statuses}
+    path = by[("sea-retail", "singapore", "ADC")]
+    assert (path.good_minutes, path.bad_minutes) == (107, 7)
+    assert path.burn_rates["1h"] == pytest.approx(7 / 54 / 0.001)
+    assert path.burn_rates["5m"] == pytest.approx(250.0)
+    region = by[("sea-retail", "singapore", "any")]
+    assert (region.good_minutes, region.bad_minutes) == (114, 6)
+    assert region.availability_pct == pytest.approx(95.0)
+    assert region.budget_left_pct == pytest.approx(100 * (1 - 6 / 43.2))
+    assert region.loss_pct == pytest.approx(100 * 53 / (59 * 60))
+    # the best cable's p95: ADC's 31 ms (its two slow minutes are under 5 % of its replies)
+    assert region.rtt_p95_ms == 31.0
+    assert path.rtt_p95_ms == 31.0
+    assert by[("sea-retail", "singapore", "SJC")].rtt_p95_ms == 34.0
+    assert by[("sea-retail", "jakarta", "any")].availability_pct is None  # no data: unknown
+    stored = httpx.post(f"{influx.url}/query", timeout=10, data={
+        "db": "sla", "q": 'SELECT "bad_minutes","burn_1h" FROM "sla" WHERE "customer" = '
+                          "'sea-retail' AND \"region\" = 'singapore' AND \"cable\" = 'any'"},
+    ).json()["results"][0]["series"][0]["values"]  # fmt: skip
+    assert stored[0][1:] == [6, pytest.approx(100.0)]
