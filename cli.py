@@ -560,7 +560,8 @@ def rules_generate(
     except OSError as exc:
         _fail(f"{output}: {exc.strerror}")
     count = text.count("- record:") + text.count("- alert:")
-    out.print(f"wrote {count} rules for {len(topo.slas)} SLA policies to {output}", markup=False)
+    out.print(f"wrote {count} rules for {len(topo.slas)} SLA policies to {output}",
+              markup=False, highlight=False, soft_wrap=True)  # fmt: skip
 
 
 def _check(fn: Callable[..., object], *args: object) -> None:

@@ -42,6 +42,17 @@ EXPECTED: dict[str, list[str]] = {
         "sinks.influxdb.token: secrets are never read from the configuration file; name an "
         "environment variable in token_env or a file in token_file",
     ],
+    "sla": [
+        "sla[0].regions: unknown region 'jakarta' (known: singapore)",
+        "sla[0].cables: unknown cable 'SMW3' (known: ADC, SJC)",
+        "sla[0].availability_pct: got 100, expected less than 100: a 100 % objective leaves "
+        "no error budget",
+        "sla[1].customer: got 'Acme Corp', expected a lowercase id such as 'kuala-lumpur'",
+        "sla[1].rtt_p95_ms: got -5, expected a number > 0",
+        "detection.enter_rounds: got 0, expected a whole number from 1 to 100000",
+        "detection.max_stretch: got 0.5, expected a number >= 1",
+        "alerting.alertmanager_url: got 'alertmanager:9093', expected an http:// or https:// URL",
+    ],
     "syntax": [
         "(syntax): invalid TOML: Expected ']' at the end of a table declaration "
         "(at line 9, column 7)",

@@ -30,3 +30,63 @@ def test_recording_rules_unit_tests() -> None:
 def test_example_config_checks() -> None:
     proc = _promtool("check", "config", "prometheus.yml")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_generated_sla_rules_are_current(tmp_path: Path) -> None:
+    """deploy/prometheus/sla.yml is what `cablewatch rules generate` makes of the default
+    configuration's [[sla]] policies (regenerate after changing them)."""
+    from conftest import cablewatch_cmd
+
+    out = tmp_path / "sla.yml"
+    proc = subprocess.run(cablewatch_cmd("rules", "generate", "--out", str(out)),
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"wrote 19 rules for 2 SLA policies to {out}"
+    assert out.read_text() == (PROM / "sla.yml").read_text()
+
+
+def test_sla_rules_check_and_unit_tests() -> None:
+    proc = _promtool("check", "rules", "sla.yml")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "SUCCESS: 19 rules found" in proc.stdout
+    proc = _promtool("test", "rules", "sla_test.yml")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "SUCCESS" in proc.stdout
+
+
+def test_sla_rules_unit_tests_fail_on_a_changed_definition(tmp_path: Path) -> None:
+    """The unit tests can fail: 'at or above' instead of 'above' the loss limit makes the
+    minutes with exactly 5 % loss bad, and the burn rates change."""
+    changed = (PROM / "sla.yml").read_text().replace("> bool 0.05)", ">= bool 0.05)")
+    (tmp_path / "sla.yml").write_text(changed)
+    (tmp_path / "sla_test.yml").write_text((PROM / "sla_test.yml").read_text())
+    proc = subprocess.run([need("promtool"), "test", "rules", "sla_test.yml"], cwd=tmp_path,
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert proc.returncode != 0
+    assert "1.1666666666666667E+02" in proc.stdout + proc.stderr  # 7 of 60 minutes, not 6
+
+
+AM = PROM.parent / "alertmanager"
+
+
+def _amtool(*args: str) -> str:
+    proc = subprocess.run([need("amtool"), *args], cwd=AM, capture_output=True, text=True,
+                          check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout.strip()
+
+
+def test_alertmanager_example_config_checks() -> None:
+    assert "SUCCESS" in _amtool("check-config", "alertmanager.yml")
+
+
+def test_alertmanager_routes_by_customer_and_severity() -> None:
+    def route(*labels: str) -> str:
+        return _amtool("config", "routes", "test", "--config.file=alertmanager.yml", *labels)
+
+    assert route("scope=cable", "severity=critical", "cable=ADC",
+                 "customers=north-asia-fintech,sea-retail") == (
+        "noc-pager,sea-retail-pager,north-asia-fintech-pager")  # fmt: skip
+    assert route("scope=sla", "severity=critical", "customer=sea-retail") == "sea-retail-pager"
+    assert route("scope=sla", "severity=warning", "customer=sea-retail") == "sea-retail"
+    assert route("scope=path", "severity=warning", "customers=sea-retail") == "noc"

@@ -96,7 +96,8 @@ def test_cut_raises_one_cable_alert_and_resolves(servers: tuple[Server, Server],
 
     transitions, (during, after), ev = run(go())
     assert [(t.kind, t.event.scope, t.event.subject) for t in transitions] == [
-        ("raised", "cable", "ADC"), ("resolved", "cable", "ADC")
+        ("raised", "cable", "ADC"),
+        ("resolved", "cable", "ADC"),
     ]
     raised, resolved = (t.event for t in transitions)
     assert raised.raised_s == base + 11 + 1.2  # the second bad round
