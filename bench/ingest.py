@@ -22,7 +22,6 @@ import asyncio
 import concurrent.futures
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ import httpx
 from cablewatch.collectors.exporter import AgentMetrics
 from cablewatch.collectors.influx import InfluxV1Writer
 from cablewatch.lab import manager
-from cablewatch.lab.stack import agent_config, influxd
+from cablewatch.lab.stack import agent_config, agents, influxd
 from cablewatch.probes.sender import Sender, SenderOptions
 from cablewatch.probes.spool import Spool
 from cablewatch.topology import load_default
@@ -113,7 +112,6 @@ def pipeline_write(url: str, db: str, lines: list[str], spool_path: Path) -> flo
 def agents_in_lab(seconds: float, tmp: Path) -> tuple[float, float]:
     opts = manager.LabOptions(state_dir=tmp / "lab", prefix="cwi", mgmt_subnet="198.18.250.0/24")
     state, _ = manager.up(load_default(), opts)
-    procs: list[subprocess.Popen[bytes]] = []
     try:
         host = state["mgmt_host_addr"].split("/")[0]
         with influxd(tmp / "influx-lab", host=host) as server:
@@ -121,27 +119,18 @@ def agents_in_lab(seconds: float, tmp: Path) -> tuple[float, float]:
             cw = [sys.executable, "-m", "cablewatch"]
             subprocess.run([*cw, "db", "init", "--config", str(config)], check=True,
                            capture_output=True)  # fmt: skip
-            for region, ns in state["region_ns"].items():
-                cmd = ["ip", "netns", "exec", ns, *cw, "agent", "--config", str(config),
-                       "--region", region, "--spool", str(tmp / f"{region}.db")]  # fmt: skip
-                procs.append(
-                    subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                )
-            time.sleep(5)  # past start-up (imports, first rounds)
-            cpu0 = [cpu_s(p.pid) for p in procs]
-            t0 = time.monotonic()
-            time.sleep(seconds)
-            wall = time.monotonic() - t0
-            cpu_pct = [100 * (cpu_s(p.pid) - c) / wall for p, c in zip(procs, cpu0, strict=True)]
-            rss = [rss_mib(p.pid) for p in procs]
-            for p in procs:
-                p.send_signal(signal.SIGTERM)
-            for p in procs:
-                p.wait(30)
+            with agents(state, config, tmp, listen_port=None) as running:
+                procs = list(running.values())
+                time.sleep(5)  # past start-up (imports, first rounds)
+                cpu0 = [cpu_s(p.pid) for p in procs]
+                t0 = time.monotonic()
+                time.sleep(seconds)
+                wall = time.monotonic() - t0
+                cpu_pct = [
+                    100 * (cpu_s(p.pid) - c) / wall for p, c in zip(procs, cpu0, strict=True)
+                ]
+                rss = [rss_mib(p.pid) for p in procs]
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
         manager.down(opts)
     return max(rss), sum(cpu_pct) / len(cpu_pct)
 

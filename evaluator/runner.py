@@ -56,7 +56,7 @@ class _Record:
     start_s: float
     evidence: dict[str, Any]
     posted: bool = False
-    written: bool = False
+    evidence_paths: int = 0
 
 
 @dataclass
@@ -147,6 +147,12 @@ class Evaluator:
         transitions = self.tracker.update(findings, status, now)
         for t in transitions:
             self._record(t)
+        for rec in self.records.values():
+            if len(rec.event.seen_paths) != rec.evidence_paths:  # the event grew: say so
+                rec.evidence = self._evidence(rec.event)
+                rec.evidence_paths = len(rec.event.seen_paths)
+                rec.posted = False
+                self._store(rec)
         for scope in ("station", "cable", "region", "path", "probe"):
             self.metrics.events_open.labels(scope).set(
                 sum(1 for e in self.tracker.open.values() if e.scope == scope)
@@ -179,7 +185,7 @@ class Evaluator:
                 if (d := self.detectors[key]).state == "bad" and d.since_s is not None
             ]
             start = min(starts, default=event.first_seen_s)
-            rec = _Record(event, start, self._evidence(event))
+            rec = _Record(event, start, self._evidence(event), evidence_paths=len(event.seen_paths))
             self.records[event.id] = rec
             self.metrics.events.labels(event.scope).inc()
             log.warning("raised %s %s: %s (started %s)", event.scope, event.subject,
@@ -191,9 +197,12 @@ class Evaluator:
             self.resolved.append(rec)
             log.warning("resolved %s %s after %.1f s", event.scope, event.subject,
                         (event.resolved_s or 0) - rec.start_s)  # fmt: skip
-        rec.written = False
-        self._queue(event_line(event, self.topology.landing_station.id, rec.start_s,
-                               json.dumps(rec.evidence, sort_keys=True)))  # fmt: skip
+        self._store(rec)
+
+    def _store(self, rec: _Record) -> None:
+        station = self.topology.landing_station.id
+        evidence = json.dumps(rec.evidence, sort_keys=True)
+        self._queue(event_line(rec.event, station, rec.start_s, evidence))
 
     def _queue(self, *lines: str) -> None:
         self.pending_lines.extend(lines)

@@ -10,10 +10,12 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -165,28 +167,92 @@ def alertmanager(tmp: Path, config: Path | None = None) -> Iterator[Server]:
 
 
 def agent_config(
-    path: Path, influx_url: str, *, database: str = "cw", alertmanager_url: str = ""
+    path: Path,
+    influx_url: str,
+    *,
+    database: str = "cw",
+    alertmanager_url: str = "",
+    interval_s: float = 1.0,
+    packet_interval_s: float = 0.05,
+    timeout_s: float = 0.5,
+    icmp_only: bool = False,
+    poll_s: float = 1.0,
 ) -> Path:
-    """The default topology probed every second (5 packets 50 ms apart, 0.5 s timeout, every
-    protocol), writing to ``influx_url``: the agents' (and the evaluator's) configuration in
-    the lab's tests, benchmarks and demo. Written to ``path``."""
+    """The default topology probed fast (by default every second: 5 packets 50 ms apart, 0.5 s
+    timeout, every protocol), writing to ``influx_url``: the agents' and the evaluator's
+    configuration in the lab's tests, benchmarks and demo. Written to ``path``."""
     from cablewatch.topology import default_path
 
     text = default_path().read_text()
-    for old, new in (
-        ("interval_s = 10.0", "interval_s = 1.0"),
-        ("packet_interval_s = 0.2 ", "packet_interval_s = 0.05 "),
-        ("timeout_s = 2.0", "timeout_s = 0.5"),
-        (
-            "# alertmanager_url = ",
-            f'alertmanager_url = "{alertmanager_url}" #'
-            if alertmanager_url
-            else "# alertmanager_url = ",
-        ),
-    ):
-        if old not in text:
+    alerting = f'alertmanager_url = "{alertmanager_url}" #' if alertmanager_url else "# a"
+    for old, new, count in (
+        ("interval_s = 10.0", f"interval_s = {interval_s}", 1),
+        ("packet_interval_s = 0.2 ", f"packet_interval_s = {packet_interval_s} ", 1),
+        ("timeout_s = 2.0", f"timeout_s = {timeout_s}", 1),
+        ("poll_s = 1.0", f"poll_s = {poll_s}", 1),
+        ("# alertmanager_url = ", alerting, 1),
+        ('protocols = ["icmp", "tcp", "http", "dns"]',
+         'protocols = ["icmp"]' if icmp_only else 'protocols = ["icmp", "tcp", "http", "dns"]', 3),
+    ):  # fmt: skip
+        if text.count(old) != count:
             raise CablewatchError(f"{default_path()}: expected {old!r} to make a fast config")
         text = text.replace(old, new)
     text += f'\n[sinks.influxdb]\nurl = "{influx_url}"\ndatabase = "{database}"\n'
     path.write_text(text)
     return path
+
+
+CABLEWATCH = [sys.executable, "-m", "cablewatch"]
+
+
+def start_agent(
+    state: dict[str, Any], region: str, config: Path, tmp: Path, *, listen_port: int | None = 9516
+) -> subprocess.Popen[bytes]:
+    """``cablewatch agent`` for ``region`` inside its lab namespace: spool ``tmp/REGION.db``,
+    log ``tmp/REGION.log`` (appended), metrics on the region's management address."""
+    ns = state["region_ns"][region]
+    cmd = ["ip", "netns", "exec", ns, *CABLEWATCH, "agent", "--config", str(config),
+           "--region", region, "--spool", str(tmp / f"{region}.db"),
+           "--host", f"{region}-probe"]  # fmt: skip
+    if listen_port is not None:
+        cmd += ["--listen", f"{state['mgmt_region_addr'][region]}:{listen_port}"]
+    with (tmp / f"{region}.log").open("ab") as log:
+        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+
+
+@contextlib.contextmanager
+def agents(
+    state: dict[str, Any], config: Path, tmp: Path, *, listen_port: int | None = 9516
+) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
+    """An agent in every region of the lab; stopped with SIGTERM (then SIGKILL) on exit. The
+    dict may be changed (an agent killed and restarted): what it holds at exit is stopped."""
+    procs = {r: start_agent(state, r, config, tmp, listen_port=listen_port)
+             for r in state["region_ns"]}  # fmt: skip
+    try:
+        yield procs
+    finally:
+        _terminate(list(procs.values()))
+
+
+@contextlib.contextmanager
+def evaluator(config: Path, log: Path, listen: str) -> Iterator[subprocess.Popen[bytes]]:
+    """``cablewatch evaluate`` on this host, metrics on ``listen``, logging to ``log``."""
+    with log.open("ab") as out:
+        cmd = [*CABLEWATCH, "evaluate", "--config", str(config), "--listen", listen]
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    finally:
+        _terminate([proc])
+
+
+def _terminate(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(5)

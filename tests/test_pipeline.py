@@ -10,15 +10,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from conftest import cablewatch_cmd
 from lab_helpers import Lab
 from pipeline_helpers import influx_counts, spool_report
+from waiting import wait_until
 
-from cablewatch.lab.stack import Server, agent_config, influxd, prometheus
+from cablewatch.lab.stack import Server, agent_config, agents, influxd, prometheus, start_agent
 
 pytestmark = pytest.mark.netns
 
@@ -34,27 +34,6 @@ class Run:
     outage_s: float
 
 
-def start_agent(
-    lab: Lab, state: dict[str, Any], region: str, config: Path, tmp: Path
-) -> subprocess.Popen[bytes]:
-    ns = state["region_ns"][region]
-    listen = f"{state['mgmt_region_addr'][region]}:9516"
-    cmd = ["ip", "netns", "exec", ns, *cablewatch_cmd(
-        "agent", "--config", str(config), "--region", region, "--spool", str(tmp / f"{region}.db"),
-        "--host", f"{region}-probe", "--listen", listen,
-    )]  # fmt: skip
-    with (tmp / f"{region}.log").open("ab") as log:
-        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-
-
-def wait(condition: Any, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
 @pytest.fixture(scope="module")
 def run(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     tmp = tmp_path_factory.mktemp("pipeline")
@@ -67,27 +46,21 @@ def run(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
                        capture_output=True)  # fmt: skip
         targets = [f"{state['mgmt_region_addr'][r]}:9516" for r in regions]
         with prometheus(tmp / "prom", targets) as prom:
-            agents = {r: start_agent(lab, state, r, config, tmp) for r in regions}
-            try:
+            with agents(state, config, tmp) as procs:
                 t0 = time.monotonic()
-                wait(lambda: time.monotonic() - t0 > 15, 20, "15 s of normal operation")
+                wait_until(lambda: time.monotonic() - t0 > 15, 20, "15 s of normal operation")
                 influx.stop()  # the outage begins
                 outage_start = time.monotonic()
                 time.sleep(5)  # the agents probe and spool while InfluxDB is down
-                agents["jakarta"].send_signal(signal.SIGKILL)
-                agents["jakarta"].wait(10)
+                procs["jakarta"].send_signal(signal.SIGKILL)
+                procs["jakarta"].wait(10)
                 time.sleep(4)  # jakarta is down for a while too
-                agents["jakarta"] = start_agent(lab, state, "jakarta", config, tmp)
-                wait(lambda: time.monotonic() - outage_start >= 35, 40, "a 35 s outage")
+                procs["jakarta"] = start_agent(state, "jakarta", config, tmp)
+                wait_until(lambda: time.monotonic() - outage_start >= 35, 40, "a 35 s outage")
                 influx.start()  # recovery
                 outage_s = time.monotonic() - outage_start
-                wait(lambda: time.monotonic() - t0 >= 75, 40, "75 s of probing")
+                wait_until(lambda: time.monotonic() - t0 >= 75, 40, "75 s of probing")
                 quantiles = _prometheus_medians(prom.url)
-            finally:
-                for proc in agents.values():
-                    proc.send_signal(signal.SIGTERM)
-                for proc in agents.values():
-                    proc.wait(30)
             truth = {(p["region"], p["cable"]): 2 * p["one_way_ms"] for p in state["paths"]}
             yield Run(regions, {r: tmp / f"{r}.db" for r in regions}, influx, quantiles, truth,
                       {r: tmp / f"{r}.log" for r in regions}, outage_s)  # fmt: skip
