@@ -33,11 +33,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from cablewatch.lab import manager
 from cablewatch.lab.stack import (
     CABLEWATCH,
+    active_alerts,
     agent_config,
     agents,
     alertmanager,
@@ -52,17 +51,12 @@ SMOKEPING_S = 300 * 3
 BLACKBOX_S = 60 + 60
 
 
-def active(url: str) -> list[dict[str, Any]]:
-    alerts: list[dict[str, Any]] = httpx.get(f"{url}/api/v2/alerts", timeout=5).json()
-    return [a for a in alerts if a["status"]["state"] == "active"]
-
-
 def until(url: str, done: Any, timeout_s: float) -> tuple[float, set[str]]:
     """Poll every 0.1 s until ``done(alerts)``; (seconds taken, every alert subject seen)."""
     t0 = time.monotonic()
     seen: set[str] = set()
     while True:
-        alerts = active(url)
+        alerts = active_alerts(url)
         seen |= {f"{a['labels']['alertname']} {a['labels'].get('subject', '')}" for a in alerts}
         if done(alerts):
             return time.monotonic() - t0, seen

@@ -21,7 +21,6 @@ faults.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import json
 import logging
@@ -30,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cablewatch.aio import wait_event
 from cablewatch.alerting.alertmanager import AlertmanagerClient, alert, summary
 from cablewatch.collectors.influx import InfluxQL, SinkError, Writer
 from cablewatch.collectors.lineprotocol import event_line, sla_line
@@ -307,7 +307,7 @@ class Evaluator:
             except SinkError as exc:
                 self.metrics.errors.labels("read").inc()
                 log.warning("%s; retrying in 5 s", exc)
-                await _wait(stop, 5.0)
+                await wait_event(stop, 5.0)
         else:
             return
         log.info("evaluator: %d paths, %d SLA policies; baselines from %d rounds",
@@ -323,7 +323,7 @@ class Evaluator:
                     self.metrics.errors.labels("read").inc()
                     log.warning("%s", exc)
                 await self.flush()
-                await _wait(stop, max(0.0, settings.poll_s - (loop.time() - started)))
+                await wait_event(stop, max(0.0, settings.poll_s - (loop.time() - started)))
         finally:
             await sla
             await self.flush()
@@ -335,12 +335,7 @@ class Evaluator:
             except SinkError as exc:
                 self.metrics.errors.labels("read").inc()
                 log.warning("SLA evaluation: %s", exc)
-            await _wait(stop, interval_s)
-
-
-async def _wait(event: asyncio.Event, timeout_s: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), timeout_s)
+            await wait_event(stop, interval_s)
 
 
 def _sink(topology: Topology) -> InfluxSink:

@@ -166,6 +166,12 @@ def alertmanager(tmp: Path, config: Path | None = None) -> Iterator[Server]:
         server.stop()
 
 
+def active_alerts(url: str) -> list[dict[str, Any]]:
+    """The alerts an Alertmanager at ``url`` holds as active (v2 API)."""
+    alerts: list[dict[str, Any]] = httpx.get(f"{url}/api/v2/alerts", timeout=5).json()
+    return [a for a in alerts if a["status"]["state"] == "active"]
+
+
 def agent_config(
     path: Path,
     influx_url: str,

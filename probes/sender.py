@@ -11,7 +11,6 @@ not-found) is dropped with an error, since no retry can succeed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -19,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cablewatch.aio import wait_event
 from cablewatch.collectors.exporter import AgentMetrics
 from cablewatch.collectors.influx import SinkError, Writer
 from cablewatch.probes.spool import Spool
@@ -67,7 +67,7 @@ class Sender:
                 if stop.is_set():
                     return
                 self.new_data.clear()
-                await _wait(self.new_data, self.opts.flush_interval_s)
+                await wait_event(self.new_data, self.opts.flush_interval_s)
                 continue
             results = await asyncio.gather(
                 *(self.writer.write([line for _id, line in b]) for b in batches),
@@ -95,7 +95,7 @@ class Sender:
                 log.warning("%s; %d points spooled; retrying in %.1f s", failure, depth, wait_s)
                 if drain_deadline is not None:
                     wait_s = min(wait_s, max(0.0, drain_deadline - loop.time()))
-                await _wait(stop if not stop.is_set() else asyncio.Event(), wait_s)
+                await wait_event(stop if not stop.is_set() else asyncio.Event(), wait_s)
                 backoff = min(backoff * 2, self.opts.backoff_max_s)
                 continue
             backoff = self.opts.backoff_initial_s
@@ -103,7 +103,7 @@ class Sender:
                 len(batches) == self.opts.in_flight and len(batches[-1]) == self.opts.batch_points
             )
             if not full and not stop.is_set():
-                await _wait(stop, self.opts.flush_interval_s)  # batch by time
+                await wait_event(stop, self.opts.flush_interval_s)  # batch by time
 
     async def _next_batches(self) -> list[list[tuple[int, str]]]:
         points = await self.db(self.spool.peek, self.opts.batch_points * self.opts.in_flight)
@@ -116,9 +116,3 @@ class Sender:
         self.metrics.spool_points.set(depth.points)
         self.metrics.spool_bytes.set(depth.bytes)
         self.metrics.spool_dropped.set(await self.db(lambda: self.spool.dropped))
-
-
-async def _wait(event: asyncio.Event, timeout_s: float) -> None:
-    """Until ``event`` is set or ``timeout_s`` passes."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), timeout_s)

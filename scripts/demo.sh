@@ -5,8 +5,10 @@
 # the cables' landing points, emulated cables), probes every region over every cable beside the
 # physics floor, traces the cable a packet takes, runs every protocol from one region, cuts ADC
 # and shows the effect, restores it, then runs an agent per region writing to InfluxDB and
-# scraped by Prometheus (Debian's packages) through another ADC cut, and tears everything down. Only the lab's own namespaces
-# are ever probed. Its lab is separate from one you may have up (own prefix and state dir).
+# scraped by Prometheus (Debian's packages), with `cablewatch evaluate` posting to Alertmanager,
+# through another ADC cut: one alert for the cable, and its resolution. Then it tears
+# everything down. Only the lab's own namespaces are ever probed. Its lab is separate from one
+# you may have up (own prefix and state dir).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/scripts/setup.sh"
@@ -43,7 +45,7 @@ step "Restore ADC"
 cw lab restore ADC
 cw lab survey -c 10
 
-step "Agents in every region -> spool -> InfluxDB and Prometheus, through an ADC cut"
+step "Agents in every region -> InfluxDB and Prometheus -> evaluator -> Alertmanager, through an ADC cut"
 "$venv/bin/python" "$root/scripts/demo_pipeline.py" 2>/dev/null
 
 step "Tear the lab down"

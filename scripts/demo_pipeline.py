@@ -1,10 +1,12 @@
 """The demo's pipeline stage, on the lab the demo brought up (CABLEWATCH_LAB_DIR).
 
-Starts InfluxDB and Prometheus (Debian's packages) on the lab's management bridge, runs
-`cablewatch db init`, starts one agent per region inside its namespace (1 s interval), lets them
-measure, cuts ADC, restores it, and then shows what reached the system of record: rounds per
-path, median RTT beside the floor, loss while ADC was cut (InfluxQL), and Prometheus'
-histogram_quantile medians. Stops every process it started.
+Starts InfluxDB, Prometheus and Alertmanager (Debian's packages), runs `cablewatch db init`,
+starts one agent per region inside its namespace (1 s interval) and `cablewatch evaluate`,
+lets them measure, cuts ADC and shows the one alert Alertmanager gets (and how long it took),
+restores ADC and shows the alert resolve; then what reached the system of record: rounds per
+path, median RTT beside the floor, loss while ADC was cut (InfluxQL), Prometheus'
+histogram_quantile medians, the stored fault event, and `cablewatch sla status`. Stops every
+process it started.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -27,7 +28,16 @@ from rich.table import Table
 
 from cablewatch.collectors.influx import InfluxQL
 from cablewatch.lab import manager
-from cablewatch.lab.stack import agent_config, influxd, prometheus
+from cablewatch.lab.stack import (
+    active_alerts,
+    agent_config,
+    agents,
+    alertmanager,
+    evaluator,
+    free_port,
+    influxd,
+    prometheus,
+)
 from cablewatch.topology.model import InfluxSink
 
 out = Console(width=200)
@@ -43,42 +53,88 @@ def main() -> None:
     state = manager.load_state(opts)
     tmp = Path(tempfile.mkdtemp(prefix="cablewatch-demo-"))
     host = state["mgmt_host_addr"].split("/")[0]
-    with influxd(tmp / "influx", host=host) as influx:
-        config = agent_config(tmp / "agents.toml", influx.url)
+    with influxd(tmp / "influx", host=host) as influx, alertmanager(tmp / "am") as am:
+        config = agent_config(tmp / "agents.toml", influx.url, alertmanager_url=am.url)
         say(f"InfluxDB 1.x at {influx.url} (Debian's influxd); cablewatch db init:")
         init = subprocess.run([*CW, "db", "init", "--config", str(config)], check=True,
                               capture_output=True, text=True)  # fmt: skip
         out.print(init.stdout.rstrip())
-        listen = {r: f"{state['mgmt_region_addr'][r]}:9516" for r in state["region_ns"]}
-        with prometheus(tmp / "prom", list(listen.values())) as prom:
-            say(f"Prometheus at {prom.url}, scraping 9 agents over the management network")
-            agents = []
-            for region, ns in state["region_ns"].items():
-                cmd = ["ip", "netns", "exec", ns, *CW, "agent", "--config", str(config),
-                       "--region", region, "--spool", str(tmp / f"{region}.db"),
-                       "--host", f"{region}-probe", "--listen", listen[region]]  # fmt: skip
-                with (tmp / f"{region}.log").open("wb") as log:
-                    agents.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT))
-            try:
+        listen = [f"{state['mgmt_region_addr'][r]}:9516" for r in state["region_ns"]]
+        with prometheus(tmp / "prom", listen) as prom:
+            say(
+                f"Prometheus at {prom.url}, scraping 9 agents over the management network; "
+                f"Alertmanager at {am.url}; cablewatch evaluate reads InfluxDB every 1 s"
+            )
+            log = tmp / "evaluate.log"
+            with agents(state, config, tmp), evaluator(config, log, f"127.0.0.1:{free_port()}"):
                 t0 = time.time_ns()
                 say("9 agents probing every cable (icmp, tcp, http, dns at 1 s) ... 20 s")
                 time.sleep(20)
+                say(f"Alertmanager's active alerts before the cut: {len(active_alerts(am.url))}")
                 cut_start = time.time_ns()
                 manager.set_links(opts, "ADC", None, {"cut": True})
-                say("ADC cut ... 15 s")
-                time.sleep(15)
+                took, alerts = wait_alerts(am.url, lambda a: bool(a))
+                say(f"ADC cut: {len(alerts)} alert in Alertmanager after {took:.1f} s:")
+                show_alerts(alerts)
+                time.sleep(max(0.0, 15 - took))
                 manager.restore(opts, "ADC")
                 cut_end = time.time_ns()
-                say("ADC restored ... 10 s")
-                time.sleep(10)
+                took, _ = wait_alerts(am.url, lambda a: not a)
+                say(f"ADC restored: the alert resolved after {took:.1f} s; active alerts: 0")
+                # the minute of the cut must be complete for the SLA's bad minutes
+                done = (cut_end // 10**9 // 60 + 1) * 60 + 3
+                say(f"... {max(0, done - time.time()):.0f} s until the cut's minute is complete")
+                time.sleep(max(0.0, done - time.time()))
                 medians = prom_medians(prom.url)
-            finally:
-                for a in agents:
-                    a.send_signal(signal.SIGTERM)
-                for a in agents:
-                    a.wait(30)
         rows = asyncio.run(influx_rows(influx.url, t0, cut_start, cut_end))
-    show(state, rows, medians)
+        show(state, rows, medians)
+        show_events(influx.url)
+        say("$ cablewatch sla status --customer north-asia-fintech --paths")
+        status = subprocess.run([*CW, "sla", "status", "--config", str(config), "--customer",
+                                 "north-asia-fintech", "--paths"], capture_output=True,
+                                text=True, env=os.environ | {"COLUMNS": "200"})  # fmt: skip
+        out.print(status.stdout.rstrip() or status.stderr, markup=False, highlight=False)
+        say("Evaluator log (raised / resolved):")
+        for line in log.read_text().splitlines():
+            if " raised " in line or " resolved " in line:
+                out.print("  " + line, markup=False, highlight=False)
+
+
+def wait_alerts(url: str, done: Any, timeout_s: float = 60) -> tuple[float, list[dict[str, Any]]]:
+    t0 = time.monotonic()
+    while True:
+        alerts = active_alerts(url)
+        if done(alerts) or time.monotonic() - t0 > timeout_s:
+            return time.monotonic() - t0, alerts
+        time.sleep(0.1)
+
+
+def show_alerts(alerts: list[dict[str, Any]]) -> None:
+    for a in alerts:
+        labels = a["labels"]
+        keys = ("alertname", "severity", "scope", "cable", "customers")
+        out.print("  " + " ".join(f"{k}={labels.get(k, '')}" for k in keys), markup=False)
+        out.print(f"  summary: {a['annotations']['summary']}", markup=False)
+
+
+def show_events(url: str) -> None:
+    q = ('SELECT "state", "paths", "duration_s", "raised_unix_s", "resolved_unix_s" FROM "event" '
+         'GROUP BY "scope", "subject"')  # fmt: skip
+    data = httpx.post(f"{url}/query", data={"db": "cw", "q": q, "epoch": "ms"}, timeout=10).json()
+    table = Table(title="Fault events stored in InfluxDB (measurement event)",
+                  title_justify="left", box=box.SIMPLE_HEAD)  # fmt: skip
+    for name in ("scope", "subject", "state", "paths", "first bad round", "raised after s",
+                 "resolved", "duration s"):  # fmt: skip
+        table.add_column(name)
+    for s in data["results"][0].get("series", []):
+        for t, state, paths, duration, raised, resolved in s["values"]:
+            table.add_row(
+                s["tags"]["scope"], s["tags"]["subject"], state, str(paths),
+                time.strftime("%H:%M:%S", time.gmtime(t / 1000)), f"{raised - t / 1000:.1f}",
+                time.strftime("%H:%M:%S", time.gmtime(resolved)) if resolved else "-",
+                f"{duration:.1f}" if duration is not None else "-",
+            )  # fmt: skip
+    out.print(table)
 
 
 def prom_medians(url: str) -> dict[tuple[str, str], float]:

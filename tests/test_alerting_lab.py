@@ -24,6 +24,7 @@ from lab_helpers import CABLES, Lab
 
 from cablewatch.lab.stack import (
     Server,
+    active_alerts,
     agent_config,
     agents,
     alertmanager,
@@ -64,18 +65,11 @@ class Run:
     log: str
 
 
-def active(am: Server) -> list[dict[str, Any]]:
-    alerts: list[dict[str, Any]] = httpx.get(
-        f"{am.url}/api/v2/alerts", params={"active": "true"}, timeout=5
-    ).json()
-    return [a for a in alerts if a["status"]["state"] == "active"]
-
-
 def watch(am: Server, phase: Phase, until: Any, timeout_s: float) -> None:
     """Record Alertmanager's active alerts every 0.2 s until ``until(alerts)`` is true."""
     deadline = time.monotonic() + timeout_s
     while True:
-        alerts = active(am)
+        alerts = active_alerts(am.url)
         phase.seen.append((time.monotonic(), alerts))
         if until(alerts):
             return

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -124,14 +127,22 @@ def test_cut_raises_one_cable_alert_and_resolves(servers: tuple[Server, Server],
     assert ev.metrics.events.labels("cable")._value.get() == 1
 
 
-def test_sla_through_influxdb_matches_the_pure_evaluation(servers: tuple[Server, Server],
-                                                           tmp_path: Path) -> None:  # fmt: skip
+@dataclass(frozen=True)
+class SlaDb:
+    topology: Topology
+    config: Path
+    t0: int
+
+
+@pytest.fixture(scope="module")
+def sla_db(servers: tuple[Server, Server], tmp_path_factory: pytest.TempPathFactory) -> SlaDb:
     """tests/test_sla.py's fixture, written as 12 rounds of 5 packets a minute (and a reply
-    point per packet), read back by the evaluator, gives test_sla's numbers."""
+    point per packet) for Singapore, ending 30 minutes ago."""
     from test_sla import adc, sjc
 
     influx, _am = servers
-    topo = setup_db(influx, "sla", "", tmp_path)
+    tmp = tmp_path_factory.mktemp("sla")
+    topo = setup_db(influx, "sla", "", tmp)
     t0 = int(time.time()) // 60 * 60 - 150 * 60
     lines = []
     for cable, minutes in (("ADC", adc()), ("SJC", sjc())):
@@ -147,18 +158,41 @@ def test_sla_through_influxdb_matches_the_pure_evaluation(servers: tuple[Server,
                 lines += [line("ping_rtt", tags, {"rtt_ms": m.median_rtt_ms}, int(t * 1e9) + j)
                           for j in range(sent - gone) if m.median_rtt_ms is not None]  # fmt: skip
 
-    async def go() -> list[Any]:
-        ql = InfluxQL(topo.sinks.influxdb)  # type: ignore[arg-type]
+    async def write() -> None:
         writer = InfluxV1Writer(topo.sinks.influxdb, secret=None)  # type: ignore[arg-type]
         await writer.write(lines)
+        await writer.close()
+
+    run(write())
+    return SlaDb(topo, tmp / "sla.toml", t0)
+
+
+def test_sla_through_influxdb_matches_the_pure_evaluation(servers: tuple[Server, Server],
+                                                           sla_db: SlaDb) -> None:  # fmt: skip
+    """Read back by the evaluator at the fixture's end, the numbers are test_sla's."""
+    influx, _am = servers
+    topo, t0 = sla_db.topology, sla_db.t0
+
+    async def go() -> tuple[list[Any], Evaluator]:
+        ql = InfluxQL(topo.sinks.influxdb)  # type: ignore[arg-type]
+        writer = InfluxV1Writer(topo.sinks.influxdb, secret=None)  # type: ignore[arg-type]
         ev = Evaluator(topo, ql, writer=writer, clock=Clock(t0 + 120 * 60 + 7))
         statuses = await ev.evaluate_sla()
         await ev.flush()
         await ql.close()
         await writer.close()
-        return statuses
+        return statuses, ev
 
-    statuses = run(go())
+    statuses, ev = run(go())
+    exported = ev.metrics.registry.get_sample_value(
+        "cablewatch_sla_burn_rate",
+        {"customer": "sea-retail", "region": "singapore", "cable": "any", "window": "1h"},
+    )
+    assert exported == pytest.approx(100.0)
+    assert ev.metrics.registry.get_sample_value(
+        "cablewatch_sla_error_budget_remaining_ratio",
+        {"customer": "sea-retail", "region": "singapore", "cable": "any"},
+    ) == pytest.approx(1 - 6 / 43.2)
     by = {(s.customer, s.region, s.cable): s for s in statuses}
     path = by[("sea-retail", "singapore", "ADC")]
     assert (path.good_minutes, path.bad_minutes) == (107, 7)
@@ -179,3 +213,32 @@ def test_sla_through_influxdb_matches_the_pure_evaluation(servers: tuple[Server,
                           "'sea-retail' AND \"region\" = 'singapore' AND \"cable\" = 'any'"},
     ).json()["results"][0]["series"][0]["values"]  # fmt: skip
     assert stored[0][1:] == [6, pytest.approx(100.0)]
+
+
+def test_sla_status_cli(sla_db: SlaDb) -> None:
+    """`cablewatch sla status` evaluates now: the fixture ended 30 minutes ago, its minutes are
+    all in the 30-day period. An unknown customer is refused in one line."""
+    from conftest import cablewatch_cmd
+
+    config = sla_db.config
+    proc = subprocess.run(cablewatch_cmd("sla", "status", "--config", str(config), "--customer",
+                                         "SEA-retail", "--json"), capture_output=True, text=True,
+                          check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["region"]: r for r in json.loads(proc.stdout)}
+    assert set(rows) == {"singapore", "jakarta", "kuala-lumpur", "bangkok", "ho-chi-minh-city",
+                         "brunei"}  # fmt: skip
+    assert (rows["singapore"]["good_minutes"], rows["singapore"]["bad_minutes"]) == (114, 6)
+    assert rows["jakarta"]["compliant"] is None
+    table = subprocess.run(cablewatch_cmd("sla", "status", "--config", str(config)),
+                           capture_output=True, text=True, check=False,
+                           env=os.environ | {"COLUMNS": "250"})  # fmt: skip
+    assert table.returncode == 0, table.stderr
+    assert "north-asia-fintech" in table.stdout
+    assert "missed" in table.stdout  # singapore: 95 % < 99.9 %
+    args = ("sla", "status", "--config", str(config), "--customer", "nobody")
+    bad = subprocess.run(cablewatch_cmd(*args), capture_output=True, text=True, check=False)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == (
+        "cablewatch: unknown customer 'nobody' (known: sea-retail, north-asia-fintech)"
+    )
