@@ -7,8 +7,9 @@ evaluator dies; resolving sends ``endsAt`` = now.
 
 Labels: alertname (CablewatchCableFault, CablewatchRegionFault, CablewatchStationFault,
 CablewatchPathFault, CablewatchProbeDown), severity, scope, subject, cable, region,
-landing_station, event_id, and ``customers``: the customers whose SLA policies cover a region
-and cable of the event, comma-separated (route with ``customers=~"(.*,)?name(,.*)?"``).
+landing_station, event_id, and ``customers``: the customers whose SLA policies cover the
+event's cable, region or path (every customer for the station), comma-separated (route with
+``customers=~"(.*,)?name(,.*)?"``).
 The SLA burn-rate alerts come from Prometheus (alerting/rules.py) and carry ``customer``.
 """
 
@@ -53,12 +54,20 @@ def _iso(unix_s: float) -> str:
 
 
 def customers(event: Event, policies: Sequence[SlaPolicy]) -> list[str]:
-    return sorted(
-        p.customer
-        for p in policies
-        if any(r in p.regions and c in p.cables for r, c in event.seen_paths)
-        or (event.scope == "probe" and event.region in p.regions)
-    )
+    """Customers whose policies cover what the event's scope names: a function of the scope and
+    subject only, so that an alert's labels (its identity in Alertmanager) never change while
+    the event grows."""
+
+    def covers(p: SlaPolicy) -> bool:
+        if event.scope == "station":
+            return True
+        if event.scope == "cable":
+            return event.cable in p.cables
+        if event.scope in ("region", "probe"):
+            return event.region in p.regions
+        return event.region in p.regions and event.cable in p.cables
+
+    return sorted(p.customer for p in policies if covers(p))
 
 
 def summary(event: Event) -> str:

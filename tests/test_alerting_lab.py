@@ -157,6 +157,7 @@ def test_noisy_baseline_raises_nothing(run: Run) -> None:
 def test_cut_raises_one_cable_alert_within_seconds(run: Run) -> None:
     cut = run.phases["cut"]
     assert cut.distinct() == {("CablewatchCableFault", "ADC")}  # not one per region
+    assert max(len(alerts) for _t, alerts in cut.seen) == 1  # one identity while it grows
     first = cut.first(lambda a: a["labels"]["subject"] == "ADC")
     assert first is not None
     assert first - cut.start <= 5.0, first - cut.start
@@ -178,6 +179,7 @@ def test_restore_resolves(run: Run) -> None:
 def test_degrading_one_path_raises_only_a_path_alert(run: Run) -> None:
     degrade = run.phases["degrade"]
     assert degrade.distinct() == {("CablewatchPathFault", "jakarta/SJC")}
+    assert max(len(alerts) for _t, alerts in degrade.seen) == 1
     alert = degrade.seen[-1][1][0]
     evidence = json.loads(alert["annotations"]["description"])["paths"]["jakarta/SJC"]
     assert "step" in evidence["reasons"]

@@ -184,3 +184,16 @@ def test_noisy_baseline_never_raises() -> None:
         states = {p: d.state for p, d in detectors.items()}
         events += tracker.update(classify(states, "shantou"), states, float(k))
     assert events == []
+
+
+def test_a_silent_region_is_a_probe_gap_not_a_fault() -> None:
+    tracker = EventTracker(settle_s=4.0)
+    dark = frozenset(("tokyo", c) for c in CABLES)
+    out = []
+    for t in range(10, 16):
+        out += tracker.update(classify(status(set(), dark), "shantou"), status(set(), dark),
+                              float(t))  # fmt: skip
+    assert [(o.kind, o.event.scope, o.event.subject) for o in out] == [("raised", "probe", "tokyo")]
+    assert out[0].event.raised_s == 14.0
+    [back] = tracker.update([], status(set()), 16.0)  # rounds again, all good
+    assert (back.kind, back.event.scope) == ("resolved", "probe")
