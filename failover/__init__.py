@@ -1,0 +1,1 @@
+"""Route-failover recommendations: which cable each region should use, and why (pure)."""

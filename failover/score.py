@@ -1,0 +1,94 @@
+"""A path's recent statistics and its score (pure). Lower scores are better.
+
+The score estimates, in milliseconds, what a request over the cable costs a customer:
+
+    score = p50 + (p95 - p50) / 2            typical RTT plus half the tail
+          + jitter                           RFC 3550 jitter, mean over the window
+          + 10 x loss %                      each 1 % of loss costs ~10 ms of retransmits
+          + 2 x max(0, p95 - objective)      eating into the SLA's RTT p95 objective
+          + max(0, p50 - 1.5 x floor)        stretch beyond a healthy 1.5 x the physics floor
+
+Statistics are over the path's last ``window_rounds`` ICMP rounds: p50 and p95 of the rounds'
+median RTTs, loss by packets, and the rounds' mean jitter.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from cablewatch.correlation.classify import PathStatus
+from cablewatch.probes.stats import percentile
+
+__all__ = ["PathStats", "Score", "path_stats", "score"]
+
+
+@dataclass(frozen=True, slots=True)
+class PathStats:
+    region: str
+    cable: str
+    state: PathStatus
+    rounds: int
+    p50_ms: float | None
+    p95_ms: float | None
+    loss_pct: float | None
+    jitter_ms: float | None
+    floor_ms: float
+
+    @property
+    def stretch(self) -> float | None:
+        return None if self.p50_ms is None else self.p50_ms / self.floor_ms
+
+
+def path_stats(
+    region: str,
+    cable: str,
+    state: PathStatus,
+    floor_ms: float,
+    rounds: Sequence[tuple[int, int, float | None, float | None]],
+) -> PathStats:
+    """From (sent, received, median_ms, jitter_ms) of the path's recent rounds."""
+    sent = sum(r[0] for r in rounds)
+    received = sum(r[1] for r in rounds)
+    medians = [r[2] for r in rounds if r[2] is not None]
+    jitters = [r[3] for r in rounds if r[3] is not None]
+    return PathStats(
+        region=region,
+        cable=cable,
+        state=state,
+        rounds=len(rounds),
+        p50_ms=percentile(medians, 50) if medians else None,
+        p95_ms=percentile(medians, 95) if medians else None,
+        loss_pct=100.0 * (sent - received) / sent if sent else None,
+        jitter_ms=statistics.fmean(jitters) if jitters else None,
+        floor_ms=floor_ms,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    cable: str
+    score_ms: float | None
+    """None: no recent data, or every reply lost."""
+    clean: bool
+    components: dict[str, float] = field(default_factory=dict)
+    stats: PathStats | None = None
+
+
+def score(stats: PathStats, objective_p95_ms: float | None, clean_loss_pct: float) -> Score:
+    clean = (
+        stats.state == "good" and stats.loss_pct is not None and stats.loss_pct <= clean_loss_pct
+    )
+    if stats.state == "unknown" or stats.p50_ms is None or stats.p95_ms is None:
+        return Score(stats.cable, None, False, {}, stats)
+    parts = {
+        "p50_ms": stats.p50_ms,
+        "tail_ms": (stats.p95_ms - stats.p50_ms) / 2,
+        "jitter_ms": stats.jitter_ms or 0.0,
+        "loss_ms": 10.0 * (stats.loss_pct or 0.0),
+        "sla_ms": 2.0 * max(0.0, stats.p95_ms - objective_p95_ms) if objective_p95_ms else 0.0,
+        "stretch_ms": max(0.0, stats.p50_ms - 1.5 * stats.floor_ms),
+    }
+    return Score(stats.cable, round(sum(parts.values()), 3), clean,
+                 {k: round(v, 3) for k, v in parts.items()}, stats)  # fmt: skip

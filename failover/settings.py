@@ -1,0 +1,24 @@
+"""Settings of the failover recommendations (``[failover]`` in the configuration)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["FailoverSettings"]
+
+
+@dataclass(frozen=True, slots=True)
+class FailoverSettings:
+    window_rounds: int = 30
+    """Path statistics are over the last window_rounds ICMP rounds."""
+    clean_loss_pct: float = 1.0
+    """A cable is clean when its path is not bad and loses at most this much."""
+    min_gain_ms: float = 5.0
+    """A switch for speed needs a score gain of at least max(min_gain_ms, min_gain_pct % of
+    the current score) ..."""
+    min_gain_pct: float = 10.0
+    dwell_s: float = 60.0
+    """... sustained this long."""
+    holddown_s: float = 300.0
+    """A cable left because of a fault is not recommended again before it has been clean this
+    long (no flapping back while a repair settles)."""

@@ -1,0 +1,108 @@
+"""Failover recommendations on exact timelines (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cablewatch.failover.engine import FailoverEngine
+from cablewatch.failover.score import PathStats, Score, path_stats, score
+from cablewatch.failover.settings import FailoverSettings
+
+S = FailoverSettings(dwell_s=30.0, holddown_s=120.0, min_gain_ms=5.0, min_gain_pct=10.0)
+
+
+def sc(cable: str, ms: float | None, clean: bool = True) -> Score:
+    return Score(cable, ms, clean)
+
+
+def test_score_components_hand_computed() -> None:
+    rounds = [(5, 5, 30.0, 1.0)] * 18 + [(5, 5, 40.0, 3.0)] * 2  # p50 30, p95 40
+    stats = path_stats("singapore", "ADC", "good", 31.0, rounds)
+    # percentile with linear interpolation: rank 0.95 x 19 = 18.05 falls between two 40s
+    assert (stats.p50_ms, stats.p95_ms, stats.loss_pct) == (30.0, 40.0, 0.0)
+    assert stats.jitter_ms == pytest.approx(1.2)
+    s = score(stats, objective_p95_ms=35.0, clean_loss_pct=1.0)
+    # 30 + (40 - 30) / 2 + 1.2 + 0 + 2 x (40 - 35) + 0
+    assert s.score_ms == pytest.approx(46.2)
+    assert s.clean
+    lossy = path_stats("singapore", "ADC", "good", 31.0, [(5, 4, 30.0, 1.0)] * 10)
+    assert lossy.loss_pct == 20.0
+    ls = score(lossy, None, 1.0)
+    assert not ls.clean
+    assert ls.components["loss_ms"] == 200.0
+    dead = path_stats("singapore", "ADC", "bad", 31.0, [(5, 0, None, None)] * 10)
+    assert score(dead, None, 1.0).score_ms is None
+    slow = PathStats("tokyo", "ADC", "good", 10, 60.0, 60.0, 0.0, 0.0, 30.0)
+    assert score(slow, None, 1.0).components["stretch_ms"] == 15.0  # 60 - 1.5 x 30
+
+
+def test_fault_switches_at_once_to_the_best_clean_cable() -> None:
+    e = FailoverEngine(S)
+    first = e.update("jakarta", [sc("ADC", 42), sc("SJC", 47), sc("APCN-2", 45)], 0.0)
+    assert first is not None
+    assert (first.cable, first.kind) == ("ADC", "initial")
+    assert e.update("jakarta", [sc("ADC", 42), sc("SJC", 47), sc("APCN-2", 45)], 1.0) is None
+    cut = e.update("jakarta", [sc("ADC", None, False), sc("SJC", 47), sc("APCN-2", 45)], 2.0)
+    assert cut is not None
+    assert (cut.cable, cut.previous, cut.kind, cut.since_s) == ("APCN-2", "ADC", "fault", 2.0)
+    assert e.version == 2
+    assert e.switches == {"jakarta": 1}
+
+
+def test_a_lossy_cable_is_never_chosen_while_a_clean_one_exists() -> None:
+    e = FailoverEngine(S)
+    # ADC scores best but loses packets: SJC, slower and clean, is chosen
+    first = e.update("manila", [sc("ADC", 20, clean=False), sc("SJC", 80)], 0.0)
+    assert first is not None
+    assert first.cable == "SJC"
+    for t in range(1, 200):
+        assert e.update("manila", [sc("ADC", 20, clean=False), sc("SJC", 80)], float(t)) is None
+
+
+def test_nothing_clean_means_no_switch() -> None:
+    e = FailoverEngine(S)
+    e.update("tokyo", [sc("ADC", 40), sc("SJC", 41)], 0.0)
+    assert e.update("tokyo", [sc("ADC", None, False), sc("SJC", None, False)], 1.0) is None
+    assert e.current("tokyo").cable == "ADC"  # type: ignore[union-attr]
+
+
+def test_speed_switch_needs_the_gain_for_the_whole_dwell() -> None:
+    e = FailoverEngine(S)
+    e.update("bangkok", [sc("ADC", 50), sc("SJC", 52)], 0.0)
+    # from t=10 SJC is 6 ms better: enough (>= 5 ms and >= 10 % of 50 ms) ...
+    for t in range(10, 40):
+        assert e.update("bangkok", [sc("ADC", 50), sc("SJC", 44)], float(t)) is None
+    # ... but interrupted at t=40 (a 4 ms gain), so the 30 s dwell restarts at t=41
+    assert e.update("bangkok", [sc("ADC", 50), sc("SJC", 46)], 40.0) is None
+    for t in range(41, 71):
+        assert e.update("bangkok", [sc("ADC", 50), sc("SJC", 44)], float(t)) is None
+    switch = e.update("bangkok", [sc("ADC", 50), sc("SJC", 44)], 71.0)  # 41 + 30
+    assert switch is not None
+    assert (switch.cable, switch.kind) == ("SJC", "speed")
+    assert switch.reason == "SJC faster than ADC by 6.0 ms for 30 s"
+
+
+def test_holddown_keeps_a_repaired_cable_out_for_a_while() -> None:
+    e = FailoverEngine(S)
+    e.update("singapore", [sc("ADC", 31), sc("SJC", 36)], 0.0)
+    e.update("singapore", [sc("ADC", None, False), sc("SJC", 36)], 5.0)  # cut: -> SJC
+    # repaired at t=20 and 5 ms better (>= 5 ms and >= 10 % of 36): held until t=140 (clean
+    # for 120 s), then the 30 s dwell runs from 140: the switch back is at t=170, not before
+    for t in range(20, 170):
+        assert e.update("singapore", [sc("ADC", 31), sc("SJC", 36)], float(t)) is None, t
+    back = e.update("singapore", [sc("ADC", 31), sc("SJC", 36)], 170.0)
+    assert back is not None
+    assert (back.cable, back.kind) == ("ADC", "speed")
+    assert e.switches == {"singapore": 2}
+
+
+def test_a_flapping_cable_restarts_its_holddown() -> None:
+    e = FailoverEngine(S)
+    e.update("brunei", [sc("SJC", 27), sc("ADC", 48)], 0.0)
+    e.update("brunei", [sc("SJC", None, False), sc("ADC", 48)], 1.0)  # -> ADC
+    for t in range(2, 100):
+        e.update("brunei", [sc("SJC", 27), sc("ADC", 48)], float(t))
+    e.update("brunei", [sc("SJC", 27, clean=False), sc("ADC", 48)], 100.0)  # a blip
+    for t in range(101, 251):
+        assert e.update("brunei", [sc("SJC", 27), sc("ADC", 48)], float(t)) is None, t
+    assert e.update("brunei", [sc("SJC", 27), sc("ADC", 48)], 251.0) is not None  # 101+120+30
