@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import os
-from pathlib import Path
 from typing import Any, Literal, Protocol, cast
 
 import httpx
 
+from cablewatch import credentials
 from cablewatch.errors import CablewatchError
 from cablewatch.topology.model import InfluxSink
 
@@ -43,23 +42,10 @@ class SinkError(CablewatchError):
 
 def read_secret(sink: InfluxSink) -> str | None:
     """The sink's token / password from its environment variable or file; None if neither."""
-    if sink.secret_env:
-        value = os.environ.get(sink.secret_env)
-        if value is None:
-            raise CablewatchError(
-                f"influxdb sink {sink.url}: environment variable {sink.secret_env} "
-                "(sinks.influxdb.token_env) is not set"
-            )
-        return value
-    if sink.secret_file:
-        try:
-            return Path(sink.secret_file).read_text().strip()
-        except OSError as exc:
-            raise CablewatchError(
-                f"influxdb sink {sink.url}: cannot read sinks.influxdb.token_file "
-                f"{sink.secret_file}: {exc.strerror}"
-            ) from exc
-    return None
+    return credentials.read_secret(
+        f"influxdb sink {sink.url}", sink.secret_env, "sinks.influxdb.token_env",
+        sink.secret_file, "sinks.influxdb.token_file",
+    )  # fmt: skip
 
 
 class Writer(Protocol):

@@ -38,6 +38,7 @@ class Round:
     sent: int
     received: int
     median_ms: float | None
+    jitter_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

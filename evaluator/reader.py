@@ -26,7 +26,8 @@ def _rows(series: Iterable[dict[str, Any]]) -> Iterable[tuple[PathKey, dict[str,
 async def rounds(ql: InfluxQL, since_ns: int) -> list[Round]:
     """ICMP rounds that started after ``since_ns``, per path in time order."""
     q = (
-        'SELECT "packets_transmitted", "packets_received", "median_response_ms" FROM "ping" '
+        'SELECT "packets_transmitted", "packets_received", "median_response_ms", "jitter_ms" '
+        'FROM "ping" '
         f"WHERE time > {since_ns} AND \"protocol\" = 'icmp' {_BY_PATH}"
     )
     out = []
@@ -42,6 +43,7 @@ async def rounds(ql: InfluxQL, since_ns: int) -> list[Round]:
                 int(sent),
                 int(row["packets_received"] or 0),
                 row["median_response_ms"],
+                row["jitter_ms"],
             )
         )
     return out

@@ -18,6 +18,8 @@ from typing import Any, Literal, cast
 from cablewatch.correlation.settings import DetectionSettings
 from cablewatch.errors import ConfigError, ConfigIssue
 from cablewatch.evaluator.settings import AlertingSettings, EvaluatorSettings
+from cablewatch.failover.settings import FailoverSettings
+from cablewatch.gateway.settings import ApiSettings, WebhookSettings
 from cablewatch.sla.policy import SlaPolicy
 from cablewatch.topology import physics
 from cablewatch.topology.model import (
@@ -86,6 +88,9 @@ def parse(data: dict[str, Any], file: FsPath) -> Topology:
     detection = _detection(root.table("detection", required=False))
     alerting = _alerting(root.table("alerting", required=False))
     evaluator = _evaluator(root.table("evaluator", required=False))
+    failover = _failover(root.table("failover", required=False))
+    api = _api(root.table("api", required=False))
+    webhooks = _webhooks(root.tables("webhooks", required=False))
     root.finish()
 
     if issues:
@@ -103,6 +108,9 @@ def parse(data: dict[str, Any], file: FsPath) -> Topology:
         detection=detection,
         alerting=alerting,
         evaluator=evaluator,
+        failover=failover,
+        api=api,
+        webhooks=tuple(webhooks),
     )
 
 
@@ -479,3 +487,60 @@ def _evaluator(t: Table | None) -> EvaluatorSettings:
         poll or d.poll_s, sla or d.sla_interval_s, host or d.listen_host,
         d.listen_port if port is None else port,
     )  # fmt: skip
+
+
+def _failover(t: Table | None) -> FailoverSettings:
+    d = FailoverSettings()
+    if t is None:
+        return d
+    window = t.integer("window_rounds", required=False, default=d.window_rounds, low=1,
+                       high=1000)  # fmt: skip
+
+    def number(key: str) -> float:
+        value = t.number(key, required=False, default=getattr(d, key), low=0)
+        return float(getattr(d, key) if value is None else value)
+
+    out = FailoverSettings(
+        window_rounds=d.window_rounds if window is None else window,
+        clean_loss_pct=number("clean_loss_pct"),
+        min_gain_ms=number("min_gain_ms"),
+        min_gain_pct=number("min_gain_pct"),
+        dwell_s=number("dwell_s"),
+        holddown_s=number("holddown_s"),
+    )
+    t.finish()
+    return out
+
+
+def _api(t: Table | None) -> ApiSettings | None:
+    if t is None:
+        return None
+    d = ApiSettings()
+    host = t.string("listen_host", required=False, default=d.listen_host) or d.listen_host
+    port = t.integer("listen_port", required=False, default=d.listen_port, low=0, high=65535)
+    env = t.string("tokens_env", required=False, default="") or ""
+    file = t.string("tokens_file", required=False, default="") or ""
+    t.finish(secret_hint=("token", "tokens"))
+    if bool(env) == bool(file):
+        t.problem("", "give exactly one of tokens_env or tokens_file: the API needs bearer "
+                  "tokens, and they never live in this file")  # fmt: skip
+    return ApiSettings(host, d.listen_port if port is None else port, env, file)
+
+
+def _webhooks(tables: list[Table]) -> list[WebhookSettings]:
+    out = []
+    for t in tables:
+        url = t.string("url")
+        env = t.string("secret_env", required=False, default="") or ""
+        file = t.string("secret_file", required=False, default="") or ""
+        attempts = t.integer("max_attempts", required=False, default=6, low=1, high=20)
+        t.finish(secret_hint=("secret",))
+        if url is not None and not re.match(r"^https?://[^/\s]+", url):
+            t.problem("url", f"got {url!r}, expected an http:// or https:// URL")
+            continue
+        if bool(env) == bool(file):
+            t.problem("", "give exactly one of secret_env or secret_file (the HMAC key)")
+            continue
+        if url is not None:
+            out.append(WebhookSettings(url, env, file, attempts or 6))
+    return out

@@ -13,6 +13,8 @@ from typing import Literal
 from cablewatch.correlation.settings import DetectionSettings
 from cablewatch.errors import UnknownNameError
 from cablewatch.evaluator.settings import AlertingSettings, EvaluatorSettings
+from cablewatch.failover.settings import FailoverSettings
+from cablewatch.gateway.settings import ApiSettings, WebhookSettings
 from cablewatch.sla.policy import SlaPolicy
 from cablewatch.topology import physics
 
@@ -186,6 +188,9 @@ class Topology:
     detection: DetectionSettings = field(default_factory=DetectionSettings)
     alerting: AlertingSettings = field(default_factory=AlertingSettings)
     evaluator: EvaluatorSettings = field(default_factory=EvaluatorSettings)
+    failover: FailoverSettings = field(default_factory=FailoverSettings)
+    api: ApiSettings | None = None
+    webhooks: tuple[WebhookSettings, ...] = ()
 
     def region(self, name: str) -> Region:
         """Find a region by id or display name, case-insensitively."""

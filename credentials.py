@@ -1,0 +1,27 @@
+"""Secrets (tokens, passwords, signing keys) from an environment variable or a file; never from
+the configuration file itself, never logged. Errors name what needed the secret and the key."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cablewatch.errors import CablewatchError
+
+__all__ = ["read_secret"]
+
+
+def read_secret(what: str, env: str, env_key: str, file: str, file_key: str) -> str | None:
+    """The value of environment variable ``env`` or the stripped text of ``file`` (whichever is
+    named); None if neither is. ``what`` and the keys name the secret in errors."""
+    if env:
+        value = os.environ.get(env)
+        if value is None:
+            raise CablewatchError(f"{what}: environment variable {env} ({env_key}) is not set")
+        return value
+    if file:
+        try:
+            return Path(file).read_text().strip()
+        except OSError as exc:
+            raise CablewatchError(f"{what}: cannot read {file_key} {file}: {exc.strerror}") from exc
+    return None
