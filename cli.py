@@ -517,6 +517,34 @@ def evaluate(
     _run(lambda: evaluator_mod.serve(topo, where))
 
 
+@app.command()
+def serve(
+    config: ConfigOpt = None,
+    listen: Annotated[
+        str | None, typer.Option(help="Metrics HOST:PORT (default: [evaluator] listen_*).")
+    ] = None,
+    delivery_log: Annotated[
+        Path | None, typer.Option(help="Append every webhook delivery attempt here (JSON lines).")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+) -> None:
+    """The evaluator plus the gateway API ([api]) and signed webhooks ([[webhooks]])."""
+    from cablewatch.gateway import server as gateway_server
+
+    topo = _load(config)
+    if topo.sinks.influxdb is None:
+        _fail(f"{topo.source}: no [sinks.influxdb] section: the evaluator reads from it")
+    if topo.api is None:
+        _fail(f"{topo.source}: no [api] section: nothing to serve (see cablewatch evaluate)")
+    _check(gateway_server.read_tokens, topo.api)
+    where = _check_listen(listen, topo) if listen else (
+        topo.evaluator.listen_host, topo.evaluator.listen_port)  # fmt: skip
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    _run(lambda: gateway_server.serve(topo, where, delivery_log=delivery_log))
+
+
 @sla_app.command("status")
 def sla_status(
     config: ConfigOpt = None,

@@ -27,6 +27,8 @@ event          a fault event (cablewatch evaluate), tags scope, subject, cable, 
 sla            SLA status per customer, region and cable ('any': the region on its best
                cable), stamped when evaluated: availability_pct, good/bad/nodata_minutes,
                budget_left_pct, burn_<window>, rtt_p95_ms, loss_pct, compliant
+recommendation a new failover recommendation, tags region, cable, previous, kind; fields
+               version, reason, score_ms, scores (JSON: every cable's score)
 =============  =======================================================================
 
 Tags on every probe point: region, host (the probe host), cable, target, landing_station, protocol.
@@ -37,9 +39,11 @@ overwrite themselves in InfluxDB instead of counting twice.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 from cablewatch.correlation.events import Event
+from cablewatch.failover.engine import Recommendation
 from cablewatch.probes.result import ProbeResult
 from cablewatch.sla.evaluate import SlaStatus
 
@@ -49,6 +53,7 @@ __all__ = [
     "escape_string",
     "event_line",
     "line",
+    "recommendation_line",
     "result_lines",
     "sla_line",
 ]
@@ -192,3 +197,17 @@ def sla_line(status: SlaStatus, when_s: float) -> str:
     fields |= {f"burn_{w}": v for w, v in status.burn_rates.items()}
     tags = {"customer": status.customer, "region": status.region, "cable": status.cable}
     return line("sla", tags, fields, int(when_s * 1e9))
+
+
+def recommendation_line(rec: Recommendation, version: int) -> str:
+    mine = next((x.score_ms for x in rec.scores if x.cable == rec.cable), None)
+    scores = {x.cable: x.score_ms for x in rec.scores}
+    tags = {"region": rec.region, "cable": rec.cable, "previous": rec.previous or "",
+            "kind": rec.kind}  # fmt: skip
+    fields: dict[str, FieldValue | None] = {
+        "version": version,
+        "reason": rec.reason,
+        "score_ms": mine,
+        "scores": json.dumps(scores, sort_keys=True),
+    }
+    return line("recommendation", tags, fields, int(rec.since_s * 1e9))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Info, start_http_server
 
 from cablewatch.sla.evaluate import SlaStatus
 
@@ -49,6 +49,10 @@ class EvaluatorMetrics:
         self.compliant = Gauge(
             "cablewatch_sla_compliant", "1 when every objective with data is met.", _SLA,
             registry=r,
+        )  # fmt: skip
+        self.recommended = Info(
+            "cablewatch_recommended_cable", "The cable recommended for each region.",
+            ("region",), registry=r,
         )  # fmt: skip
         self.last_poll = Gauge(
             "cablewatch_evaluator_last_poll_timestamp_seconds",

@@ -21,24 +21,28 @@ faults.
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import datetime as dt
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from cablewatch.aio import wait_event
 from cablewatch.alerting.alertmanager import AlertmanagerClient, alert, summary
 from cablewatch.collectors.influx import InfluxQL, SinkError, Writer
-from cablewatch.collectors.lineprotocol import event_line, sla_line
+from cablewatch.collectors.lineprotocol import event_line, recommendation_line, sla_line
 from cablewatch.correlation.classify import PathKey, PathStatus, classify
-from cablewatch.correlation.detector import PathDetector
+from cablewatch.correlation.detector import PathDetector, Round
 from cablewatch.correlation.events import Event, EventTracker, Transition
 from cablewatch.errors import CablewatchError
 from cablewatch.evaluator import reader
 from cablewatch.evaluator.metrics import PATH_STATE, EvaluatorMetrics
+from cablewatch.failover.engine import FailoverEngine, Recommendation
+from cablewatch.failover.score import Score, path_stats, score
 from cablewatch.sla.evaluate import Minute, SlaStatus, evaluate_path, evaluate_region
 from cablewatch.topology.model import InfluxSink, Topology
 
@@ -106,6 +110,16 @@ class Evaluator:
         self.last_post_s = 0.0
         self.minutes = _Minutes()
         self.sla: list[SlaStatus] = []
+        self.history: dict[PathKey, collections.deque[tuple[int, int, float | None, float | None]]]
+        self.history = {key: collections.deque(maxlen=1000) for key in self.detectors}
+        self.failover = FailoverEngine(topology.failover)
+        self.objective_p95: dict[str, float | None] = {
+            r.id: min((p.rtt_p95_ms for p in topology.slas if r.id in p.regions), default=None)
+            for r in topology.regions
+        }
+        self.on_recommendation: list[Callable[[Recommendation], None]] = []
+        """Called with every new recommendation (the webhooks)."""
+        self.last_poll_s: float | None = None
 
     # -- detection ---------------------------------------------------------------------------
 
@@ -115,10 +129,20 @@ class Evaluator:
         span_s = self.topology.detection.baseline_rounds * probe.interval_s + self.stale_s
         rounds = await reader.rounds(self.ql, int((self.clock() - span_s) * 1e9))
         for rnd in rounds:
-            detector = self.detectors.get((rnd.region, rnd.cable))
-            if detector is not None:
-                detector.observe(rnd)
+            self._observe(rnd)
         return len(rounds)
+
+    def _observe(self, rnd: Round) -> None:
+        """A round the path has not seen yet (rounds come in time order per path)."""
+        detector = self.detectors.get((rnd.region, rnd.cable))
+        if detector is None or (
+            detector.last_time_s is not None and rnd.time_s <= detector.last_time_s
+        ):
+            return
+        detector.observe(rnd)
+        self.history[(rnd.region, rnd.cable)].append(
+            (rnd.sent, rnd.received, rnd.median_ms, rnd.jitter_ms)
+        )
 
     def status(self, now_s: float) -> dict[PathKey, PathStatus]:
         out: dict[PathKey, PathStatus] = {}
@@ -133,12 +157,8 @@ class Evaluator:
         rounds = await reader.rounds(self.ql, int((now - self.stale_s) * 1e9))
         self.metrics.last_poll.set(now)
         for rnd in rounds:
-            detector = self.detectors.get((rnd.region, rnd.cable))
-            if detector is None or (
-                detector.last_time_s is not None and rnd.time_s <= detector.last_time_s
-            ):
-                continue
-            detector.observe(rnd)
+            self._observe(rnd)
+        self.last_poll_s = now
         status = self.status(now)
         for (region, cable), state in status.items():
             self.metrics.path_state.labels(region, cable).set(PATH_STATE[state])
@@ -153,11 +173,40 @@ class Evaluator:
                 rec.evidence_paths = len(rec.event.seen_paths)
                 rec.posted = False
                 self._store(rec)
+        self._recommend(status, now)
         for scope in ("station", "cable", "region", "path", "probe"):
             self.metrics.events_open.labels(scope).set(
                 sum(1 for e in self.tracker.open.values() if e.scope == scope)
             )
         return transitions
+
+    def scores(
+        self, region: str, status: dict[PathKey, PathStatus], window: int | None = None
+    ) -> list[Score]:
+        """Every cable's failover score for ``region`` over its last ``window`` rounds."""
+        n = window or self.topology.failover.window_rounds
+        out = []
+        for (r, cable), history in self.history.items():
+            if r != region:
+                continue
+            recent = list(history)[-n:]
+            stats = path_stats(region, cable, status[(r, cable)],
+                               self.detectors[(r, cable)].floor_ms, recent)  # fmt: skip
+            out.append(score(stats, self.objective_p95[region],
+                             self.topology.failover.clean_loss_pct))  # fmt: skip
+        return out
+
+    def _recommend(self, status: dict[PathKey, PathStatus], now: float) -> None:
+        for region in self.topology.regions:
+            new = self.failover.update(region.id, self.scores(region.id, status), now)
+            if new is None:
+                continue
+            log.info("recommend %s -> %s (%s; version %d)", region.id, new.cable, new.reason,
+                     self.failover.version)  # fmt: skip
+            self.metrics.recommended.labels(region.id).info({"cable": new.cable})
+            self._queue(recommendation_line(new, self.failover.version))
+            for call in self.on_recommendation:
+                call(new)
 
     def _evidence(self, event: Event) -> dict[str, Any]:
         paths = {}
@@ -346,8 +395,12 @@ def _sink(topology: Topology) -> InfluxSink:
     return sink
 
 
-async def serve(topology: Topology, listen: tuple[str, int] | None) -> None:
-    """``cablewatch evaluate``: until SIGTERM / SIGINT."""
+@contextlib.asynccontextmanager
+async def running(
+    topology: Topology, listen: tuple[str, int] | None
+) -> AsyncIterator[tuple[Evaluator, asyncio.Event]]:
+    """An evaluator wired to the configuration's InfluxDB and Alertmanager, its metrics served
+    on ``listen``, and an event that SIGTERM / SIGINT set; closes its clients on exit."""
     import signal
 
     from cablewatch.collectors.influx import writer_for
@@ -368,12 +421,18 @@ async def serve(topology: Topology, listen: tuple[str, int] | None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await Evaluator(topology, ql, writer=writer, alertmanager=am, metrics=metrics).run(stop)
+        yield Evaluator(topology, ql, writer=writer, alertmanager=am, metrics=metrics), stop
     finally:
         await ql.close()
         await writer.close()
         if am is not None:
             await am.close()
+
+
+async def serve(topology: Topology, listen: tuple[str, int] | None) -> None:
+    """``cablewatch evaluate``: until SIGTERM / SIGINT."""
+    async with running(topology, listen) as (evaluator, stop):
+        await evaluator.run(stop)
 
 
 async def sla_status(topology: Topology) -> list[SlaStatus]:

@@ -47,6 +47,16 @@ if [[ ! -f "$stamp" || $(cat "$stamp") != "$want" ]]; then
     echo "setup: installing cablewatch and its tools into $venv" >&2
     "$venv/bin/pip" install -q --disable-pip-version-check -e "$root[dev]" 2>&1 \
         | grep -v "^WARNING: Location" >&2 || true
+    # grafana-client needs niquests, whose urllib3-future replaces urllib3 in place (a .pth
+    # file re-copies it at every start) and breaks requests (schemathesis). Keep them apart,
+    # as urllib3-future documents: build it with URLLIB3_NO_OVERRIDE, then restore urllib3.
+    URLLIB3_NO_OVERRIDE=1 "$venv/bin/pip" install -q --disable-pip-version-check \
+        --force-reinstall --no-deps --no-binary urllib3-future urllib3-future 2>&1 \
+        | grep -v "^WARNING: Location" >&2 || true
+    "$venv/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps \
+        urllib3 2>&1 | grep -v "^WARNING: Location" >&2 || true
     "$venv/bin/python" -c "import cablewatch.cli" # fail here, not later, if the install broke
+    "$venv/bin/python" -c "import importlib.metadata as m, sys, urllib3
+sys.exit(urllib3.__version__ != m.version('urllib3') and 'setup: urllib3-future overrides urllib3')"
     echo "$want" >"$stamp"
 fi
