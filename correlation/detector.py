@@ -72,6 +72,12 @@ class PathDetector:
         self._history: deque[float] = deque(maxlen=settings.baseline_rounds)
         self._run = 0
         self._run_start: float | None = None
+        self._lossy_run = False
+
+    @property
+    def lossy(self) -> bool:
+        """Bad, and losing packets (not only slow): the state failover must route around."""
+        return self.state == "bad" and self._lossy_run
 
     @property
     def baseline_ms(self) -> float | None:
@@ -110,6 +116,10 @@ class PathDetector:
                 self._run_start = rnd.time_s
         needed = self.settings.enter_rounds if wanted == "bad" else self.settings.leave_rounds
         changed = self._run >= needed
+        if bad and (self.state == "bad" or changed):
+            # while bad, "lossy" follows the latest bad round: a cut that heals into a slow
+            # path stops being lossy
+            self._lossy_run = "loss" in reasons
         if changed:
             self.state = wanted
             self.since_s = self._run_start

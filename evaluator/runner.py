@@ -190,8 +190,9 @@ class Evaluator:
             if r != region:
                 continue
             recent = list(history)[-n:]
-            stats = path_stats(region, cable, status[(r, cable)],
-                               self.detectors[(r, cable)].floor_ms, recent)  # fmt: skip
+            d = self.detectors[(r, cable)]
+            stats = path_stats(region, cable, status[(r, cable)], d.floor_ms, recent,
+                               lossy=d.lossy)  # fmt: skip
             out.append(score(stats, self.objective_p95[region],
                              self.topology.failover.clean_loss_pct))  # fmt: skip
         return out

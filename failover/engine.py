@@ -2,9 +2,11 @@
 
 Per region, on every update with the cables' scores (failover/score.py):
 
-- **Fault**: the current cable is not clean (its path is bad, or it loses more than
-  ``clean_loss_pct``) and a clean cable exists: switch at once to the best clean cable. A cable
-  that is losing packets is never recommended while a clean one exists.
+- **Fault**: the current cable is not clean (its detector says it is bad because it loses
+  packets, or it lost more than ``clean_loss_pct`` over the window) and a clean cable exists:
+  switch at once to the best clean cable. A cable that is losing packets is never recommended
+  while a clean one exists. A path that is only slow (a delay step) stays clean: its score
+  rises, and the speed rule below, with its dwell, decides.
 - **Speed**: the best clean cable beats the current one by at least
   max(``min_gain_ms``, ``min_gain_pct`` % of the current score) continuously for ``dwell_s``:
   switch. A smaller or interrupted gain resets the dwell.

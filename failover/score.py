@@ -4,12 +4,14 @@ The score estimates, in milliseconds, what a request over the cable costs a cust
 
     score = p50 + (p95 - p50) / 2            typical RTT plus half the tail
           + jitter                           RFC 3550 jitter, mean over the window
-          + 10 x loss %                      each 1 % of loss costs ~10 ms of retransmits
+          + 2 x loss %                       a lost packet costs a ~200 ms retransmission
+                                             timeout: 2 ms per 1 % of loss on average
           + 2 x max(0, p95 - objective)      eating into the SLA's RTT p95 objective
           + max(0, p50 - 1.5 x floor)        stretch beyond a healthy 1.5 x the physics floor
 
 Statistics are over the path's last ``window_rounds`` ICMP rounds: p50 and p95 of the rounds'
-median RTTs, loss by packets, and the rounds' mean jitter.
+median RTTs, loss by packets, and the rounds' mean jitter. A path with fewer than
+``MIN_ROUNDS`` rounds has no score yet (a first choice on one round would be a coin toss).
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from dataclasses import dataclass, field
 from cablewatch.correlation.classify import PathStatus
 from cablewatch.probes.stats import percentile
 
-__all__ = ["PathStats", "Score", "path_stats", "score"]
+__all__ = ["MIN_ROUNDS", "PathStats", "Score", "path_stats", "score"]
+
+MIN_ROUNDS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +39,8 @@ class PathStats:
     loss_pct: float | None
     jitter_ms: float | None
     floor_ms: float
+    lossy: bool = False
+    """The path's detector says: bad, because it loses packets."""
 
     @property
     def stretch(self) -> float | None:
@@ -47,6 +53,8 @@ def path_stats(
     state: PathStatus,
     floor_ms: float,
     rounds: Sequence[tuple[int, int, float | None, float | None]],
+    *,
+    lossy: bool = False,
 ) -> PathStats:
     """From (sent, received, median_ms, jitter_ms) of the path's recent rounds."""
     sent = sum(r[0] for r in rounds)
@@ -63,6 +71,7 @@ def path_stats(
         loss_pct=100.0 * (sent - received) / sent if sent else None,
         jitter_ms=statistics.fmean(jitters) if jitters else None,
         floor_ms=floor_ms,
+        lossy=lossy,
     )
 
 
@@ -78,15 +87,23 @@ class Score:
 
 def score(stats: PathStats, objective_p95_ms: float | None, clean_loss_pct: float) -> Score:
     clean = (
-        stats.state == "good" and stats.loss_pct is not None and stats.loss_pct <= clean_loss_pct
+        not stats.lossy
+        and stats.state != "unknown"
+        and stats.loss_pct is not None
+        and stats.loss_pct <= clean_loss_pct
     )
-    if stats.state == "unknown" or stats.p50_ms is None or stats.p95_ms is None:
+    if (
+        stats.state == "unknown"
+        or stats.rounds < MIN_ROUNDS
+        or stats.p50_ms is None
+        or stats.p95_ms is None
+    ):
         return Score(stats.cable, None, False, {}, stats)
     parts = {
         "p50_ms": stats.p50_ms,
         "tail_ms": (stats.p95_ms - stats.p50_ms) / 2,
         "jitter_ms": stats.jitter_ms or 0.0,
-        "loss_ms": 10.0 * (stats.loss_pct or 0.0),
+        "loss_ms": 2.0 * (stats.loss_pct or 0.0),
         "sla_ms": 2.0 * max(0.0, stats.p95_ms - objective_p95_ms) if objective_p95_ms else 0.0,
         "stretch_ms": max(0.0, stats.p50_ms - 1.5 * stats.floor_ms),
     }

@@ -9,10 +9,11 @@ __all__ = ["FailoverSettings"]
 
 @dataclass(frozen=True, slots=True)
 class FailoverSettings:
-    window_rounds: int = 30
+    window_rounds: int = 60
     """Path statistics are over the last window_rounds ICMP rounds."""
-    clean_loss_pct: float = 1.0
-    """A cable is clean when its path is not bad and loses at most this much."""
+    clean_loss_pct: float = 3.0
+    """A cable is clean when its path is not bad for loss and loses at most this much over the
+    window (3 % of 300 packets: 0.5 % of random loss stays well under it)."""
     min_gain_ms: float = 5.0
     """A switch for speed needs a score gain of at least max(min_gain_ms, min_gain_pct % of
     the current score) ..."""

@@ -38,7 +38,7 @@ __all__ = [
     "up",
 ]
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 _START_TIMEOUT_S = 15.0
 
 
@@ -100,6 +100,7 @@ def _state_from_plan(plan: LabPlan, topology: Topology, opts: LabOptions) -> dic
         "namespaces": list(plan.namespaces),
         "cables": [c.name for c in topology.cables],
         "station_addresses": plan.station_addresses,
+        "service_vip": plan.service_vip,
         "segments": [
             {
                 "name": s.name,
@@ -119,6 +120,8 @@ def _state_from_plan(plan: LabPlan, topology: Topology, opts: LabOptions) -> dic
                 "segment": p.segment,
                 "namespace": p.region_ns,
                 "source": p.region_addr,
+                "dev": p.region_dev,
+                "next_hop": p.router_addr,
                 "access_net": p.access_net,
                 "target": p.target,
                 "one_way_ms": p.one_way_ms,
@@ -236,7 +239,7 @@ def _start_services(opts: LabOptions, state: dict[str, Any]) -> dict[str, Any]:
     ready = opts.state_dir / "services.ready"
     ready.unlink(missing_ok=True)
     spec = state["services"] | {
-        "addresses": list(state["station_addresses"].values()),
+        "addresses": [*state["station_addresses"].values(), state["service_vip"]],
         "ready_file": str(ready),
     }
     spec_file = opts.state_dir / "services.json"

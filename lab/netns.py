@@ -86,12 +86,13 @@ def create(plan: LabPlan) -> None:
                 f"addr add {addr} dev {dev}",
                 f"link set dev {dev} up",
             ]
-    for cable_addr in plan.station_addresses.values():
+    for cable_addr in (*plan.station_addresses.values(), plan.service_vip):
         per_ns[plan.station_ns].append(f"addr add {cable_addr}/32 dev lo")
     routes: dict[str, list[str]] = defaultdict(list)
     for r in plan.routes:
         via = f" via {r.via}" if r.via else ""
-        routes[r.ns].append(f"route add {r.destination}{via} dev {r.dev}")
+        src = f" src {r.src}" if r.src else ""
+        routes[r.ns].append(f"route add {r.destination}{via} dev {r.dev}{src}")
 
     _batch("", host)
     for ns in plan.namespaces:

@@ -16,6 +16,9 @@ Addresses (IPv4, inside the lab's own namespaces only):
 - 198.18.16*(c+1).0/20: region access links of cable c (/30 per region)
 - the management subnet (default 198.18.255.0/24): host bridge .1, regions .10 upwards
 - the landing station's per-cable service addresses: the topology's targets (198.19.c.1)
+- the service address (VIP, 198.19.0.1): the same services, reachable over every cable; which
+  cable a region uses for it is that region's route (initially its first cable), which the
+  gateway stand-in (lab/standin.py) switches as the failover recommendations say
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from cablewatch.topology.model import Topology
 __all__ = ["AccessPath", "LabPlan", "Link", "Route", "Segment", "build_plan", "slug"]
 
 _BASE = int(ipaddress.IPv4Address("198.18.0.0"))
+SERVICE_VIP = "198.19.0.1"
 _MAX_CABLES = 7
 _MAX_REGIONS = 200
 
@@ -76,6 +80,7 @@ class Route:
     destination: str
     dev: str
     via: str = ""
+    src: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +93,8 @@ class AccessPath:
     segment: str
     region_ns: str
     region_addr: str  # the probe host's source address on this cable
+    region_dev: str  # the region's device towards this cable
+    router_addr: str  # the next hop: the landing-point router on the region's access link
     access_net: str  # the region's access /30 on this cable (emulator classification)
     target: str  # the landing station's address for this cable
     one_way_ms: float
@@ -110,6 +117,7 @@ class LabPlan:
     mgmt_host_addr: str
     mgmt_region_addr: dict[str, str]
     hosts: dict[str, str] = field(default_factory=dict)  # address -> name
+    service_vip: str = SERVICE_VIP
 
     @property
     def namespaces(self) -> tuple[str, ...]:
@@ -158,6 +166,7 @@ def build_plan(
                           ns, "station", f"{_ip(base + 2)}/30"))  # fmt: skip
         hosts[_ip(base + 2)] = f"{slug(cable.name)}-{slug(topology.landing_station.id)}"
         routes.append(Route(ns, f"{station_addresses[cable.name]}/32", "station", _ip(base + 1)))
+        routes.append(Route(ns, f"{SERVICE_VIP}/32", "station", _ip(base + 1)))
         block = f"{_ip(4096 * (c + 1))}/20"
         routes.append(Route(station_ns, block, slug(cable.name), _ip(base + 2)))
         hosts[station_addresses[cable.name]] = (
@@ -194,6 +203,7 @@ def build_plan(
                 hosts[_ip(4 * k + 1)] = segment.name
                 hosts[_ip(4 * k + 2)] = f"{slug(cable.name)}-{slug(topology.landing_station.id)}"
                 routes.append(Route(lp_ns, f"{station_addresses[cable.name]}/32", segment.lp_dev))
+                routes.append(Route(lp_ns, f"{SERVICE_VIP}/32", segment.lp_dev))
             segment = segments[seg_key]
             access = 4096 * (c + 1) + 4 * r
             region_addr, router_addr = _ip(access + 1), _ip(access + 2)
@@ -203,6 +213,9 @@ def build_plan(
             hosts[region_addr] = f"{region.id}-{slug(cable.name)}"
             target = station_addresses[cable.name]
             routes.append(Route(rns, f"{target}/32", slug(cable.name), router_addr))
+            if not any(p.region == region.id for p in paths):  # the VIP: the first cable
+                routes.append(Route(rns, f"{SERVICE_VIP}/32", slug(cable.name), router_addr,
+                                    region_addr))  # fmt: skip
             routes.append(Route(segment.shantou_ns, f"{_ip(access)}/30", segment.shantou_dev))
             hops = (
                 (router_addr, segment.name),
@@ -217,6 +230,8 @@ def build_plan(
                     segment=segment.name,
                     region_ns=rns,
                     region_addr=region_addr,
+                    region_dev=slug(cable.name),
+                    router_addr=router_addr,
                     access_net=f"{_ip(access)}/30",
                     target=target,
                     one_way_ms=path.one_way_ms,
@@ -263,6 +278,8 @@ def _station_addresses(topology: Topology) -> dict[str, str]:
             raise CablewatchError(
                 f"{topology.source}: cable {cable.name} has no IPv4 target to serve in the lab"
             )
+    if SERVICE_VIP in out.values():
+        raise CablewatchError(f"{topology.source}: {SERVICE_VIP} is the lab's service address")
     if len(set(out.values())) != len(out):
         raise CablewatchError(f"{topology.source}: two cables share a target address")
     return out

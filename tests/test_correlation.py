@@ -197,3 +197,21 @@ def test_a_silent_region_is_a_probe_gap_not_a_fault() -> None:
     assert out[0].event.raised_s == 14.0
     [back] = tracker.update([], status(set()), 16.0)  # rounds again, all good
     assert (back.kind, back.event.scope) == ("resolved", "probe")
+
+
+def test_lossy_tells_a_cut_from_a_slow_path() -> None:
+    cut = PathDetector(29.0, S)
+    for t in range(10):
+        cut.observe(rnd(t))
+    for t in range(10, 12):
+        cut.observe(rnd(t, received=0))
+    assert (cut.state, cut.lossy) == ("bad", True)
+    slow = PathDetector(29.0, S)
+    for t in range(10):
+        slow.observe(rnd(t))
+    for t in range(10, 12):
+        slow.observe(rnd(t, median=80.0))
+    assert (slow.state, slow.lossy) == ("bad", False)
+    for t in range(12, 14):  # the cut heals into a slow path: still bad, no longer lossy
+        cut.observe(rnd(t, median=80.0))
+    assert (cut.state, cut.lossy) == ("bad", False)

@@ -29,11 +29,13 @@ def test_score_components_hand_computed() -> None:
     assert lossy.loss_pct == 20.0
     ls = score(lossy, None, 1.0)
     assert not ls.clean
-    assert ls.components["loss_ms"] == 200.0
+    assert ls.components["loss_ms"] == 40.0  # 2 ms per 1 %
     dead = path_stats("singapore", "ADC", "bad", 31.0, [(5, 0, None, None)] * 10)
     assert score(dead, None, 1.0).score_ms is None
     slow = PathStats("tokyo", "ADC", "good", 10, 60.0, 60.0, 0.0, 0.0, 30.0)
     assert score(slow, None, 1.0).components["stretch_ms"] == 15.0  # 60 - 1.5 x 30
+    young = path_stats("tokyo", "ADC", "good", 30.0, [(5, 5, 31.0, 0.1)] * 4)
+    assert score(young, None, 1.0).score_ms is None  # fewer than 5 rounds: no score yet
 
 
 def test_fault_switches_at_once_to_the_best_clean_cable() -> None:
@@ -106,3 +108,14 @@ def test_a_flapping_cable_restarts_its_holddown() -> None:
     for t in range(101, 251):
         assert e.update("brunei", [sc("SJC", 27), sc("ADC", 48)], float(t)) is None, t
     assert e.update("brunei", [sc("SJC", 27), sc("ADC", 48)], 251.0) is not None  # 101+120+30
+
+
+def test_slow_is_not_lossy() -> None:
+    """A path that is bad only because it is slow stays clean: the speed rule decides, with
+    its dwell. A path bad because it loses packets is routed around at once."""
+    slow = path_stats("tokyo", "ADC", "bad", 30.0, [(5, 5, 70.0, 1.0)] * 10, lossy=False)
+    assert score(slow, None, 3.0).clean
+    cut = path_stats("tokyo", "ADC", "bad", 30.0, [(5, 5, 31.0, 1.0)] * 9 + [(5, 0, None, None)],
+                     lossy=True)  # fmt: skip
+    assert cut.loss_pct == 10.0
+    assert not score(cut, None, 3.0).clean

@@ -1,0 +1,119 @@
+"""A gateway stand-in: runs in a region's namespace, applies the failover recommendations, and
+measures what the region's customers feel.
+
+- Polls ``GET /v1/recommendations/{region}`` with ``If-None-Match`` (a 304 costs nothing);
+  when the recommended cable changes, it moves the region's route to the service address (the
+  lab's VIP) onto that cable: ``ip route replace VIP/32 via <landing-point router> dev <cable>
+  src <the region's address on that cable>`` (the source makes the replies come back over the
+  same cable).
+- Every ``--probe-s``, the time to first token of the station's streaming API at the VIP
+  (probes/ttft.py), tagged with the cable in use.
+
+Writes one JSON object per line to ``--out``: ``{"kind": "switch", ...}`` and
+``{"kind": "ttft", ...}``, each with ``t`` (Unix seconds). Run:
+``ip netns exec NS python -m cablewatch.lab.standin --region R --api URL --token-file F
+--state lab.json --out FILE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from cablewatch.aio import wait_event
+from cablewatch.probes.ttft import ttft_probe
+
+__all__ = ["main"]
+
+
+class StandIn:
+    def __init__(self, args: argparse.Namespace) -> None:
+        state = json.loads(Path(args.state).read_text())
+        self.region: str = args.region
+        self.vip: str = state["service_vip"]
+        self.port: int = state["services"]["token_port"]
+        self.paths = {p["cable"]: p for p in state["paths"] if p["region"] == self.region}
+        self.cable: str = next(iter(self.paths))  # the lab's initial route: the first cable
+        self.adopted = False
+        self.api: str = args.api.rstrip("/")
+        self.token = Path(args.token_file).read_text().split()[0]
+        self.out = Path(args.out)
+        self.poll_s: float = args.poll_s
+        self.probe_s: float = args.probe_s
+
+    def write(self, record: dict[str, Any]) -> None:
+        with self.out.open("a") as f:
+            f.write(json.dumps({"t": time.time(), **record}) + "\n")
+
+    def switch(self, rec: dict[str, Any]) -> None:
+        p = self.paths[rec["cable"]]
+        subprocess.run(["ip", "route", "replace", f"{self.vip}/32", "via", p["next_hop"], "dev",
+                        p["dev"], "src", p["source"]], check=True)  # fmt: skip
+        self.write({"kind": "switch", "from": self.cable, "to": rec["cable"],
+                    "rec_kind": rec["kind"], "version": rec["version"],
+                    "reason": rec["reason"], "since": rec["since"]})  # fmt: skip
+        self.cable = rec["cable"]
+
+    async def follow(self, stop: asyncio.Event) -> None:
+        etag = ""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            while not stop.is_set():
+                try:
+                    r = await client.get(f"{self.api}/v1/recommendations/{self.region}",
+                                         headers=headers | ({"If-None-Match": etag} if etag
+                                                            else {}))  # fmt: skip
+                    if r.status_code == 200:
+                        etag = r.headers.get("ETag", "")
+                        rec = r.json()
+                        if rec["cable"] and (rec["cable"] != self.cable or not self.adopted):
+                            self.switch(rec)  # the first one is applied even if unchanged
+                            self.adopted = True
+                    elif r.status_code != 304:
+                        self.write({"kind": "api_error", "status": r.status_code})
+                except httpx.HTTPError as exc:
+                    self.write({"kind": "api_error", "error": str(exc) or type(exc).__name__})
+                await wait_event(stop, self.poll_s)
+
+    async def measure(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            started = time.monotonic()
+            cable = self.cable
+            r = await ttft_probe(self.vip, self.port, timeout_s=1.0)
+            self.write({"kind": "ttft", "cable": cable, "ok": r.ok, "connect_ms": r.connect_ms,
+                        "ttft_ms": r.ttft_ms, "error": r.error})  # fmt: skip
+            await wait_event(stop, max(0.0, self.probe_s - (time.monotonic() - started)))
+
+
+async def run(args: argparse.Namespace) -> None:
+    standin = StandIn(args)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    standin.write({"kind": "start", "cable": standin.cable})
+    await asyncio.gather(standin.follow(stop), standin.measure(stop))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="A gateway stand-in for one lab region.")
+    parser.add_argument("--region", required=True)
+    parser.add_argument("--api", required=True, help="The gateway API's base URL.")
+    parser.add_argument("--token-file", required=True)
+    parser.add_argument("--state", required=True, help="The lab's lab.json.")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--poll-s", type=float, default=0.5)
+    parser.add_argument("--probe-s", type=float, default=0.5)
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
