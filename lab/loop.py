@@ -1,0 +1,208 @@
+"""The closed loop, run in a lab that is up: agents -> InfluxDB -> `cablewatch serve`
+(evaluator, failover, gateway API) -> a gateway stand-in per region (lab/standin.py) that
+moves the region's route to the service VIP onto the recommended cable and measures the time
+to first token through it. Then, optionally, a noisy baseline, and a cable cut and restore.
+
+Shared by the closed-loop test, bench/api.py and the demo; returns every stand-in record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cablewatch.errors import CablewatchError
+from cablewatch.lab import manager
+from cablewatch.lab.stack import CABLEWATCH, agent_config, agents, free_port, influxd
+from cablewatch.topology import load
+
+__all__ = ["LoopRun", "cable_at", "closed_loop", "recoveries", "switches"]
+
+
+@dataclass
+class LoopRun:
+    records: dict[str, list[dict[str, Any]]]
+    """Per region: the stand-in's records (start, switch, ttft, api_error), in time order."""
+    noise: tuple[float, float]
+    cut: float
+    restore: float
+    end: float
+    on_cut_cable: list[str]
+    """Regions that used the cut cable when it was cut."""
+    objective_ms: dict[str, float]
+    """Per region: the tightest RTT p95 objective of the SLA policies covering it."""
+    serve_log: Path
+
+
+def _read(out: Path) -> dict[str, list[dict[str, Any]]]:
+    return {f.stem: [json.loads(ln) for ln in f.read_text().splitlines()]
+            for f in out.glob("*.jsonl")}  # fmt: skip
+
+
+def cable_at(records: list[dict[str, Any]], t: float) -> str:
+    cable = ""
+    for r in records:
+        if r["kind"] in ("start", "switch") and r["t"] <= t:
+            cable = r.get("to") or r["cable"]
+    return cable
+
+
+def switches(run: LoopRun, region: str, start: float, end: float) -> list[dict[str, Any]]:
+    """The region's switches in [start, end), not counting the first recommendation."""
+    return [
+        r
+        for r in run.records[region]
+        if r["kind"] == "switch" and start <= r["t"] < end and r["rec_kind"] != "initial"
+    ]
+
+
+def recoveries(run: LoopRun) -> dict[str, dict[str, float]]:
+    """Per region moved off the cut cable: when the recommendation was made, when the route
+    moved, when the first request through it succeeded within the SLA's RTT (connect time),
+    all in seconds after the cut; and the median TTFT before the cut and after recovery."""
+    out = {}
+    for region in run.on_cut_cable:
+        moves = switches(run, region, run.cut, run.end)
+        if not moves:
+            continue
+        move = moves[0]
+        ttft = [r for r in run.records[region] if r["kind"] == "ttft" and r["ok"]]
+        back = next((r for r in ttft if r["t"] > move["t"]
+                     and r["connect_ms"] <= run.objective_ms[region]), None)  # fmt: skip
+        before = sorted(r["ttft_ms"] for r in ttft if run.cut - 10 <= r["t"] < run.cut)
+        after = sorted(r["ttft_ms"] for r in ttft
+                       if back and back["t"] <= r["t"] < run.restore)  # fmt: skip
+        since = move["since"]
+        out[region] = {
+            "recommended_s": (_unix(since) - run.cut) if since else float("nan"),
+            "switched_s": move["t"] - run.cut,
+            "recovered_s": back["t"] - run.cut if back else float("nan"),
+            "ttft_before_ms": before[len(before) // 2] if before else float("nan"),
+            "ttft_after_ms": after[len(after) // 2] if after else float("nan"),
+        }
+    return out
+
+
+def _unix(iso: str) -> float:
+    import datetime as dt
+
+    return dt.datetime.fromisoformat(iso).timestamp()
+
+
+@contextlib.contextmanager
+def _processes(procs: list[subprocess.Popen[bytes]]) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in procs:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def closed_loop(
+    opts: manager.LabOptions,
+    tmp: Path,
+    *,
+    interval_s: float = 0.2,
+    noise_s: float = 0.0,
+    cut_cable: str = "ADC",
+    hold_s: float = 10.0,
+    after_restore_s: float = 15.0,
+    dwell_s: float = 10.0,
+    holddown_s: float = 60.0,
+    say: Callable[[str], None] = lambda _text: None,
+) -> LoopRun:
+    state = manager.load_state(opts)
+    host = state["mgmt_host_addr"].split("/")[0]
+    out = tmp / "standins"
+    out.mkdir(parents=True, exist_ok=True)
+    with influxd(tmp / "influx", host=host) as influx:
+        gap = min(0.05, interval_s / 20)
+        timeout = min(0.5, interval_s - 4 * gap - 0.01)
+        config = agent_config(tmp / "cw.toml", influx.url, interval_s=interval_s,
+                              packet_interval_s=gap, timeout_s=timeout, icmp_only=True,
+                              poll_s=min(1.0, interval_s * 1.25))  # fmt: skip
+        port = free_port(host)
+        (tmp / "tokens").write_text("standin-token\n")
+        text = config.read_text().replace("dwell_s = 60.0", f"dwell_s = {dwell_s}")
+        text = text.replace("holddown_s = 300.0", f"holddown_s = {holddown_s}")
+        text += f'[api]\nlisten_host = "{host}"\nlisten_port = {port}\n'
+        text += f'tokens_file = "{tmp / "tokens"}"\n'
+        config.write_text(text)
+        topo = load(config)
+        subprocess.run([*CABLEWATCH, "db", "init", "--config", str(config)], check=True,
+                       capture_output=True)  # fmt: skip
+        serve_log = tmp / "serve.log"
+        with serve_log.open("wb") as log:
+            serve = subprocess.Popen([*CABLEWATCH, "serve", "--config", str(config), "--listen",
+                                      f"127.0.0.1:{free_port()}"], stdout=log,
+                                     stderr=subprocess.STDOUT)  # fmt: skip
+        standins = []
+        try:
+            with _processes([serve]), agents(state, config, tmp, listen_port=None):
+                for region, ns in state["region_ns"].items():
+                    cmd = ["ip", "netns", "exec", ns, sys.executable, "-m",
+                           "cablewatch.lab.standin", "--region", region, "--api",
+                           f"http://{host}:{port}", "--token-file", str(tmp / "tokens"),
+                           "--state", str(opts.state_file), "--out",
+                           str(out / f"{region}.jsonl"), "--poll-s", "0.25", "--probe-s",
+                           "0.25"]  # fmt: skip
+                    standins.append(subprocess.Popen(cmd, stderr=subprocess.DEVNULL))
+                with _processes(standins):
+                    _wait(lambda: len(r := _read(out)) == 9 and all(
+                        any(x["kind"] == "switch" for x in rs) for rs in r.values()),
+                        60 + 20 * interval_s, "every stand-in following a recommendation",
+                        serve, serve_log)  # fmt: skip
+                    say("every region's gateway stand-in follows a recommendation")
+                    noise_start = noise_end = time.time()
+                    if noise_s:
+                        for cable in state["cables"]:
+                            manager.set_links(opts, cable, None,
+                                              {"jitter_ms": 5.0, "loss_pct": 0.5})  # fmt: skip
+                        say(f"noisy baseline (5 ms jitter, 0.5 % loss) for {noise_s:.0f} s")
+                        time.sleep(noise_s)  # what must NOT happen has no event to await
+                        manager.restore(opts, None)
+                        noise_end = time.time()
+                        time.sleep(5)
+                    cut = time.time()
+                    on_cut = [r for r, rs in _read(out).items() if cable_at(rs, cut) == cut_cable]
+                    manager.set_links(opts, cut_cable, None, {"cut": True})
+                    say(f"{cut_cable} cut; regions on it: {', '.join(on_cut) or 'none'}")
+                    _wait(lambda: all(cable_at(_read(out)[r], time.time()) != cut_cable
+                                      for r in on_cut), 60, f"every region off {cut_cable}",
+                          serve, serve_log)  # fmt: skip
+                    time.sleep(hold_s)
+                    restore = time.time()
+                    manager.restore(opts, cut_cable)
+                    say(f"{cut_cable} restored; watching {after_restore_s:.0f} s for flapping")
+                    time.sleep(after_restore_s)
+                    end = time.time()
+        finally:
+            manager.restore(opts, None)
+    objective = {r: min((p.rtt_p95_ms for p in topo.slas if r in p.regions), default=1e9)
+                 for r in state["region_ns"]}  # fmt: skip
+    return LoopRun(_read(out), (noise_start, noise_end), cut, restore, end, on_cut, objective,
+                   serve_log)  # fmt: skip
+
+
+def _wait(condition: Callable[[], object], timeout_s: float, what: str,
+          proc: subprocess.Popen[bytes], log: Path) -> None:  # fmt: skip
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if proc.poll() is not None:
+            raise CablewatchError(f"cablewatch serve exited: {log.read_text()[-2000:]}")
+        if time.monotonic() > deadline:
+            raise CablewatchError(f"timed out after {timeout_s:g} s waiting for {what}")
+        time.sleep(0.1)
