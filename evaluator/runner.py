@@ -42,7 +42,7 @@ from cablewatch.errors import CablewatchError
 from cablewatch.evaluator import reader
 from cablewatch.evaluator.metrics import PATH_STATE, EvaluatorMetrics
 from cablewatch.failover.engine import FailoverEngine, Recommendation
-from cablewatch.failover.score import Score, path_stats, score
+from cablewatch.failover.score import MIN_ROUNDS, Score, path_stats, score
 from cablewatch.sla.evaluate import Minute, SlaStatus, evaluate_path, evaluate_region
 from cablewatch.topology.model import InfluxSink, Topology
 
@@ -120,6 +120,7 @@ class Evaluator:
         self.on_recommendation: list[Callable[[Recommendation], None]] = []
         """Called with every new recommendation (the webhooks)."""
         self.last_poll_s: float | None = None
+        self.started_s: float | None = None
 
     # -- detection ---------------------------------------------------------------------------
 
@@ -198,7 +199,13 @@ class Evaluator:
         return out
 
     def _recommend(self, status: dict[PathKey, PathStatus], now: float) -> None:
+        if self.started_s is None:
+            self.started_s = now
         for region in self.topology.regions:
+            young = [key for key in self.history if key[0] == region.id
+                     and len(self.history[key]) < MIN_ROUNDS]  # fmt: skip
+            if young and now - self.started_s < self.stale_s:
+                continue  # a first choice waits for every cable's first rounds (or a gap)
             new = self.failover.update(region.id, self.scores(region.id, status), now)
             if new is None:
                 continue

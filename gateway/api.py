@@ -6,6 +6,8 @@ token is compared in constant time with each configured one (401 otherwise, with
 
 Cheap polling: /v1/recommendations and /v1/recommendations/{region} carry an ``ETag`` (the
 recommendations' version, which grows on every change) and answer ``If-None-Match`` with 304.
+Cheap answers: the data changes once per evaluator poll, so each body is rendered (and
+validated against its model) once per ``revision`` of the source, and then served as bytes.
 """
 
 from __future__ import annotations
@@ -107,6 +109,10 @@ class ApiSource(Protocol):
 
     def now_iso(self) -> str: ...
 
+    def revision(self) -> object:
+        """Changes whenever what the API would answer may have changed (every poll)."""
+        ...
+
     @property
     def registry(self) -> CollectorRegistry: ...
 
@@ -142,6 +148,18 @@ def create_app(source: ApiSource, tokens: Sequence[str]) -> FastAPI:
             raise HTTPException(404, f"unknown region {region!r}")
         return region
 
+    cache: dict[str, bytes] = {}
+    cached_revision: list[object] = [None]
+
+    def rendered(key: str, model: type[BaseModel], build: Any, headers: dict[str, str]) -> Any:
+        revision = source.revision()
+        if cached_revision[0] != revision:
+            cache.clear()
+            cached_revision[0] = revision
+        if key not in cache:
+            cache[key] = model.model_validate(build()).model_dump_json().encode()
+        return Response(cache[key], media_type="application/json", headers=headers)
+
     def etag(request: Request, response: Response) -> bool:
         """Set the ETag; True if the client already has this version (answer 304)."""
         tag = f'"v{source.version}"'
@@ -154,11 +172,11 @@ def create_app(source: ApiSource, tokens: Sequence[str]) -> FastAPI:
     def recommendations(request: Request, response: Response) -> Any:
         if etag(request, response):
             return Response(status_code=304, headers=dict(response.headers))
-        return {
+        return rendered("*", RecommendationList, lambda: {
             "version": source.version,
             "generated_at": source.now_iso(),
             "recommendations": [source.recommendation(r) for r in source.regions()],
-        }
+        }, dict(response.headers))  # fmt: skip
 
     @app.get("/v1/recommendations/{region}", response_model=Recommendation, dependencies=auth,
              responses=unknown | {304: {"description": "Not modified"}})  # fmt: skip
@@ -170,11 +188,12 @@ def create_app(source: ApiSource, tokens: Sequence[str]) -> FastAPI:
         known(region)
         if etag(request, response):
             return Response(status_code=304, headers=dict(response.headers))
-        return source.recommendation(region)
+        return rendered(f"r:{region}", Recommendation, lambda: source.recommendation(region),
+                        dict(response.headers))  # fmt: skip
 
     @app.get("/v1/cables", response_model=CableList, dependencies=auth, responses=errors)
     def cables() -> Any:
-        return {"cables": source.cables()}
+        return rendered("cables", CableList, lambda: {"cables": source.cables()}, {})
 
     @app.get("/v1/paths/{region}", response_model=PathList, dependencies=auth,
              responses=unknown)  # fmt: skip

@@ -53,6 +53,9 @@ class EvaluatorSource:
     def regions(self) -> Sequence[str]:
         return [r.id for r in self.ev.topology.regions]
 
+    def revision(self) -> object:
+        return (self.ev.failover.version, self.ev.last_poll_s)
+
     def now_iso(self) -> str:
         return _iso(self.ev.clock()) or ""
 

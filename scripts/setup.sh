@@ -13,6 +13,7 @@ apt_packages=(
     openssl                                # self-signed certificates for HTTPS tests
     influxdb prometheus victoria-metrics   # the system of record, metrics, the v2 write API
     prometheus-alertmanager                # alerts (and amtool, which checks its config)
+    wrk                                    # HTTP load for bench/api.py
 )
 
 missing=()
