@@ -131,4 +131,6 @@ def _fault_text(score: Score | None) -> str:
         return "has no data"
     st = score.stats
     loss = "?" if st.loss_pct is None else f"{st.loss_pct:.0f}"
-    return f"{st.state} (loss {loss} %)"
+    if st.lossy:
+        return f"is down (losing packets; {loss} % over the window)"
+    return f"loses {loss} % of packets over the window"

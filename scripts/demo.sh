@@ -6,7 +6,9 @@
 # physics floor, traces the cable a packet takes, runs every protocol from one region, cuts ADC
 # and shows the effect, restores it, then runs an agent per region writing to InfluxDB and
 # scraped by Prometheus (Debian's packages), with `cablewatch evaluate` posting to Alertmanager,
-# through another ADC cut: one alert for the cable, and its resolution. Then it tears
+# through another ADC cut: one alert for the cable, and its resolution. Then the closed loop:
+# `cablewatch serve` recommends a cable per region, a gateway stand-in in each region follows
+# it, and a third ADC cut shows recommendation, switch and recovery times. Then it tears
 # everything down. Only the lab's own namespaces are ever probed. Its lab is separate from one
 # you may have up (own prefix and state dir).
 set -euo pipefail
@@ -47,6 +49,9 @@ cw lab survey -c 10
 
 step "Agents in every region -> InfluxDB and Prometheus -> evaluator -> Alertmanager, through an ADC cut"
 "$venv/bin/python" "$root/scripts/demo_pipeline.py" 2>/dev/null
+
+step "Closed loop: agents -> cablewatch serve (failover, gateway API) -> a gateway stand-in per region, through an ADC cut"
+"$venv/bin/python" "$root/scripts/demo_loop.py"
 
 step "Tear the lab down"
 cw lab down
