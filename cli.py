@@ -527,10 +527,18 @@ def serve(
         Path | None, typer.Option(help="Append every webhook delivery attempt here (JSON lines).")
     ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+    print_openapi: Annotated[
+        bool, typer.Option("--print-openapi", help="Print the API's OpenAPI schema and exit.")
+    ] = False,
 ) -> None:
     """The evaluator plus the gateway API ([api]) and signed webhooks ([[webhooks]])."""
     from cablewatch.gateway import server as gateway_server
 
+    if print_openapi:
+        from cablewatch.gateway.api import openapi_document
+
+        render.print_json(out, openapi_document())
+        return
     topo = _load(config)
     if topo.sinks.influxdb is None:
         _fail(f"{topo.source}: no [sinks.influxdb] section: the evaluator reads from it")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol, cast
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from cablewatch import __version__
 
-__all__ = ["ApiSource", "create_app"]
+__all__ = ["ApiSource", "create_app", "openapi_document"]
 
 
 class CableScore(BaseModel):
@@ -216,3 +216,9 @@ def create_app(source: ApiSource, tokens: Sequence[str]) -> FastAPI:
         return Response(generate_latest(source.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The API's OpenAPI schema, as served at /openapi.json (it does not depend on data)."""
+    app = create_app(cast(ApiSource, object()), ["schema-only"])
+    return app.openapi()

@@ -250,3 +250,16 @@ def test_schemathesis_finds_no_server_errors_or_schema_violations(api_schema: An
             case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"})
 
         check()
+
+
+def test_published_openapi_schema_is_what_is_served(served: Served) -> None:
+    """deploy/gateway/openapi.json (`cablewatch serve --print-openapi`) is the live schema."""
+    published = Path(__file__).resolve().parent.parent / "deploy" / "gateway" / "openapi.json"
+    served_schema = httpx.get(served.url + "/openapi.json", timeout=10).json()
+    assert json.loads(published.read_text()) == served_schema
+    assert set(served_schema["paths"]) == {
+        "/v1/recommendations", "/v1/recommendations/{region}", "/v1/cables",
+        "/v1/paths/{region}", "/healthz", "/metrics",
+    }  # fmt: skip
+    security = served_schema["components"]["securitySchemes"]
+    assert security == {"HTTPBearer": {"type": "http", "scheme": "bearer"}}
