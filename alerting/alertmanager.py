@@ -139,14 +139,5 @@ class AlertmanagerClient:
                 f"alertmanager {self.url}: HTTP {response.status_code}: {response.text[:200]}"
             )
 
-    async def alerts(self, *, active: bool = True) -> list[dict[str, Any]]:
-        """What Alertmanager holds (for the CLI and tests)."""
-        params = {"active": "true" if active else "false", "silenced": "false",
-                  "inhibited": "false", "unprocessed": "true"}  # fmt: skip
-        response = await self._client.get("/api/v2/alerts", params=params)
-        response.raise_for_status()
-        result: list[dict[str, Any]] = response.json()
-        return result
-
     async def close(self) -> None:
         await self._client.aclose()

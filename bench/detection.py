@@ -36,13 +36,13 @@ from typing import Any
 from cablewatch.lab import manager
 from cablewatch.lab.stack import (
     CABLEWATCH,
-    active_alerts,
     agent_config,
     agents,
     alertmanager,
     evaluator,
     free_port,
     influxd,
+    watch_alerts,
 )
 from cablewatch.topology import load_default
 
@@ -54,15 +54,10 @@ BLACKBOX_S = 60 + 60
 def until(url: str, done: Any, timeout_s: float) -> tuple[float, set[str]]:
     """Poll every 0.1 s until ``done(alerts)``; (seconds taken, every alert subject seen)."""
     t0 = time.monotonic()
-    seen: set[str] = set()
-    while True:
-        alerts = active_alerts(url)
-        seen |= {f"{a['labels']['alertname']} {a['labels'].get('subject', '')}" for a in alerts}
-        if done(alerts):
-            return time.monotonic() - t0, seen
-        if time.monotonic() - t0 > timeout_s:
-            raise SystemExit(f"timed out after {timeout_s} s; alerts: {alerts}")
-        time.sleep(0.1)
+    history = watch_alerts(url, done, timeout_s)
+    seen = {f"{a['labels']['alertname']} {a['labels'].get('subject', '')}"
+            for _t, alerts in history for a in alerts}  # fmt: skip
+    return history[-1][0] - t0, seen
 
 
 def main() -> None:

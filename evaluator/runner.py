@@ -46,7 +46,7 @@ from cablewatch.failover.score import MIN_ROUNDS, Score, path_stats, score
 from cablewatch.sla.evaluate import Minute, SlaStatus, evaluate_path, evaluate_region
 from cablewatch.topology.model import InfluxSink, Topology
 
-__all__ = ["Evaluator", "serve", "sla_status"]
+__all__ = ["Evaluator", "running", "serve", "sla_status", "utc_iso"]
 
 log = logging.getLogger("cablewatch.evaluator")
 _MAX_PENDING_LINES = 100_000
@@ -69,7 +69,8 @@ class _Minutes:
     loaded_until_ns: int | None = None
 
 
-def _iso(unix_s: float | None) -> str | None:
+def utc_iso(unix_s: float | None) -> str | None:
+    """RFC 3339, UTC, milliseconds; None stays None."""
     if unix_s is None:
         return None
     return dt.datetime.fromtimestamp(unix_s, dt.UTC).isoformat(timespec="milliseconds")
@@ -223,7 +224,7 @@ class Evaluator:
             v = d.last
             paths[f"{key[0]}/{key[1]}"] = {
                 "state": d.state,
-                "since": _iso(d.since_s),
+                "since": utc_iso(d.since_s),
                 "reasons": list(v.reasons) if v else [],
                 "loss_pct": v.loss_pct if v else None,
                 "median_ms": v.median_ms if v else None,
@@ -246,10 +247,10 @@ class Evaluator:
             self.records[event.id] = rec
             self.metrics.events.labels(event.scope).inc()
             log.warning("raised %s %s: %s (started %s)", event.scope, event.subject,
-                        rec.evidence["summary"], _iso(start))  # fmt: skip
+                        rec.evidence["summary"], utc_iso(start))  # fmt: skip
         else:
             rec = self.records.pop(event.id)
-            rec.evidence = self._evidence(event) | {"resolved": _iso(event.resolved_s)}
+            rec.evidence = self._evidence(event) | {"resolved": utc_iso(event.resolved_s)}
             rec.posted = False
             self.resolved.append(rec)
             log.warning("resolved %s %s after %.1f s", event.scope, event.subject,

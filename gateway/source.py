@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from cablewatch.evaluator.runner import Evaluator
+from cablewatch.evaluator.runner import Evaluator, utc_iso
 from cablewatch.failover.score import Score
 
 __all__ = ["EvaluatorSource"]
-
-
-def _iso(unix_s: float | None) -> str | None:
-    if unix_s is None:
-        return None
-    return dt.datetime.fromtimestamp(unix_s, dt.UTC).isoformat(timespec="milliseconds")
 
 
 def _score(s: Score) -> dict[str, Any]:
@@ -57,7 +50,7 @@ class EvaluatorSource:
         return (self.ev.failover.version, self.ev.last_poll_s)
 
     def now_iso(self) -> str:
-        return _iso(self.ev.clock()) or ""
+        return utc_iso(self.ev.clock()) or ""
 
     def recommendation(self, region: str) -> dict[str, Any]:
         rec = self.ev.failover.current(region)
@@ -68,7 +61,7 @@ class EvaluatorSource:
                     "kind": "none", "reason": "no data yet", "version": self.version,
                     "scores": scores}  # fmt: skip
         return {"region": region, "cable": rec.cable, "previous": rec.previous,
-                "since": _iso(rec.since_s), "kind": rec.kind, "reason": rec.reason,
+                "since": utc_iso(rec.since_s), "kind": rec.kind, "reason": rec.reason,
                 "version": self.version, "scores": scores}  # fmt: skip
 
     def cables(self) -> list[dict[str, Any]]:
@@ -80,7 +73,7 @@ class EvaluatorSource:
             unknown = sorted(r for r, s in mine.items() if s == "unknown")
             events = [
                 {"id": rec.event.id, "scope": rec.event.scope, "subject": rec.event.subject,
-                 "started": _iso(rec.start_s) or "", "raised": _iso(rec.event.raised_s),
+                 "started": utc_iso(rec.start_s) or "", "raised": utc_iso(rec.event.raised_s),
                  "regions": sorted({r for r, _c in rec.event.seen_paths})}
                 for rec in self.ev.records.values()
                 if rec.event.cable == cable.name or rec.event.scope == "station"
@@ -112,4 +105,4 @@ class EvaluatorSource:
             state = "ok"
         from cablewatch import __version__
 
-        return {"status": state, "version": __version__, "last_poll": _iso(last)}
+        return {"status": state, "version": __version__, "last_poll": utc_iso(last)}

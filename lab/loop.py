@@ -8,19 +8,18 @@ Shared by the closed-loop test, bench/api.py and the demo; returns every stand-i
 
 from __future__ import annotations
 
-import contextlib
 import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cablewatch.errors import CablewatchError
 from cablewatch.lab import manager
-from cablewatch.lab.stack import CABLEWATCH, agent_config, agents, free_port, influxd
+from cablewatch.lab.stack import CABLEWATCH, agent_config, agents, free_port, influxd, stopping
 from cablewatch.topology import load
 
 __all__ = ["LoopRun", "cable_at", "closed_loop", "recoveries", "switches"]
@@ -96,21 +95,6 @@ def _unix(iso: str) -> float:
     return dt.datetime.fromisoformat(iso).timestamp()
 
 
-@contextlib.contextmanager
-def _processes(procs: list[subprocess.Popen[bytes]]) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in procs:
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-
-
 def closed_loop(
     opts: manager.LabOptions,
     tmp: Path,
@@ -151,7 +135,7 @@ def closed_loop(
                                      stderr=subprocess.STDOUT)  # fmt: skip
         standins = []
         try:
-            with _processes([serve]), agents(state, config, tmp, listen_port=None):
+            with stopping([serve]), agents(state, config, tmp, listen_port=None):
                 for region, ns in state["region_ns"].items():
                     cmd = ["ip", "netns", "exec", ns, sys.executable, "-m",
                            "cablewatch.lab.standin", "--region", region, "--api",
@@ -160,7 +144,7 @@ def closed_loop(
                            str(out / f"{region}.jsonl"), "--poll-s", "0.25", "--probe-s",
                            "0.25"]  # fmt: skip
                     standins.append(subprocess.Popen(cmd, stderr=subprocess.DEVNULL))
-                with _processes(standins):
+                with stopping(standins):
                     _wait(lambda: len(r := _read(out)) == 9 and all(
                         any(x["kind"] == "switch" for x in rs) for rs in r.values()),
                         60 + 20 * interval_s, "every stand-in following a recommendation",

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -172,6 +172,24 @@ def active_alerts(url: str) -> list[dict[str, Any]]:
     return [a for a in alerts if a["status"]["state"] == "active"]
 
 
+def watch_alerts(
+    url: str, done: Callable[[list[dict[str, Any]]], bool], timeout_s: float, *,
+    poll_s: float = 0.1,
+) -> list[tuple[float, list[dict[str, Any]]]]:  # fmt: skip
+    """Alertmanager's active alerts every ``poll_s``, each with its monotonic time, until
+    ``done(alerts)`` holds (the last entry); CablewatchError after ``timeout_s``."""
+    start = time.monotonic()
+    history = []
+    while True:
+        alerts = active_alerts(url)
+        history.append((time.monotonic(), alerts))
+        if done(alerts):
+            return history
+        if time.monotonic() - start > timeout_s:
+            raise CablewatchError(f"{url}: timed out after {timeout_s:g} s; alerts: {alerts}")
+        time.sleep(poll_s)
+
+
 def agent_config(
     path: Path,
     influx_url: str,
@@ -237,7 +255,7 @@ def agents(
     try:
         yield procs
     finally:
-        _terminate(list(procs.values()))
+        terminate(list(procs.values()))
 
 
 @contextlib.contextmanager
@@ -246,13 +264,21 @@ def evaluator(config: Path, log: Path, listen: str) -> Iterator[subprocess.Popen
     with log.open("ab") as out:
         cmd = [*CABLEWATCH, "evaluate", "--config", str(config), "--listen", listen]
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-    try:
+    with stopping([proc]):
         yield proc
+
+
+@contextlib.contextmanager
+def stopping(procs: list[subprocess.Popen[bytes]]) -> Iterator[None]:
+    """Stop ``procs`` on exit (as it is then: the list may grow meanwhile)."""
+    try:
+        yield
     finally:
-        _terminate([proc])
+        terminate(procs)
 
 
-def _terminate(procs: list[subprocess.Popen[bytes]]) -> None:
+def terminate(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM, 30 s to exit, then SIGKILL."""
     for p in procs:
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)

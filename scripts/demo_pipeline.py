@@ -37,6 +37,7 @@ from cablewatch.lab.stack import (
     free_port,
     influxd,
     prometheus,
+    watch_alerts,
 )
 from cablewatch.topology.model import InfluxSink
 
@@ -102,11 +103,8 @@ def main() -> None:
 
 def wait_alerts(url: str, done: Any, timeout_s: float = 60) -> tuple[float, list[dict[str, Any]]]:
     t0 = time.monotonic()
-    while True:
-        alerts = active_alerts(url)
-        if done(alerts) or time.monotonic() - t0 > timeout_s:
-            return time.monotonic() - t0, alerts
-        time.sleep(0.1)
+    when, alerts = watch_alerts(url, done, timeout_s)[-1]
+    return when - t0, alerts
 
 
 def show_alerts(alerts: list[dict[str, Any]]) -> None:

@@ -1,4 +1,5 @@
-"""What the pipeline tests read back: InfluxDB's rounds per series, an agent's spool report."""
+"""What the pipeline tests write and read back: ICMP rounds as an agent writes them, InfluxDB's
+rounds per series, an agent's spool report."""
 
 from __future__ import annotations
 
@@ -9,6 +10,18 @@ from typing import Any
 
 import httpx
 from conftest import cablewatch_cmd
+
+from cablewatch.collectors.lineprotocol import line
+
+
+def ping_line(region: str, cable: str, t: float, sent: int, received: int,
+              median: float | None, jitter: float | None = None) -> str:  # fmt: skip
+    """One ICMP round's ``ping`` point, as an agent writes it (the fields the evaluator reads)."""
+    tags = {"region": region, "cable": cable, "protocol": "icmp", "host": f"{region}-probe"}
+    fields = {"packets_transmitted": sent, "packets_received": received,
+              "median_response_ms": median, "jitter_ms": jitter,
+              "status": "ok" if received else "loss"}  # fmt: skip
+    return line("ping", tags, fields, int(t * 1e9))
 
 
 def influx_counts(url: str, database: str) -> dict[str, int]:

@@ -24,13 +24,13 @@ from lab_helpers import CABLES, Lab
 
 from cablewatch.lab.stack import (
     Server,
-    active_alerts,
     agent_config,
     agents,
     alertmanager,
     evaluator,
     free_port,
     influxd,
+    watch_alerts,
 )
 
 pytestmark = pytest.mark.netns
@@ -67,15 +67,7 @@ class Run:
 
 def watch(am: Server, phase: Phase, until: Any, timeout_s: float) -> None:
     """Record Alertmanager's active alerts every 0.2 s until ``until(alerts)`` is true."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        alerts = active_alerts(am.url)
-        phase.seen.append((time.monotonic(), alerts))
-        if until(alerts):
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{phase.name}: timed out; last alerts: {alerts}")
-        time.sleep(0.2)
+    phase.seen += watch_alerts(am.url, until, timeout_s, poll_s=0.2)
 
 
 def rounds_per_path(url: str, since_ns: int) -> dict[tuple[str, str], int]:

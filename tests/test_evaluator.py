@@ -16,13 +16,14 @@ from typing import Any
 
 import httpx
 import pytest
+from pipeline_helpers import ping_line
 
 from cablewatch.alerting.alertmanager import AlertmanagerClient
 from cablewatch.collectors.influx import InfluxQL, InfluxV1Writer
 from cablewatch.collectors.lineprotocol import line
 from cablewatch.correlation.events import Transition
 from cablewatch.evaluator.runner import Evaluator
-from cablewatch.lab.stack import Server, agent_config, alertmanager, influxd
+from cablewatch.lab.stack import Server, active_alerts, agent_config, alertmanager, influxd
 from cablewatch.topology import load
 from cablewatch.topology.model import Topology
 
@@ -46,14 +47,6 @@ def setup_db(influx: Server, name: str, am_url: str, tmp: Path) -> Topology:
     httpx.post(f"{influx.url}/query", data={"q": f'CREATE DATABASE "{name}"'}, timeout=10)
     return load(agent_config(tmp / f"{name}.toml", influx.url, database=name,
                              alertmanager_url=am_url))  # fmt: skip
-
-
-def ping_line(region: str, cable: str, t: float, sent: int, received: int,
-              median: float | None) -> str:  # fmt: skip
-    tags = {"region": region, "cable": cable, "protocol": "icmp", "host": f"{region}-probe"}
-    fields = {"packets_transmitted": sent, "packets_received": received,
-              "median_response_ms": median, "status": "ok" if received else "loss"}  # fmt: skip
-    return line("ping", tags, fields, int(t * 1e9))
 
 
 def run(coro: Any) -> Any:
@@ -91,7 +84,7 @@ def test_cut_raises_one_cable_alert_and_resolves(servers: tuple[Server, Server],
             transitions += await ev.detect()
             await ev.flush()
             if k in (20, 49):
-                seen.append(await client.alerts())
+                seen.append(await asyncio.to_thread(active_alerts, am.url))
         await ql.close()
         await writer.close()
         await client.close()

@@ -20,10 +20,10 @@ import hypothesis
 import pytest
 import schemathesis
 from conftest import cablewatch_cmd
+from pipeline_helpers import ping_line
 from waiting import wait_until
 
 from cablewatch.collectors.influx import InfluxQL
-from cablewatch.collectors.lineprotocol import line
 from cablewatch.evaluator.runner import Evaluator
 from cablewatch.gateway.api import create_app
 from cablewatch.gateway.source import EvaluatorSource
@@ -90,15 +90,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
         def feed() -> None:  # what 9 agents would write, every 0.2 s
             while not stop.is_set():
-                t = time.time_ns()
+                t = time.time()
                 lines = []
                 for (region, cable), floor in floors.items():
-                    dead = region == "jakarta" and cable == "ADC"
-                    tags = {"region": region, "cable": cable, "protocol": "icmp"}
-                    fields = {"packets_transmitted": 5, "packets_received": 0 if dead else 5,
-                              "median_response_ms": None if dead else floor + 0.2,
-                              "jitter_ms": None if dead else 0.1}  # fmt: skip
-                    lines.append(line("ping", tags, fields, t))
+                    if region == "jakarta" and cable == "ADC":
+                        lines.append(ping_line(region, cable, t, 5, 0, None))
+                    else:
+                        lines.append(ping_line(region, cable, t, 5, 5, floor + 0.2, 0.1))
                 httpx.post(f"{influx.url}/write", params={"db": "cw"},
                            content="\n".join(lines), timeout=5)  # fmt: skip
                 stop.wait(0.2)
