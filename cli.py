@@ -437,10 +437,9 @@ def agent(
     topo = _load(config)
     _check(topo.region, region)
     reg = topo.region(region)
-    where = _check_listen(listen, topo)
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    prom = topo.sinks.prometheus
+    where = _check_listen(listen, (prom.listen_host, prom.listen_port) if prom else None)
+    _start_logging(log_level)
     opts = agent_mod.AgentOptions(
         region=reg.id,
         spool_path=spool or Path("/var/lib/cablewatch") / f"{reg.id}.db",
@@ -449,14 +448,28 @@ def agent(
     _run(lambda: agent_mod.serve(topo, opts, where))
 
 
-def _check_listen(listen: str | None, topo: Topology) -> tuple[str, int] | None:
-    if listen is not None:
-        try:
-            return parse_host_port(listen)
-        except CablewatchError as exc:
-            _fail(f"--listen: {exc}")
-    prom = topo.sinks.prometheus
-    return (prom.listen_host, prom.listen_port) if prom is not None else None
+def _check_listen(listen: str | None, default: tuple[str, int] | None) -> tuple[str, int] | None:
+    """--listen HOST:PORT, or the configuration's address when it is not given."""
+    if listen is None:
+        return default
+    try:
+        return parse_host_port(listen)
+    except CablewatchError as exc:
+        _fail(f"--listen: {exc}")
+
+
+def _start_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _evaluator_topology(config: Path | None) -> Topology:
+    """The configuration of an evaluating process, which reads InfluxDB."""
+    topo = _load(config)
+    if topo.sinks.influxdb is None:
+        _fail(f"{topo.source}: no [sinks.influxdb] section: the evaluator reads from it")
+    return topo
 
 
 @spool_app.command("report")
@@ -506,14 +519,9 @@ def evaluate(
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
     """Detect and classify faults, evaluate SLAs, raise and resolve alerts, continuously."""
-    topo = _load(config)
-    if topo.sinks.influxdb is None:
-        _fail(f"{topo.source}: no [sinks.influxdb] section: the evaluator reads from it")
-    where = _check_listen(listen, topo) if listen else (
-        topo.evaluator.listen_host, topo.evaluator.listen_port)  # fmt: skip
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    topo = _evaluator_topology(config)
+    where = _check_listen(listen, (topo.evaluator.listen_host, topo.evaluator.listen_port))
+    _start_logging(log_level)
     _run(lambda: evaluator_mod.serve(topo, where))
 
 
@@ -539,17 +547,12 @@ def serve(
 
         render.print_json(out, openapi_document())
         return
-    topo = _load(config)
-    if topo.sinks.influxdb is None:
-        _fail(f"{topo.source}: no [sinks.influxdb] section: the evaluator reads from it")
+    topo = _evaluator_topology(config)
     if topo.api is None:
         _fail(f"{topo.source}: no [api] section: nothing to serve (see cablewatch evaluate)")
     _check(gateway_server.read_tokens, topo.api)
-    where = _check_listen(listen, topo) if listen else (
-        topo.evaluator.listen_host, topo.evaluator.listen_port)  # fmt: skip
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    where = _check_listen(listen, (topo.evaluator.listen_host, topo.evaluator.listen_port))
+    _start_logging(log_level)
     _run(lambda: gateway_server.serve(topo, where, delivery_log=delivery_log))
 
 

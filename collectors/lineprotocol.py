@@ -161,11 +161,10 @@ def result_lines(result: ProbeResult, host: str) -> list[str]:
 
 
 def event_line(event: Event, station: str, start_s: float, evidence: str) -> str:
-    resolved = event.resolved_s
-    end = resolved if resolved is not None else None
+    end = event.resolved_s
     fields: dict[str, FieldValue | None] = {
         "event_id": event.id,
-        "state": "resolved" if resolved is not None else "open",
+        "state": "resolved" if end is not None else "open",
         "raised_unix_s": event.raised_s,
         "resolved_unix_s": end,
         "duration_s": None if end is None else max(0.0, end - start_s),

@@ -24,6 +24,7 @@ import asyncio
 import collections
 import contextlib
 import datetime as dt
+import itertools
 import json
 import logging
 import time
@@ -35,7 +36,7 @@ from cablewatch.aio import wait_event
 from cablewatch.alerting.alertmanager import AlertmanagerClient, alert, summary
 from cablewatch.collectors.influx import InfluxQL, SinkError, Writer
 from cablewatch.collectors.lineprotocol import event_line, recommendation_line, sla_line
-from cablewatch.correlation.classify import PathKey, PathStatus, classify
+from cablewatch.correlation.classify import SCOPES, PathKey, PathStatus, classify
 from cablewatch.correlation.detector import PathDetector, Round
 from cablewatch.correlation.events import Event, EventTracker, Transition
 from cablewatch.errors import CablewatchError
@@ -110,9 +111,11 @@ class Evaluator:
         self.pending_lines: list[str] = []
         self.last_post_s = 0.0
         self.minutes = _Minutes()
-        self.sla: list[SlaStatus] = []
         self.history: dict[PathKey, collections.deque[tuple[int, int, float | None, float | None]]]
         self.history = {key: collections.deque(maxlen=1000) for key in self.detectors}
+        self.region_paths: dict[str, list[PathKey]] = {r.id: [] for r in topology.regions}
+        for key in self.detectors:
+            self.region_paths[key[0]].append(key)
         self.failover = FailoverEngine(topology.failover)
         self.objective_p95: dict[str, float | None] = {
             r.id: min((p.rtt_p95_ms for p in topology.slas if r.id in p.regions), default=None)
@@ -176,7 +179,7 @@ class Evaluator:
                 rec.posted = False
                 self._store(rec)
         self._recommend(status, now)
-        for scope in ("station", "cable", "region", "path", "probe"):
+        for scope in SCOPES:
             self.metrics.events_open.labels(scope).set(
                 sum(1 for e in self.tracker.open.values() if e.scope == scope)
             )
@@ -188,12 +191,11 @@ class Evaluator:
         """Every cable's failover score for ``region`` over its last ``window`` rounds."""
         n = window or self.topology.failover.window_rounds
         out = []
-        for (r, cable), history in self.history.items():
-            if r != region:
-                continue
-            recent = list(history)[-n:]
-            d = self.detectors[(r, cable)]
-            stats = path_stats(region, cable, status[(r, cable)], d.floor_ms, recent,
+        for key in self.region_paths[region]:
+            history = self.history[key]
+            recent = list(itertools.islice(history, max(0, len(history) - n), None))
+            d = self.detectors[key]
+            stats = path_stats(region, key[1], status[key], d.floor_ms, recent,
                                lossy=d.lossy)  # fmt: skip
             out.append(score(stats, self.objective_p95[region],
                              self.topology.failover.clean_loss_pct))  # fmt: skip
@@ -203,8 +205,7 @@ class Evaluator:
         if self.started_s is None:
             self.started_s = now
         for region in self.topology.regions:
-            young = [key for key in self.history if key[0] == region.id
-                     and len(self.history[key]) < MIN_ROUNDS]  # fmt: skip
+            young = any(len(self.history[key]) < MIN_ROUNDS for key in self.region_paths[region.id])
             if young and now - self.started_s < self.stale_s:
                 continue  # a first choice waits for every cable's first rounds (or a gap)
             new = self.failover.update(region.id, self.scores(region.id, status), now)
@@ -351,7 +352,6 @@ class Evaluator:
             self.metrics.observe_sla(s)
         if write:
             self._queue(*(sla_line(s, now) for s in out))
-        self.sla = out
         return out
 
     # -- the process -------------------------------------------------------------------------

@@ -208,13 +208,14 @@ def agent_config(
     from cablewatch.topology import default_path
 
     text = default_path().read_text()
-    alerting = f'alertmanager_url = "{alertmanager_url}" #' if alertmanager_url else "# a"
+    commented = "# alertmanager_url = "
+    alerting = f'alertmanager_url = "{alertmanager_url}" #' if alertmanager_url else commented
     for old, new, count in (
         ("interval_s = 10.0", f"interval_s = {interval_s}", 1),
         ("packet_interval_s = 0.2 ", f"packet_interval_s = {packet_interval_s} ", 1),
         ("timeout_s = 2.0", f"timeout_s = {timeout_s}", 1),
         ("poll_s = 1.0", f"poll_s = {poll_s}", 1),
-        ("# alertmanager_url = ", alerting, 1),
+        (commented, alerting, 1),
         ('protocols = ["icmp", "tcp", "http", "dns"]',
          'protocols = ["icmp"]' if icmp_only else 'protocols = ["icmp", "tcp", "http", "dns"]', 3),
     ):  # fmt: skip

@@ -400,13 +400,11 @@ def _slas(tables: list[Table], cables: list[Cable], region_ids: set[str]) -> lis
         if unknown:
             known = ", ".join(sorted(region_ids))
             t.problem("regions", f"unknown region {unknown[0]!r} (known: {known})")
-        chosen: list[str] = []
-        for name in listed or [c.name for c in cables]:
-            if normalise_name(name) not in cable_names:
-                known = ", ".join(cable_names.values())
-                t.problem("cables", f"unknown cable {name!r} (known: {known})")
-                break
-            chosen.append(cable_names[normalise_name(name)])
+        names = listed or [c.name for c in cables]
+        strangers = [n for n in names if normalise_name(n) not in cable_names]
+        if strangers:
+            known = ", ".join(cable_names.values())
+            t.problem("cables", f"unknown cable {strangers[0]!r} (known: {known})")
         if availability is not None and availability == 100:
             t.problem("availability_pct", "got 100, expected less than 100: a 100 % objective "
                       "leaves no error budget")  # fmt: skip
@@ -416,13 +414,14 @@ def _slas(tables: list[Table], cables: list[Cable], region_ids: set[str]) -> lis
             continue
         values = (customer, regions, availability, period, rtt, loss, window, bad_loss, bad_rtt,
                   min_packets)  # fmt: skip
-        if None in values or unknown or len(chosen) != len(listed or chosen):
+        if None in values or unknown or strangers:
             continue
         assert customer is not None
         assert regions is not None
         seen.add(customer)
         out.append(SlaPolicy(
-            customer=customer, regions=tuple(regions), cables=tuple(chosen),
+            customer=customer, regions=tuple(regions),
+            cables=tuple(cable_names[normalise_name(n)] for n in names),
             availability_pct=cast(float, availability), period_days=cast(int, period),
             rtt_p95_ms=cast(float, rtt), loss_pct=cast(float, loss),
             objective_window_s=cast(int, window), bad_minute_loss_pct=cast(float, bad_loss),
