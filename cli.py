@@ -20,24 +20,25 @@ import typer
 from rich.console import Console
 
 from cablewatch import __version__
+from cablewatch import config as config_mod
+from cablewatch.agent import agent as agent_mod
+from cablewatch.agent import spool as spool_mod
 from cablewatch.alerting import rules as rules_mod
 from cablewatch.collectors.dbinit import init_database
 from cablewatch.collectors.influx import InfluxQL
+from cablewatch.config import Config
 from cablewatch.errors import CablewatchError
-from cablewatch.evaluator import runner as evaluator_mod
+from cablewatch.evaluator import service as evaluator_mod
 from cablewatch.lab import manager as lab
 from cablewatch.lab import scenario as lab_scenario
 from cablewatch.lab import survey as lab_survey_mod
-from cablewatch.probes import agent as agent_mod
-from cablewatch.probes import runner
-from cablewatch.probes import spool as spool_mod
+from cablewatch.probes import jobs as runner
 from cablewatch.probes.dns import dns_probe
 from cablewatch.probes.http import http_probe, parse_url
 from cablewatch.probes.result import ProbeResult
 from cablewatch.probes.targets import parse_host_port
 from cablewatch.probes.tcp import tcp_probe
 from cablewatch.terminal import render
-from cablewatch.topology import config as topology_config
 from cablewatch.topology.model import Topology
 
 __all__ = ["app", "main"]
@@ -48,6 +49,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # plain help: "[api]" and "[[webhooks]]" are section names, not rich markup, and flags
+    # take no value (rich help shows them as "<bool>")
+    rich_markup_mode=None,
 )
 topology_app = typer.Typer(
     help="The landing station, its cables and regions.", no_args_is_help=True
@@ -97,9 +101,9 @@ def _run(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
         _fail(str(exc))
 
 
-def _load(path: Path | None) -> Topology:
+def _load(path: Path | None) -> Config:
     try:
-        return topology_config.load(path) if path else topology_config.load_default()
+        return config_mod.load(path) if path else config_mod.load_default()
     except CablewatchError as exc:
         _fail(str(exc).replace("\n", "\ncablewatch: "))
 
@@ -207,20 +211,21 @@ def probe(
     as_json: JsonOpt = False,
 ) -> None:
     """Probe a region's targets from the topology, over each cable (or one)."""
-    topo = _load(config)
+    cfg = _load(config)
+    topo = cfg.topology
     _check(topo.region, region)
     if cable is not None:
         _check(topo.cable, cable)
-    results = _run(lambda: runner.probe_region(topo, region, cable))
+    results = _run(lambda: runner.probe_region(topo, cfg.probe, region, cable))
     if not results:
-        _fail(f"region {region!r} has no targets in {topo.source}")
+        _fail(f"region {region!r} has no targets in {cfg.source}")
     _report(results, as_json, topo)
 
 
 @topology_app.command("show")
 def topology_show(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Region x cable: path length and physics floor of the RTT."""
-    topo = _load(config)
+    topo = _load(config).topology
     if as_json:
         render.print_json(out, render.topology_rows(topo))
     else:
@@ -230,7 +235,7 @@ def topology_show(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
 @config_app.command("check")
 def config_check(file: Annotated[Path, typer.Argument(help="The TOML file to validate.")]) -> None:
     """Validate a configuration file; print every problem with its key."""
-    topo = _load(file)
+    topo = _load(file).topology
     out.print(
         f"{file}: ok ({len(topo.cables)} cables, {len(topo.regions)} regions, "
         f"{len(topo.targets)} targets)",
@@ -251,7 +256,7 @@ RegionOpt = Annotated[str | None, typer.Option("--region", "-r", help="Only this
 _LAB = lab.LabOptions()
 
 
-def _lab_call(fn: Callable[..., T], *args: object) -> T:
+def _call(fn: Callable[..., T], *args: object) -> T:
     try:
         return fn(*args)
     except CablewatchError as exc:
@@ -275,23 +280,23 @@ def lab_up(
     seed: Annotated[int | None, typer.Option(help="Seed of the emulator's randomness.")] = None,
 ) -> None:
     """Build the lab from the topology (idempotent; repairs a broken lab)."""
-    topo = _load(config)
+    cfg = _load(config)
     opts = lab.LabOptions(state_dir, prefix, mgmt_subnet, think_ms, token_ms, seed=seed)
-    _state, message = _lab_call(lab.up, topo, opts)
+    _state, message = _call(lab.up, cfg, opts)
     out.print(message, markup=False, highlight=False)
 
 
 @lab_app.command("down")
 def lab_down(state_dir: StateDirOpt = _LAB.state_dir, prefix: PrefixOpt = _LAB.prefix) -> None:
     """Remove every namespace, link and process of the lab (works after crashes too)."""
-    removed = _lab_call(lab.down, lab.LabOptions(state_dir, prefix))
+    removed = _call(lab.down, lab.LabOptions(state_dir, prefix))
     out.print(f"lab down: removed {len(removed)} namespaces, links and processes", markup=False)
 
 
 @lab_app.command("status")
 def lab_status(state_dir: StateDirOpt = _LAB.state_dir, as_json: JsonOpt = False) -> None:
     """Links, their state and configured delays, packets forwarded and dropped."""
-    status = _lab_call(lab.status, lab.LabOptions(state_dir))
+    status = _call(lab.status, lab.LabOptions(state_dir))
     if as_json:
         render.print_json(out, status)
     else:
@@ -305,7 +310,7 @@ def lab_cut(
     state_dir: StateDirOpt = _LAB.state_dir,
 ) -> None:
     """Cut a cable: every packet over it is lost (for all regions, or one)."""
-    reply = _lab_call(lab.set_links, lab.LabOptions(state_dir), cable, region, {"cut": True})
+    reply = _call(lab.set_links, lab.LabOptions(state_dir), cable, region, {"cut": True})
     out.print(f"cut {cable}: {reply['matched']} paths", markup=False)
 
 
@@ -336,7 +341,7 @@ def lab_degrade(
         _fail(
             "lab degrade: give at least one of --add-delay-ms, --loss-pct, --jitter-ms, --rate-kbps"
         )
-    reply = _lab_call(lab.set_links, lab.LabOptions(state_dir), cable, region, params)
+    reply = _call(lab.set_links, lab.LabOptions(state_dir), cable, region, params)
     out.print(f"degraded {cable}: {reply['matched']} paths", markup=False)
 
 
@@ -346,7 +351,7 @@ def lab_restore(
     state_dir: StateDirOpt = _LAB.state_dir,
 ) -> None:
     """Undo cuts and degradations (of one cable, or all)."""
-    reply = _lab_call(lab.restore, lab.LabOptions(state_dir), cable)
+    reply = _call(lab.restore, lab.LabOptions(state_dir), cable)
     out.print(f"restored {cable or 'all cables'}: {reply['matched']} paths", markup=False)
 
 
@@ -359,7 +364,7 @@ def lab_exec(
     state_dir: StateDirOpt = _LAB.state_dir,
 ) -> None:
     """Run a command in a region's namespace: lab exec REGION -- COMMAND..."""
-    argv = _lab_call(lab.exec_command, lab.LabOptions(state_dir), region, list(ctx.args))
+    argv = _call(lab.exec_command, lab.LabOptions(state_dir), region, list(ctx.args))
     sys.stdout.flush()
     os.execvp(argv[0], argv)
 
@@ -374,8 +379,8 @@ def lab_survey(
 ) -> None:
     """Ping from every region over every cable at once: median RTT beside the floor."""
     opts = lab.LabOptions(state_dir)
-    _lab_call(lab.require_root)
-    state = _lab_call(lab.load_state, opts)
+    _call(lab.require_root)
+    state = _call(lab.load_state, opts)
     results = _run(
         lambda: lab_survey_mod.survey(state, count=count, interval_s=interval, timeout_s=timeout)
     )
@@ -390,7 +395,7 @@ def lab_survey(
 @lab_app.command("targets")
 def lab_targets(state_dir: StateDirOpt = _LAB.state_dir, as_json: JsonOpt = False) -> None:
     """Addresses per region x cable: where to aim, from which namespace and source."""
-    targets = _lab_call(lab.targets, lab.LabOptions(state_dir))
+    targets = _call(lab.targets, lab.LabOptions(state_dir))
     if as_json:
         render.print_json(out, targets)
     else:
@@ -406,8 +411,8 @@ def lab_scenario_run(
     state_dir: StateDirOpt = _LAB.state_dir,
 ) -> None:
     """Play timed events (cut, degrade, restore) against the running lab."""
-    events = _lab_call(lab_scenario.load, file)
-    _lab_call(
+    events = _call(lab_scenario.load, file)
+    _call(
         lab_scenario.play,
         lab.LabOptions(state_dir),
         events,
@@ -434,10 +439,12 @@ def agent(
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
     """Probe a region's targets continuously; spool, send to InfluxDB, export metrics."""
-    topo = _load(config)
-    _check(topo.region, region)
-    reg = topo.region(region)
-    prom = topo.sinks.prometheus
+    cfg = _load(config)
+    _check(cfg.topology.region, region)
+    reg = cfg.topology.region(region)
+    if host is not None:
+        _check(_check_tag, "--host", host)
+    prom = cfg.sinks.prometheus
     where = _check_listen(listen, (prom.listen_host, prom.listen_port) if prom else None)
     _start_logging(log_level)
     opts = agent_mod.AgentOptions(
@@ -445,7 +452,7 @@ def agent(
         spool_path=spool or Path("/var/lib/cablewatch") / f"{reg.id}.db",
         host=host or socket.gethostname(),
     )
-    _run(lambda: agent_mod.serve(topo, opts, where))
+    _run(lambda: agent_mod.serve(cfg, opts, where))
 
 
 def _check_listen(listen: str | None, default: tuple[str, int] | None) -> tuple[str, int] | None:
@@ -464,12 +471,18 @@ def _start_logging(level: str) -> None:
     )
 
 
-def _evaluator_topology(config: Path | None) -> Topology:
+def _evaluator_config(config: Path | None) -> Config:
     """The configuration of an evaluating process, which reads InfluxDB."""
-    topo = _load(config)
-    if topo.sinks.influxdb is None:
-        _fail(f"{topo.source}: no [sinks.influxdb] section: the evaluator reads from it")
-    return topo
+    cfg = _load(config)
+    _check(cfg.influx, "the evaluator reads from it")
+    return cfg
+
+
+def _check_tag(option: str, value: str) -> None:
+    """A value that becomes a tag: no control characters, no backslashes."""
+    if any(ch == "\\" or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise CablewatchError(f"{option}: got {value!r}, expected a name without control "
+                              "characters or backslashes (it becomes an InfluxDB tag)")  # fmt: skip
 
 
 @spool_app.command("report")
@@ -494,10 +507,7 @@ def db_init(
     rollup_days: Annotated[int, typer.Option(min=1, help="Keep 1-minute rollups this long.")] = 400,
 ) -> None:
     """Create the database, retention policies and rollup queries (idempotent)."""
-    topo = _load(config)
-    sink = topo.sinks.influxdb
-    if sink is None:
-        _fail(f"{topo.source}: no [sinks.influxdb] section")
+    sink = _call(_load(config).influx, "db init creates its database there")
 
     async def go() -> list[str]:
         ql = InfluxQL(sink)
@@ -519,10 +529,10 @@ def evaluate(
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
     """Detect and classify faults, evaluate SLAs, raise and resolve alerts, continuously."""
-    topo = _evaluator_topology(config)
-    where = _check_listen(listen, (topo.evaluator.listen_host, topo.evaluator.listen_port))
+    cfg = _evaluator_config(config)
+    where = _check_listen(listen, (cfg.evaluator.listen_host, cfg.evaluator.listen_port))
     _start_logging(log_level)
-    _run(lambda: evaluator_mod.serve(topo, where))
+    _run(lambda: evaluator_mod.serve(cfg, where))
 
 
 @app.command()
@@ -547,13 +557,11 @@ def serve(
 
         render.print_json(out, openapi_document())
         return
-    topo = _evaluator_topology(config)
-    if topo.api is None:
-        _fail(f"{topo.source}: no [api] section: nothing to serve (see cablewatch evaluate)")
-    _check(gateway_server.read_tokens, topo.api)
-    where = _check_listen(listen, (topo.evaluator.listen_host, topo.evaluator.listen_port))
+    cfg = _evaluator_config(config)
+    _check(gateway_server.read_tokens, _call(gateway_server.api_settings, cfg))
+    where = _check_listen(listen, (cfg.evaluator.listen_host, cfg.evaluator.listen_port))
     _start_logging(log_level)
-    _run(lambda: gateway_server.serve(topo, where, delivery_log=delivery_log))
+    _run(lambda: gateway_server.serve(cfg, where, delivery_log=delivery_log))
 
 
 @sla_app.command("status")
@@ -564,21 +572,20 @@ def sla_status(
     as_json: JsonOpt = False,
 ) -> None:
     """Every customer's SLA now: availability, error budget, burn rates, objectives."""
-    topo = _load(config)
-    if not topo.slas:
-        _fail(f"{topo.source}: no [[sla]] policies")
+    cfg = _load(config)
+    if not cfg.slas:
+        _fail(f"{cfg.source}: no [[sla]] policies")
     if customer is not None:
-        _check(topo.sla, customer)
-    if topo.sinks.influxdb is None:
-        _fail(f"{topo.source}: no [sinks.influxdb] section to read from")
-    statuses = _run(lambda: evaluator_mod.sla_status(topo))
-    wanted = topo.sla(customer).customer if customer else None
+        _check(cfg.sla, customer)
+    _check(cfg.influx, "sla status reads from it")
+    statuses = _run(lambda: evaluator_mod.sla_status(cfg))
+    wanted = cfg.sla(customer).customer if customer else None
     shown = [s for s in statuses if (wanted is None or s.customer == wanted)
              and (paths or s.cable == "any")]  # fmt: skip
     if as_json:
         render.print_json(out, render.sla_rows(shown))
     else:
-        out.print(render.sla_table(shown, topo))
+        out.print(render.sla_table(shown, cfg))
 
 
 @rules_app.command("generate")
@@ -589,17 +596,17 @@ def rules_generate(
     ),
 ) -> None:
     """Write Prometheus recording and alerting rules for the [[sla]] policies."""
-    topo = _load(config)
-    if not topo.slas:
-        _fail(f"{topo.source}: no [[sla]] policies to generate rules from")
+    cfg = _load(config)
+    if not cfg.slas:
+        _fail(f"{cfg.source}: no [[sla]] policies to generate rules from")
     source = config.name if config is not None else "the default topology (shantou.toml)"
-    text = rules_mod.generate(topo.slas, source)
+    text = rules_mod.generate(cfg.slas, source)
     try:
         output.write_text(text)
     except OSError as exc:
         _fail(f"{output}: {exc.strerror}")
     count = text.count("- record:") + text.count("- alert:")
-    out.print(f"wrote {count} rules for {len(topo.slas)} SLA policies to {output}",
+    out.print(f"wrote {count} rules for {len(cfg.slas)} SLA policies to {output}",
               markup=False, highlight=False, soft_wrap=True)  # fmt: skip
 
 

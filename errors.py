@@ -1,25 +1,29 @@
-"""The one exception tree of cablewatch.
+"""The one exception tree of cablewatch: every class it raises on purpose is here.
 
 Every error a user can cause or meet says what was wrong and where. Packet loss, timeouts and
 refused connections are *results* (fields of a probe result), never exceptions.
 
 - :class:`CablewatchError` -- base of everything raised on purpose.
-  - :class:`ConfigError` -- a configuration file is invalid; carries one :class:`ConfigIssue`
-    per problem (file, key, value, what was expected).
-  - :class:`TargetError` -- a target given on the command line is malformed (bad port, bad URL).
-  - :class:`IcmpPermissionError` -- neither raw nor unprivileged ICMP sockets may be opened.
-  - :class:`UnknownNameError` -- an unknown region or cable name.
+  - configuration and input: :class:`ConfigError` (with one :class:`ConfigIssue` per
+    problem), :class:`TargetError`, :class:`UnknownNameError`
+  - probing: :class:`IcmpPermissionError`
+  - the services cablewatch talks to: :class:`SinkError` (InfluxDB),
+    :class:`AlertmanagerError`
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 __all__ = [
+    "AlertmanagerError",
     "CablewatchError",
     "ConfigError",
     "ConfigIssue",
     "IcmpPermissionError",
+    "SinkError",
+    "SinkErrorKind",
     "TargetError",
     "UnknownNameError",
 ]
@@ -29,9 +33,12 @@ class CablewatchError(Exception):
     """Base class of every error cablewatch raises on purpose."""
 
 
+# -- configuration and input -----------------------------------------------------------------
+
+
 @dataclass(frozen=True, slots=True)
 class ConfigIssue:
-    """One problem in a configuration file."""
+    """One problem in a configuration file: file, dotted key, what was wrong."""
 
     file: str
     key: str
@@ -54,7 +61,10 @@ class TargetError(CablewatchError):
 
 
 class UnknownNameError(CablewatchError):
-    """A region or cable name that the topology does not have."""
+    """A region, cable or customer name that the configuration does not have."""
+
+
+# -- probing ---------------------------------------------------------------------------------
 
 
 class IcmpPermissionError(CablewatchError):
@@ -68,3 +78,21 @@ class IcmpPermissionError(CablewatchError):
             f"unprivileged ICMP for group {gid} with "
             f'`sysctl -w net.ipv4.ping_group_range="{gid} {gid}"`'
         )
+
+
+# -- services cablewatch talks to ------------------------------------------------------------
+
+SinkErrorKind = Literal["unreachable", "auth", "not_found", "rejected", "server"]
+
+
+class SinkError(CablewatchError):
+    """An InfluxDB write or query failed; ``kind`` tells whether retrying can help."""
+
+    def __init__(self, sink: str, kind: SinkErrorKind, message: str) -> None:
+        self.sink = sink
+        self.kind = kind
+        super().__init__(f"influxdb sink {sink}: {message}")
+
+
+class AlertmanagerError(CablewatchError):
+    """Alertmanager did not take the alerts posted to it (no answer, or not HTTP 200)."""

@@ -24,10 +24,10 @@ import httpx
 
 from cablewatch.correlation.classify import Scope
 from cablewatch.correlation.events import Event
-from cablewatch.errors import CablewatchError
+from cablewatch.errors import AlertmanagerError
 from cablewatch.sla.policy import SlaPolicy
 
-__all__ = ["ALERT_NAMES", "SEVERITY", "AlertmanagerClient", "AlertmanagerError", "alert"]
+__all__ = ["ALERT_NAMES", "SEVERITY", "AlertmanagerClient", "alert", "customers", "summary"]
 
 ALERT_NAMES: Mapping[Scope, str] = {
     "station": "CablewatchStationFault",
@@ -43,10 +43,6 @@ SEVERITY: Mapping[Scope, str] = {
     "path": "warning",
     "probe": "warning",
 }
-
-
-class AlertmanagerError(CablewatchError):
-    pass
 
 
 def _iso(unix_s: float) -> str:

@@ -34,13 +34,14 @@ from fastapi.routing import APIRoute
 
 from cablewatch.collectors.influx import InfluxQL, InfluxV1Writer
 from cablewatch.collectors.lineprotocol import line
-from cablewatch.evaluator.runner import Evaluator
+from cablewatch.config import load, load_default
+from cablewatch.evaluator.service import Evaluator
+from cablewatch.evaluator.view import EvaluatorView
 from cablewatch.gateway.api import create_app
 from cablewatch.gateway.source import EvaluatorSource
 from cablewatch.lab import manager
 from cablewatch.lab.loop import closed_loop, recoveries
 from cablewatch.lab.stack import agent_config, free_port, influxd, need
-from cablewatch.topology import load, load_default
 
 TOKEN = "bench-token"
 
@@ -48,7 +49,8 @@ TOKEN = "bench-token"
 def evaluator_with_data(tmp: Path, influx_url: str) -> Evaluator:
     httpx.post(f"{influx_url}/query", data={"q": 'CREATE DATABASE "cw"'}, timeout=10)
     topo = load(agent_config(tmp / "cw.toml", influx_url, icmp_only=True))
-    floors = {(r.id, c): p.floor_rtt_ms for r in topo.regions for c, p in r.paths.items()}
+    floors = {(r.id, c): p.floor_rtt_ms for r in topo.topology.regions
+              for c, p in r.paths.items()}  # fmt: skip
     now = time.time()
     lines = [
         line("ping", {"region": r, "cable": c, "protocol": "icmp"},
@@ -76,7 +78,7 @@ def evaluator_with_data(tmp: Path, influx_url: str) -> Evaluator:
 def serve(ev: Evaluator, port: int) -> None:
     """The API app, plus /bench/static behind the same token check (the /v1 routes' own
     dependency), returning the pre-rendered bytes of GET /v1/recommendations."""
-    source = EvaluatorSource(ev)
+    source = EvaluatorSource(EvaluatorView(ev))
     app = create_app(source, [TOKEN])
     cables = next(r for r in app.routes if isinstance(r, APIRoute) and r.path == "/v1/cables")
     every = [source.recommendation(r) for r in source.regions()]

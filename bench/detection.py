@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cablewatch.config import load_default
 from cablewatch.lab import manager
 from cablewatch.lab.stack import (
     CABLEWATCH,
@@ -44,7 +45,6 @@ from cablewatch.lab.stack import (
     influxd,
     watch_alerts,
 )
-from cablewatch.topology import load_default
 
 CABLES = ("ADC", "SJC", "APCN-2")
 SMOKEPING_S = 300 * 3

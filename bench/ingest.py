@@ -30,14 +30,14 @@ from pathlib import Path
 
 import httpx
 
+from cablewatch.agent.sender import Sender, SenderOptions
+from cablewatch.agent.spool import Spool
 from cablewatch.collectors.exporter import AgentMetrics
 from cablewatch.collectors.influx import InfluxV1Writer
+from cablewatch.collectors.settings import InfluxSink
+from cablewatch.config import load_default
 from cablewatch.lab import manager
 from cablewatch.lab.stack import agent_config, agents, influxd
-from cablewatch.probes.sender import Sender, SenderOptions
-from cablewatch.probes.spool import Spool
-from cablewatch.topology import load_default
-from cablewatch.topology.model import InfluxSink
 
 BATCH = 5000
 

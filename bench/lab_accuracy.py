@@ -28,10 +28,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cablewatch.config import load_default
 from cablewatch.lab import manager
 from cablewatch.probes.icmp import IcmpEngine
 from cablewatch.probes.stats import percentile
-from cablewatch.topology import load_default
 
 CABLES = ("ADC", "SJC", "APCN-2")
 

@@ -1,4 +1,3 @@
-"""Sinks and readers: the InfluxDB writer, the Prometheus exporter and InfluxQL readers.
-
-Empty until the storage pipeline lands (issue 5); the package exists to keep the design card's
-top level."""
+"""Sinks and readers: the InfluxDB writers and InfluxQL reader, line protocol, the database's
+retention policies and rollups, and the agent's Prometheus exporter. Their settings
+(``[sinks.*]``) are in collectors/settings.py."""

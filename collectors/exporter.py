@@ -86,7 +86,7 @@ class AgentMetrics:
             result.address or result.target,
         )
         self.rounds.labels(*path, result.protocol, result.status).inc()
-        if result.protocol == "icmp" and result.summary is not None:
+        if result.summary is not None:  # a round of packets (ICMP)
             s = result.summary
             hist = self.rtt.labels(*path)
             for rtt in result.rtts_ms:

@@ -10,34 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Protocol, cast
 
 import httpx
 
 from cablewatch import credentials
-from cablewatch.errors import CablewatchError
-from cablewatch.topology.model import InfluxSink
+from cablewatch.collectors.settings import InfluxSink
+from cablewatch.errors import SinkError, SinkErrorKind
 
 __all__ = [
     "InfluxQL",
     "InfluxV1Writer",
     "InfluxV2Writer",
-    "SinkError",
     "Writer",
+    "literal",
     "read_secret",
     "writer_for",
 ]
-
-SinkErrorKind = Literal["unreachable", "auth", "not_found", "rejected", "server"]
-
-
-class SinkError(CablewatchError):
-    """A write or query failed; ``kind`` tells whether retrying can help."""
-
-    def __init__(self, sink: str, kind: SinkErrorKind, message: str) -> None:
-        self.sink = sink
-        self.kind = kind
-        super().__init__(f"influxdb sink {sink}: {message}")
 
 
 def read_secret(sink: InfluxSink) -> str | None:
@@ -164,6 +153,11 @@ def writer_for(sink: InfluxSink) -> Writer:
     if sink.mode == "v2":
         return InfluxV2Writer(sink, secret=secret)
     return InfluxV1Writer(sink, secret=secret)
+
+
+def literal(text: str) -> str:
+    """An InfluxQL string literal: single-quoted, with backslashes and quotes escaped."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 class InfluxQL:

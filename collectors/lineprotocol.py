@@ -39,26 +39,13 @@ overwrite themselves in InfluxDB instead of counting twice.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
-from cablewatch.correlation.events import Event
-from cablewatch.failover.engine import Recommendation
+from cablewatch.probes.registry import spec
 from cablewatch.probes.result import ProbeResult
-from cablewatch.sla.evaluate import SlaStatus
+from cablewatch.probes.spec import FieldValue
 
-__all__ = [
-    "escape_key",
-    "escape_measurement",
-    "escape_string",
-    "event_line",
-    "line",
-    "recommendation_line",
-    "result_lines",
-    "sla_line",
-]
-
-FieldValue = float | int | bool | str
+__all__ = ["escape_key", "escape_measurement", "escape_string", "line", "result_lines"]
 
 _KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n"})
 _MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n"})
@@ -107,7 +94,7 @@ def line(
 
 
 def result_lines(result: ProbeResult, host: str) -> list[str]:
-    """The points of one probe result."""
+    """The points of one probe result (its protocol's spec says which), with the probe tags."""
     tags = {
         "region": result.labels.get("region", ""),
         "cable": result.labels.get("cable", ""),
@@ -117,96 +104,5 @@ def result_lines(result: ProbeResult, host: str) -> list[str]:
         "protocol": result.protocol,
     }
     ts = result.timestamp_ns
-    common: dict[str, FieldValue | None] = {
-        "status": result.status,
-        "result_code": result.result_code,
-    }
-    phases = result.phases_ms
-    if result.protocol == "icmp":
-        s = result.summary
-        fields: dict[str, FieldValue | None] = dict(common)
-        if s is not None:
-            fields |= {
-                "packets_transmitted": s.sent,
-                "packets_received": s.received,
-                "percent_packet_loss": float(s.loss_pct),
-                "minimum_response_ms": s.min_ms,
-                "average_response_ms": s.avg_ms,
-                "maximum_response_ms": s.max_ms,
-                "standard_deviation_ms": s.stddev_ms,
-                "median_response_ms": s.median_ms,
-                "jitter_ms": s.jitter_ms,
-                "ipdv_ms": s.ipdv_ms,
-                "ttl": result.ttl,
-            }
-        lines = [line("ping", tags, fields, ts)]
-        lines += [
-            line("ping_rtt", tags, {"rtt_ms": rtt, "seq": i}, ts + i)
-            for i, rtt in enumerate(result.rtts_ms)
-            if rtt is not None
-        ]
-        return lines
-    if result.protocol == "tcp":
-        return [line("tcp", tags, common | {"connect_ms": phases.get("connect")}, ts)]
-    if result.protocol == "http":
-        fields = common | {f"{p}_ms": v for p, v in phases.items()}
-        fields["http_status"] = result.http_status
-        return [line("http", tags, fields, ts)]
-    fields = common | {
-        "query_ms": phases.get("query"),
-        "rcode": result.dns_rcode,
-        "answers": len(result.dns_answers),
-    }
-    return [line("dns", tags, fields, ts)]
-
-
-def event_line(event: Event, station: str, start_s: float, evidence: str) -> str:
-    end = event.resolved_s
-    fields: dict[str, FieldValue | None] = {
-        "event_id": event.id,
-        "state": "resolved" if end is not None else "open",
-        "raised_unix_s": event.raised_s,
-        "resolved_unix_s": end,
-        "duration_s": None if end is None else max(0.0, end - start_s),
-        "paths": len(event.seen_paths),
-        "regions": ",".join(sorted({r for r, _c in event.seen_paths})),
-        "evidence": evidence,
-    }
-    tags = {
-        "scope": event.scope,
-        "subject": event.subject,
-        "cable": event.cable,
-        "region": event.region,
-        "landing_station": station,
-    }
-    return line("event", tags, fields, int(start_s * 1e9))
-
-
-def sla_line(status: SlaStatus, when_s: float) -> str:
-    fields: dict[str, FieldValue | None] = {
-        "availability_pct": status.availability_pct,
-        "good_minutes": status.good_minutes,
-        "bad_minutes": status.bad_minutes,
-        "nodata_minutes": status.nodata_minutes,
-        "budget_left_pct": status.budget_left_pct,
-        "rtt_p95_ms": status.rtt_p95_ms,
-        "loss_pct": status.loss_pct,
-        "compliant": status.compliant,
-    }
-    fields |= {f"burn_{w}": v for w, v in status.burn_rates.items()}
-    tags = {"customer": status.customer, "region": status.region, "cable": status.cable}
-    return line("sla", tags, fields, int(when_s * 1e9))
-
-
-def recommendation_line(rec: Recommendation, version: int) -> str:
-    mine = next((x.score_ms for x in rec.scores if x.cable == rec.cable), None)
-    scores = {x.cable: x.score_ms for x in rec.scores}
-    tags = {"region": rec.region, "cable": rec.cable, "previous": rec.previous or "",
-            "kind": rec.kind}  # fmt: skip
-    fields: dict[str, FieldValue | None] = {
-        "version": version,
-        "reason": rec.reason,
-        "score_ms": mine,
-        "scores": json.dumps(scores, sort_keys=True),
-    }
-    return line("recommendation", tags, fields, int(rec.since_s * 1e9))
+    return [line(p.measurement, tags, p.fields, ts + p.offset_ns)
+            for p in spec(result.protocol).points(result)]  # fmt: skip

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cablewatch.schema import Int, Num, Table
+
 __all__ = ["DetectionSettings"]
 
 
@@ -42,3 +44,17 @@ class DetectionSettings:
 
     def stale_for(self, interval_s: float, timeout_s: float) -> float:
         return self.stale_s if self.stale_s is not None else 5 * interval_s + timeout_s + 5.0
+
+    @classmethod
+    def from_table(cls, t: Table | None) -> DetectionSettings:
+        if t is None:
+            return cls()
+        count = Int(1, 100_000)
+        out = cls(**t.read(
+            enter_rounds=count, leave_rounds=count, loss_pct=Num(0, 100, low_open=True),
+            step_ms=Num(0, low_open=True), step_ratio=Num(0), max_stretch=Num(1),
+            baseline_rounds=count, min_baseline_rounds=count, min_regions=count,
+            settle_s=Num(0), stale_s=Num(0, low_open=True),
+        ))  # fmt: skip
+        t.finish()
+        return out

@@ -1,19 +1,12 @@
-"""Settings of the evaluator process (``[evaluator]`` and ``[alerting]``)."""
+"""Settings of the evaluator process (``[evaluator]``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["AlertingSettings", "EvaluatorSettings"]
+from cablewatch.schema import Int, Num, Str, Table
 
-
-@dataclass(frozen=True, slots=True)
-class AlertingSettings:
-    alertmanager_url: str = ""
-    """Alertmanager's base URL; empty: no alerts are posted (events are still stored)."""
-    resend_s: float = 60.0
-    """Firing alerts are re-sent this often, with endsAt 4 x resend_s ahead (as Prometheus
-    does), so Alertmanager resolves them by itself if the evaluator dies."""
+__all__ = ["EvaluatorSettings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,3 +17,12 @@ class EvaluatorSettings:
     """How often the SLA status is computed and written back."""
     listen_host: str = "127.0.0.1"
     listen_port: int = 9517
+
+    @classmethod
+    def from_table(cls, t: Table | None) -> EvaluatorSettings:
+        if t is None:
+            return cls()
+        out = cls(**t.read(poll_s=Num(0.1, 3600), sla_interval_s=Num(1), listen_host=Str(),
+                           listen_port=Int(0, 65535)))  # fmt: skip
+        t.finish()
+        return out

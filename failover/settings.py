@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cablewatch.schema import Int, Num, Table
+
 __all__ = ["FailoverSettings"]
 
 
@@ -23,3 +25,14 @@ class FailoverSettings:
     holddown_s: float = 300.0
     """A cable left because of a fault is not recommended again before it has been clean this
     long (no flapping back while a repair settles)."""
+
+    @classmethod
+    def from_table(cls, t: Table | None) -> FailoverSettings:
+        if t is None:
+            return cls()
+        out = cls(**t.read(
+            window_rounds=Int(1, 1000), clean_loss_pct=Num(0), min_gain_ms=Num(0),
+            min_gain_pct=Num(0), dwell_s=Num(0), holddown_s=Num(0),
+        ))  # fmt: skip
+        t.finish()
+        return out

@@ -15,17 +15,18 @@ from pathlib import Path
 
 import uvicorn
 
+from cablewatch.config import Config
 from cablewatch.credentials import read_secret
 from cablewatch.errors import CablewatchError
-from cablewatch.evaluator.runner import running
+from cablewatch.evaluator.service import running
+from cablewatch.evaluator.view import EvaluatorView
 from cablewatch.failover.engine import Recommendation
 from cablewatch.gateway.api import create_app
 from cablewatch.gateway.settings import ApiSettings
 from cablewatch.gateway.source import EvaluatorSource
 from cablewatch.gateway.webhooks import WebhookSender
-from cablewatch.topology.model import Topology
 
-__all__ = ["read_tokens", "serve"]
+__all__ = ["api_settings", "read_tokens", "serve"]
 
 log = logging.getLogger("cablewatch.gateway")
 
@@ -44,6 +45,14 @@ def read_tokens(api: ApiSettings) -> list[str]:
     return tokens
 
 
+def api_settings(config: Config) -> ApiSettings:
+    """``[api]``, which ``serve`` needs; a one-line error without it."""
+    if config.api is None:
+        raise CablewatchError(f"{config.source}: no [api] section: nothing to serve "
+                              "(see cablewatch evaluate)")  # fmt: skip
+    return config.api
+
+
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handling: the evaluator's stop event rules."""
 
@@ -53,15 +62,13 @@ class _Server(uvicorn.Server):
 
 
 async def serve(
-    topology: Topology, listen: tuple[str, int] | None, *, delivery_log: Path | None = None
+    config: Config, listen: tuple[str, int] | None, *, delivery_log: Path | None = None
 ) -> None:
-    api = topology.api
-    if api is None:
-        raise CablewatchError(f"{topology.source}: no [api] section: nothing to serve")
+    api = api_settings(config)
     tokens = read_tokens(api)
-    hooks = WebhookSender(topology.webhooks, log_file=delivery_log)
-    async with running(topology, listen) as (evaluator, stop):
-        source = EvaluatorSource(evaluator)
+    hooks = WebhookSender(config.webhooks, log_file=delivery_log)
+    async with running(config, listen) as (evaluator, stop):
+        source = EvaluatorSource(EvaluatorView(evaluator))
 
         def publish(rec: Recommendation) -> None:
             body = {"version": source.version, "recommendation": source.recommendation(rec.region)}
@@ -69,12 +76,12 @@ async def serve(
 
         evaluator.on_recommendation.append(publish)
         app = create_app(source, tokens)
-        config = uvicorn.Config(app, host=api.listen_host, port=api.listen_port,
+        settings = uvicorn.Config(app, host=api.listen_host, port=api.listen_port,
                                 log_level="warning", access_log=False, lifespan="off")  # fmt: skip
-        server = _Server(config)
+        server = _Server(settings)
         hooks.start()
         log.info("gateway API on http://%s:%d (OpenAPI: /openapi.json); %d webhooks",
-                 api.listen_host, api.listen_port, len(topology.webhooks))  # fmt: skip
+                 api.listen_host, api.listen_port, len(config.webhooks))  # fmt: skip
         api_task = asyncio.create_task(server.serve(), name="api")
         try:
             await evaluator.run(stop)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cablewatch.schema import Int, Str, Table, valid_url
+
 __all__ = ["ApiSettings", "WebhookSettings"]
 
 
@@ -16,6 +18,18 @@ class ApiSettings:
     tokens_file: str = ""
     """... or a file with one token per line (# comments allowed)."""
 
+    @classmethod
+    def from_table(cls, t: Table | None) -> ApiSettings | None:
+        if t is None:
+            return None
+        v = t.read(listen_host=Str(), listen_port=Int(0, 65535), tokens_env=Str(),
+                   tokens_file=Str())  # fmt: skip
+        t.finish(secret_hint=("token", "tokens"))
+        if ("tokens_env" in v) == ("tokens_file" in v):
+            t.problem("", "give exactly one of tokens_env or tokens_file: the API needs bearer "
+                      "tokens, and they never live in this file")  # fmt: skip
+        return cls(**v)
+
 
 @dataclass(frozen=True, slots=True)
 class WebhookSettings:
@@ -25,3 +39,16 @@ class WebhookSettings:
     secret_file: str = ""
     max_attempts: int = 6
     """Attempts per delivery, backing off 1, 2, 4, 8, 16 s between them."""
+
+    @classmethod
+    def from_table(cls, t: Table) -> WebhookSettings | None:
+        url = t.string("url")
+        v = t.read(secret_env=Str(), secret_file=Str(), max_attempts=Int(1, 20))
+        t.finish(secret_hint=("secret",))
+        if url is not None and not valid_url(url):
+            t.problem("url", f"got {url!r}, expected an http:// or https:// URL")
+            return None
+        if ("secret_env" in v) == ("secret_file" in v):
+            t.problem("", "give exactly one of secret_env or secret_file (the HMAC key)")
+            return None
+        return None if url is None else cls(url, **v)

@@ -1,4 +1,5 @@
-"""The gateway API's view of a running evaluator (gateway/api.py's ApiSource)."""
+"""The gateway API's source (gateway/api.py's ApiSource): the evaluator's read model
+(evaluator/view.py), shaped into the API's bodies."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from cablewatch.evaluator.runner import Evaluator, utc_iso
+from cablewatch import __version__
+from cablewatch.evaluator.view import EvaluatorView
 from cablewatch.failover.score import Score
+from cablewatch.timefmt import utc_iso
 
 __all__ = ["EvaluatorSource"]
 
@@ -32,30 +35,29 @@ def _score(s: Score) -> dict[str, Any]:
 
 
 class EvaluatorSource:
-    def __init__(self, evaluator: Evaluator) -> None:
-        self.ev = evaluator
+    def __init__(self, view: EvaluatorView) -> None:
+        self.view = view
 
     @property
     def version(self) -> int:
-        return self.ev.failover.version
+        return self.view.version
 
     @property
     def registry(self) -> CollectorRegistry:
-        return self.ev.metrics.registry
+        return self.view.registry
 
     def regions(self) -> Sequence[str]:
-        return [r.id for r in self.ev.topology.regions]
+        return self.view.regions
 
     def revision(self) -> object:
-        return (self.ev.failover.version, self.ev.last_poll_s)
+        return (self.view.version, self.view.last_poll_s)
 
     def now_iso(self) -> str:
-        return utc_iso(self.ev.clock()) or ""
+        return utc_iso(self.view.now()) or ""
 
     def recommendation(self, region: str) -> dict[str, Any]:
-        rec = self.ev.failover.current(region)
-        status = self.ev.status(self.ev.clock())
-        scores = [_score(s) for s in self.ev.scores(region, status)]
+        rec = self.view.recommendation(region)
+        scores = [_score(s) for s in self.view.scores(region)]
         if rec is None:
             return {"region": region, "cable": None, "previous": None, "since": None,
                     "kind": "none", "reason": "no data yet", "version": self.version,
@@ -65,19 +67,19 @@ class EvaluatorSource:
                 "version": self.version, "scores": scores}  # fmt: skip
 
     def cables(self) -> list[dict[str, Any]]:
-        status = self.ev.status(self.ev.clock())
+        status = self.view.path_states()
+        open_events = self.view.open_events()
         out = []
-        for cable in self.ev.topology.cables:
-            mine = {r: s for (r, c), s in status.items() if c == cable.name}
+        for cable in self.view.cables:
+            mine = {r: s for (r, c), s in status.items() if c == cable}
             bad = sorted(r for r, s in mine.items() if s == "bad")
             unknown = sorted(r for r, s in mine.items() if s == "unknown")
             events = [
-                {"id": rec.event.id, "scope": rec.event.scope, "subject": rec.event.subject,
-                 "started": utc_iso(rec.start_s) or "", "raised": utc_iso(rec.event.raised_s),
-                 "regions": sorted({r for r, _c in rec.event.seen_paths})}
-                for rec in self.ev.records.values()
-                if rec.event.cable == cable.name or rec.event.scope == "station"
-                or any(c == cable.name for _r, c in rec.event.seen_paths)
+                {"id": e.id, "scope": e.scope, "subject": e.subject,
+                 "started": utc_iso(e.started_s) or "", "raised": utc_iso(e.raised_s),
+                 "regions": e.regions}
+                for e in open_events
+                if e.cable == cable or e.scope == "station" or any(c == cable for _r, c in e.paths)
             ]  # fmt: skip
             if not mine or len(unknown) == len(mine):
                 state = "unknown"
@@ -85,24 +87,21 @@ class EvaluatorSource:
                 state = "down"
             else:
                 state = "degraded" if bad else "ok"
-            out.append({"cable": cable.name, "status": state, "bad_regions": bad,
+            out.append({"cable": cable, "status": state, "bad_regions": bad,
                         "unknown_regions": unknown, "events": events})  # fmt: skip
         return out
 
     def paths(self, region: str, window_rounds: int | None) -> dict[str, Any]:
-        status = self.ev.status(self.ev.clock())
-        n = window_rounds or self.ev.topology.failover.window_rounds
+        n = window_rounds or self.view.window_rounds
         return {"region": region, "window_rounds": n,
-                "paths": [_score(s) for s in self.ev.scores(region, status, n)]}  # fmt: skip
+                "paths": [_score(s) for s in self.view.scores(region, n)]}  # fmt: skip
 
     def health(self) -> dict[str, Any]:
-        last = self.ev.last_poll_s
+        last = self.view.last_poll_s
         if last is None:
             state = "starting"
-        elif self.ev.clock() - last > 10 * self.ev.topology.evaluator.poll_s + 10:
+        elif self.view.now() - last > 10 * self.view.poll_s + 10:
             state = "stale"
         else:
             state = "ok"
-        from cablewatch import __version__
-
         return {"status": state, "version": __version__, "last_poll": utc_iso(last)}

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cablewatch.config import load
 from cablewatch.errors import CablewatchError
 from cablewatch.lab import manager
 from cablewatch.lab.stack import CABLEWATCH, agent_config, agents, free_port, influxd, stopping
-from cablewatch.topology import load
 
 __all__ = ["LoopRun", "cable_at", "closed_loop", "recoveries", "switches"]
 

@@ -20,10 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cablewatch.config import Config
 from cablewatch.errors import CablewatchError
 from cablewatch.lab import control, netns
 from cablewatch.lab.plan import LabPlan, build_plan
-from cablewatch.topology.model import Topology, lookup
+from cablewatch.probes.dns import DnsSettings
+from cablewatch.probes.http import HttpSettings
+from cablewatch.probes.tcp import TcpSettings
+from cablewatch.topology.model import lookup
 
 __all__ = [
     "LabOptions",
@@ -87,10 +91,11 @@ def _save(opts: LabOptions, state: dict[str, Any]) -> None:
     tmp.replace(opts.state_file)
 
 
-def _state_from_plan(plan: LabPlan, topology: Topology, opts: LabOptions) -> dict[str, Any]:
+def _state_from_plan(plan: LabPlan, config: Config, opts: LabOptions) -> dict[str, Any]:
+    topology = config.topology
     return {
         "version": STATE_VERSION,
-        "config": str(topology.source),
+        "config": str(config.source),
         "prefix": plan.prefix,
         "bridge": plan.mgmt_bridge,
         "mgmt_host_addr": plan.mgmt_host_addr,
@@ -131,10 +136,10 @@ def _state_from_plan(plan: LabPlan, topology: Topology, opts: LabOptions) -> dic
             for p in plan.paths
         ],
         "services": {
-            "tcp_port": topology.probe.tcp_port,
-            "http_port": topology.probe.http_port,
-            "dns_port": topology.probe.dns_port,
-            "dns_name": topology.probe.dns_name,
+            "tcp_port": config.probe.of(TcpSettings).tcp_port,
+            "http_port": config.probe.of(HttpSettings).http_port,
+            "dns_port": config.probe.of(DnsSettings).dns_port,
+            "dns_name": config.probe.of(DnsSettings).dns_name,
             "token_port": opts.token_port,
             "think_ms": opts.think_ms,
             "token_ms": opts.token_ms,
@@ -256,7 +261,7 @@ def _start_services(opts: LabOptions, state: dict[str, Any]) -> dict[str, Any]:
 # -- life cycle -----------------------------------------------------------------------------
 
 
-def up(topology: Topology, opts: LabOptions) -> tuple[dict[str, Any], str]:
+def up(config: Config, opts: LabOptions) -> tuple[dict[str, Any], str]:
     """Bring the lab up (or repair it); returns the state and what was done."""
     require_root()
     opts.state_dir.mkdir(parents=True, exist_ok=True)
@@ -280,8 +285,8 @@ def up(topology: Topology, opts: LabOptions) -> tuple[dict[str, Any], str]:
     elif netns.existing_namespaces(opts.prefix):
         down(opts)  # leftovers of a lab whose state was lost
         opts.state_dir.mkdir(parents=True, exist_ok=True)
-    plan = build_plan(topology, prefix=opts.prefix, mgmt_subnet=opts.mgmt_subnet)
-    state = _state_from_plan(plan, topology, opts)
+    plan = build_plan(config, prefix=opts.prefix, mgmt_subnet=opts.mgmt_subnet)
+    state = _state_from_plan(plan, config, opts)
     _save(opts, state)  # first, so that `lab down` finds a half-built lab
     try:
         netns.create(plan)

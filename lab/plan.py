@@ -27,8 +27,8 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
+from cablewatch.config import Config
 from cablewatch.errors import CablewatchError
-from cablewatch.topology.model import Topology
 
 __all__ = ["AccessPath", "LabPlan", "Link", "Route", "Segment", "build_plan", "slug"]
 
@@ -131,15 +131,16 @@ class LabPlan:
 
 
 def build_plan(
-    topology: Topology, *, prefix: str = "cw", mgmt_subnet: str = "198.18.255.0/24"
+    config: Config, *, prefix: str = "cw", mgmt_subnet: str = "198.18.255.0/24"
 ) -> LabPlan:
-    """The lab for ``topology``; CablewatchError when the topology cannot be built as a lab."""
+    """The lab for ``config``'s topology; CablewatchError when it cannot be built as a lab."""
+    topology = config.topology
     cables = topology.cables
     if len(cables) > _MAX_CABLES or len(topology.regions) > _MAX_REGIONS:
         raise CablewatchError(
             f"the lab holds at most {_MAX_CABLES} cables and {_MAX_REGIONS} regions"
         )
-    station_addresses = _station_addresses(topology)
+    station_addresses = _station_addresses(config)
     station_ns = f"{prefix}-{slug(topology.landing_station.id, 20)}"
     mgmt = ipaddress.IPv4Network(mgmt_subnet)
     if mgmt.num_addresses < len(topology.regions) + 16:
@@ -256,8 +257,9 @@ def build_plan(
     )
 
 
-def _station_addresses(topology: Topology) -> dict[str, str]:
+def _station_addresses(config: Config) -> dict[str, str]:
     """The landing station's address for each cable: the first IPv4 target of that cable."""
+    topology = config.topology
     out: dict[str, str] = {}
     for cable in topology.cables:
         for target in topology.targets:
@@ -269,17 +271,17 @@ def _station_addresses(topology: Topology) -> dict[str, str]:
                 continue
             if addr.is_loopback or _BASE <= int(addr) < _BASE + (1 << 16):
                 raise CablewatchError(
-                    f"{topology.source}: target {addr} of cable {cable.name} cannot be a lab "
+                    f"{config.source}: target {addr} of cable {cable.name} cannot be a lab "
                     "service address (loopback or inside the lab's 198.18.0.0/16)"
                 )
             out[cable.name] = str(addr)
             break
         else:
             raise CablewatchError(
-                f"{topology.source}: cable {cable.name} has no IPv4 target to serve in the lab"
+                f"{config.source}: cable {cable.name} has no IPv4 target to serve in the lab"
             )
     if SERVICE_VIP in out.values():
-        raise CablewatchError(f"{topology.source}: {SERVICE_VIP} is the lab's service address")
+        raise CablewatchError(f"{config.source}: {SERVICE_VIP} is the lab's service address")
     if len(set(out.values())) != len(out):
-        raise CablewatchError(f"{topology.source}: two cables share a target address")
+        raise CablewatchError(f"{config.source}: two cables share a target address")
     return out

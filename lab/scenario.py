@@ -22,7 +22,7 @@ from typing import Any
 
 from cablewatch.errors import ConfigError, ConfigIssue
 from cablewatch.lab import manager
-from cablewatch.topology.schema import Table
+from cablewatch.schema import Table
 
 __all__ = ["Event", "load", "play"]
 

@@ -205,7 +205,7 @@ def agent_config(
     """The default topology probed fast (by default every second: 5 packets 50 ms apart, 0.5 s
     timeout, every protocol), writing to ``influx_url``: the agents' and the evaluator's
     configuration in the lab's tests, benchmarks and demo. Written to ``path``."""
-    from cablewatch.topology import default_path
+    from cablewatch.config import default_path
 
     text = default_path().read_text()
     commented = "# alertmanager_url = "

@@ -1,5 +1,6 @@
-"""Probes: one protocol a file (icmp, tcp, http, dns); each returns a ProbeResult and writes
-nowhere. Moving results on (spool, sinks) is the pipeline's job, not a probe's."""
+"""Probes: one protocol a file (icmp, tcp, http, dns), each described by one ProbeSpec in the
+registry (probes/registry.py). A probe returns a ProbeResult and writes nowhere: moving
+results on (spool, sinks) is the agent's job (cablewatch.agent), not a probe's."""
 
 from __future__ import annotations
 

@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from typing import Any
 
 import aiodns
 import pycares
 
 from cablewatch.probes.result import ProbeResult, Status
-from cablewatch.probes.targets import parse_host_port
+from cablewatch.probes.spec import (
+    DEFAULT_INTERVAL_S,
+    DEFAULT_TIMEOUT_S,
+    Column,
+    CommonProbe,
+    Point,
+    ProbeContext,
+    ProbeSpec,
+    common_fields,
+    ms_cell,
+)
+from cablewatch.probes.targets import host_port, parse_host_port
+from cablewatch.schema import Int, Num, Str, Table
 
-__all__ = ["dns_probe"]
+__all__ = ["SPEC", "DnsSettings", "dns_probe"]
 
 # c-ares error -> (status, DNS rcode or None when no answer came back)
 _ARES: dict[int, tuple[Status, str | None]] = {
@@ -88,3 +102,49 @@ async def dns_probe(
         dns_answers=answers,
         labels=labels,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class DnsSettings:
+    """``[probe]`` keys dns_port, dns_name, dns_type, dns_interval_s (default: interval_s)."""
+
+    dns_port: int = 53
+    dns_name: str = "shantou.cablewatch.lab"
+    dns_type: str = "A"
+    interval_s: float = DEFAULT_INTERVAL_S
+    timeout_s: float = DEFAULT_TIMEOUT_S
+
+    @classmethod
+    def from_table(cls, t: Table, common: CommonProbe) -> DnsSettings:
+        v = t.read(dns_port=Int(1, 65535), dns_name=Str(), dns_interval_s=Num(low=0.01),
+                   dns_type=Str(("A", "AAAA", "TXT", "CNAME")))  # fmt: skip
+        return common.settings(cls, v, "dns_interval_s")
+
+
+async def _run(_ctx: ProbeContext, address: str, s: DnsSettings, labels: dict[str, str]) -> Any:
+    server = host_port(address, s.dns_port)
+    return await dns_probe(s.dns_name, server, record_type=s.dns_type, timeout_s=s.timeout_s,
+                           labels=labels)  # fmt: skip
+
+
+def _points(result: ProbeResult) -> list[Point]:
+    fields = common_fields(result) | {
+        "query_ms": result.phases_ms.get("query"),
+        "rcode": result.dns_rcode,
+        "answers": len(result.dns_answers),
+    }
+    return [Point("dns", fields)]
+
+
+SPEC = ProbeSpec(
+    protocol="dns",
+    settings=DnsSettings.from_table,
+    run=_run,
+    points=_points,
+    columns=(
+        Column("query ms", lambda r: ms_cell(r.phases_ms.get("query"))),
+        Column("rcode", lambda r: r.dns_rcode or "-", right=False),
+        Column("answers", lambda r: " ".join(r.dns_answers) or "-", right=False),
+        Column("error", lambda r: r.error, right=False),
+    ),
+)

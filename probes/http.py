@@ -11,15 +11,31 @@ import asyncio
 import contextlib
 import ssl
 import time
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from cablewatch import __version__
 from cablewatch.errors import TargetError
 from cablewatch.probes.result import ProbeResult, Status
-from cablewatch.probes.targets import ResolveFailure, resolve
+from cablewatch.probes.spec import (
+    DEFAULT_INTERVAL_S,
+    DEFAULT_TIMEOUT_S,
+    Column,
+    CommonProbe,
+    Point,
+    ProbeContext,
+    ProbeSpec,
+    common_fields,
+    ms_cell,
+)
+from cablewatch.probes.targets import ResolveFailure, host_port, resolve
 from cablewatch.probes.tcp import classify_os_error, timed_connect
+from cablewatch.schema import Int, Num, Str, Table
 
-__all__ = ["http_probe", "parse_url"]
+__all__ = ["PHASES", "SPEC", "HttpSettings", "http_probe", "parse_url"]
+
+PHASES = ("dns", "connect", "tls", "first_byte", "transfer", "total")
 
 _MAX_HEADER_BYTES = 64 * 1024
 _MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -198,3 +214,52 @@ async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> N
         await reader.readexactly(int(length))
     else:
         await reader.read(_MAX_BODY_BYTES)  # until the server closes
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """``[probe]`` keys http_scheme, http_port, http_path, http_interval_s (default:
+    interval_s)."""
+
+    http_scheme: str = "http"
+    http_port: int = 80
+    http_path: str = "/"
+    interval_s: float = DEFAULT_INTERVAL_S
+    timeout_s: float = DEFAULT_TIMEOUT_S
+
+    @classmethod
+    def from_table(cls, t: Table, common: CommonProbe) -> HttpSettings:
+        v = t.read(http_scheme=Str(("http", "https")), http_port=Int(1, 65535),
+                   http_path=Str(), http_interval_s=Num(low=0.01))  # fmt: skip
+        if not v.get("http_path", "/").startswith("/"):
+            t.problem("http_path", f"got {v.pop('http_path')!r}, expected a path starting "
+                      "with '/'")  # fmt: skip
+        return common.settings(cls, v, "http_interval_s")
+
+
+async def _run(_ctx: ProbeContext, address: str, s: HttpSettings, labels: dict[str, str]) -> Any:
+    url = f"{s.http_scheme}://{host_port(address, s.http_port)}{s.http_path}"
+    return await http_probe(url, timeout_s=s.timeout_s, labels=labels)
+
+
+def _points(result: ProbeResult) -> list[Point]:
+    fields = common_fields(result) | {f"{p}_ms": v for p, v in result.phases_ms.items()}
+    fields["http_status"] = result.http_status
+    return [Point("http", fields)]
+
+
+def _phase(name: str) -> Column:
+    return Column(f"{name} ms", lambda r: ms_cell(r.phases_ms.get(name)))
+
+
+SPEC = ProbeSpec(
+    protocol="http",
+    settings=HttpSettings.from_table,
+    run=_run,
+    points=_points,
+    columns=(
+        *(_phase(p) for p in PHASES),
+        Column("http", lambda r: "-" if r.http_status is None else str(r.http_status), False),
+        Column("error", lambda r: r.error, right=False),
+    ),
+)

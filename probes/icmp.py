@@ -31,14 +31,28 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cablewatch.errors import IcmpPermissionError
 from cablewatch.probes import icmp_wire, namespace
 from cablewatch.probes.result import ProbeResult, Status
+from cablewatch.probes.spec import (
+    DEFAULT_INTERVAL_S,
+    DEFAULT_TIMEOUT_S,
+    Column,
+    CommonProbe,
+    FieldValue,
+    Point,
+    ProbeContext,
+    ProbeSpec,
+    common_fields,
+    ms_cell,
+)
 from cablewatch.probes.stats import summarize
 from cablewatch.probes.targets import ResolveFailure, resolve
+from cablewatch.schema import Int, Num, Table
 
-__all__ = ["EngineStats", "IcmpEngine", "PingRound", "icmp_probe"]
+__all__ = ["SPEC", "EngineStats", "IcmpEngine", "IcmpSettings", "PingRound", "icmp_probe"]
 
 # Linux socket options that Python's socket module does not always name.
 _SOL_RAW = 255
@@ -503,3 +517,96 @@ async def icmp_probe(
         ttl=rnd.ttl,
         labels=labels or {},
     )
+
+
+@dataclass(frozen=True, slots=True)
+class IcmpSettings:
+    """``[probe]`` keys packets and packet_interval_s; rounds every interval_s."""
+
+    packets: int = 5
+    """Echo requests per round."""
+    packet_interval_s: float = 0.2
+    interval_s: float = DEFAULT_INTERVAL_S
+    timeout_s: float = DEFAULT_TIMEOUT_S
+
+    @classmethod
+    def from_table(cls, t: Table, common: CommonProbe) -> IcmpSettings:
+        v = t.read(packets=Int(1, 1000), packet_interval_s=Num(0.001, 60))
+        out = common.settings(cls, v)
+        round_s = (out.packets - 1) * out.packet_interval_s + out.timeout_s
+        if round_s > out.interval_s:
+            t.problem(
+                "interval_s",
+                f"got {out.interval_s:g}, but a round of {out.packets} packets "
+                f"{out.packet_interval_s:g} s apart with a {out.timeout_s:g} s timeout takes up "
+                f"to {round_s:g} s: expected interval_s >= {round_s:g}",
+            )
+        return out
+
+
+async def _run(ctx: ProbeContext, address: str, s: IcmpSettings, labels: dict[str, str]) -> Any:
+    return await icmp_probe(ctx.icmp, address, count=s.packets, interval_s=s.packet_interval_s,
+                            timeout_s=s.timeout_s, labels=labels)  # fmt: skip
+
+
+def _points(result: ProbeResult) -> list[Point]:
+    """``ping``: one point per round (Telegraf's field names and ours); ``ping_rtt``: one per
+    reply, packet i at the round's start + i ns."""
+    s = result.summary
+    fields: dict[str, FieldValue | None] = common_fields(result)
+    if s is not None:
+        fields |= {
+            "packets_transmitted": s.sent,
+            "packets_received": s.received,
+            "percent_packet_loss": float(s.loss_pct),
+            "minimum_response_ms": s.min_ms,
+            "average_response_ms": s.avg_ms,
+            "maximum_response_ms": s.max_ms,
+            "standard_deviation_ms": s.stddev_ms,
+            "median_response_ms": s.median_ms,
+            "jitter_ms": s.jitter_ms,
+            "ipdv_ms": s.ipdv_ms,
+            "ttl": result.ttl,
+        }
+    points = [Point("ping", fields)]
+    points += [
+        Point("ping_rtt", {"rtt_ms": rtt, "seq": i}, i)
+        for i, rtt in enumerate(result.rtts_ms)
+        if rtt is not None
+    ]
+    return points
+
+
+def _stat(header: str, text: Any) -> Column:
+    def cell(r: ProbeResult) -> str:
+        return "-" if r.summary is None else str(text(r.summary))
+
+    return Column(header, cell)
+
+
+def _ttl(r: ProbeResult) -> str:
+    return "-" if r.ttl is None or r.summary is None else str(r.ttl)
+
+
+def _ms_stat(name: str) -> Column:
+    return _stat(f"{name} ms", lambda s: ms_cell(getattr(s, f"{name}_ms")))
+
+
+def _min_rtt(r: ProbeResult) -> float | None:
+    return r.summary.min_ms if r.summary is not None else None
+
+
+SPEC = ProbeSpec(
+    protocol="icmp",
+    settings=IcmpSettings.from_table,
+    run=_run,
+    points=_points,
+    columns=(
+        _stat("sent", lambda s: s.sent),
+        _stat("recv", lambda s: s.received),
+        _stat("loss%", lambda s: f"{s.loss_pct:.1f}"),
+        *(_ms_stat(n) for n in ("min", "avg", "median", "max", "stddev", "jitter")),
+        Column("ttl", _ttl),
+    ),
+    floor_rtt=_min_rtt,
+)

@@ -28,7 +28,8 @@ _TELEGRAF_RESULT_CODE: dict[str, int] = {"ok": 0, "loss": 0, "resolve_error": 1}
 
 @dataclass(frozen=True, slots=True)
 class ProbeResult:
-    protocol: Literal["icmp", "tcp", "http", "dns"]
+    protocol: str
+    """A registered protocol (cablewatch.probes.registry)."""
     target: str
     """The target as given: host, host:port, URL, or name@server."""
     address: str
@@ -74,11 +75,10 @@ class ProbeResult:
             out["error"] = self.error
         if self.labels:
             out["labels"] = dict(self.labels)
-        if self.protocol == "icmp":
+        if self.summary is not None:  # a round of packets (ICMP)
             out["rtts_ms"] = list(self.rtts_ms)
             out["ttl"] = self.ttl
-            if self.summary is not None:
-                out |= self.summary.fields()
+            out |= self.summary.fields()
         if self.phases_ms:
             out["phases_ms"] = dict(self.phases_ms)
         if self.http_status is not None:

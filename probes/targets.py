@@ -8,11 +8,16 @@ import socket
 
 from cablewatch.errors import TargetError
 
-__all__ = ["ResolveFailure", "parse_host_port", "resolve"]
+__all__ = ["ResolveFailure", "host_port", "parse_host_port", "resolve"]
 
 
 class ResolveFailure(Exception):
     """A name did not resolve; probes turn it into a ``resolve_error`` result."""
+
+
+def host_port(address: str, port: int) -> str:
+    """``address:port``, with an IPv6 address in brackets."""
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
 def parse_host_port(text: str, *, default_port: int | None = None) -> tuple[str, int]:

@@ -8,11 +8,25 @@ import errno
 import os
 import socket
 import time
+from dataclasses import dataclass
+from typing import Any
 
 from cablewatch.probes.result import ProbeResult, Status
-from cablewatch.probes.targets import ResolveFailure, parse_host_port, resolve
+from cablewatch.probes.spec import (
+    DEFAULT_INTERVAL_S,
+    DEFAULT_TIMEOUT_S,
+    Column,
+    CommonProbe,
+    Point,
+    ProbeContext,
+    ProbeSpec,
+    common_fields,
+    ms_cell,
+)
+from cablewatch.probes.targets import ResolveFailure, host_port, parse_host_port, resolve
+from cablewatch.schema import Int, Num, Table
 
-__all__ = ["classify_os_error", "tcp_probe", "timed_connect"]
+__all__ = ["SPEC", "TcpSettings", "classify_os_error", "tcp_probe", "timed_connect"]
 
 _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN, errno.ENETDOWN}
 
@@ -68,3 +82,37 @@ async def tcp_probe(
         return ProbeResult(
             "tcp", target, address, stamp, "ok", phases_ms={"connect": connect_ms}, labels=labels
         )
+
+
+@dataclass(frozen=True, slots=True)
+class TcpSettings:
+    """``[probe]`` keys tcp_port and tcp_interval_s (default: interval_s)."""
+
+    tcp_port: int = 443
+    interval_s: float = DEFAULT_INTERVAL_S
+    timeout_s: float = DEFAULT_TIMEOUT_S
+
+    @classmethod
+    def from_table(cls, t: Table, common: CommonProbe) -> TcpSettings:
+        v = t.read(tcp_port=Int(1, 65535), tcp_interval_s=Num(low=0.01))
+        return common.settings(cls, v, "tcp_interval_s")
+
+
+async def _run(_ctx: ProbeContext, address: str, s: TcpSettings, labels: dict[str, str]) -> Any:
+    return await tcp_probe(host_port(address, s.tcp_port), timeout_s=s.timeout_s, labels=labels)
+
+
+def _points(result: ProbeResult) -> list[Point]:
+    return [Point("tcp", common_fields(result) | {"connect_ms": result.phases_ms.get("connect")})]
+
+
+SPEC = ProbeSpec(
+    protocol="tcp",
+    settings=TcpSettings.from_table,
+    run=_run,
+    points=_points,
+    columns=(
+        Column("connect ms", lambda r: ms_cell(r.phases_ms.get("connect"))),
+        Column("error", lambda r: r.error, right=False),
+    ),
+)

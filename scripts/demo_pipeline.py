@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cablewatch.collectors.influx import InfluxQL
+from cablewatch.collectors.settings import InfluxSink
 from cablewatch.lab import manager
 from cablewatch.lab.stack import (
     active_alerts,
@@ -39,7 +40,6 @@ from cablewatch.lab.stack import (
     prometheus,
     watch_alerts,
 )
-from cablewatch.topology.model import InfluxSink
 
 out = Console(width=200)
 CW = [sys.executable, "-m", "cablewatch"]

@@ -20,7 +20,11 @@ Definitions (the evaluator, the generated Prometheus rules and the reports all u
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+
+from cablewatch.schema import Int, Num, Table
+from cablewatch.topology.model import normalise_name
 
 __all__ = ["BURN_ALERTS", "BurnAlert", "SlaPolicy"]
 
@@ -40,6 +44,40 @@ class SlaPolicy:
     bad_minute_loss_pct: float = 5.0
     bad_minute_rtt_ms: float = 150.0
     min_packets: int = 5
+
+    @classmethod
+    def from_table(
+        cls, t: Table, cables: Mapping[str, str], region_ids: Collection[str]
+    ) -> SlaPolicy | None:
+        """``cables`` maps each cable's normalised name to its name (names are matched as
+        the rest of the configuration matches them)."""
+        customer = t.identifier("customer")
+        regions = t.string_list("regions")
+        listed = t.string_list("cables", required=False)
+        v = t.read(
+            availability_pct=Num(0, 100, low_open=True), period_days=Int(1, 400),
+            rtt_p95_ms=Num(0, low_open=True), loss_pct=Num(0, 100),
+            objective_window_s=Int(60), bad_minute_loss_pct=Num(0, 100),
+            bad_minute_rtt_ms=Num(0, low_open=True), min_packets=Int(1),
+        )  # fmt: skip
+        t.finish()
+        unknown = [r for r in regions or () if r not in region_ids]
+        if unknown:
+            known = ", ".join(sorted(region_ids))
+            t.problem("regions", f"unknown region {unknown[0]!r} (known: {known})")
+        names = listed or list(cables.values())
+        key = {normalise_name(n): n for n in names}
+        strangers = [n for k, n in key.items() if k not in cables]
+        if strangers:
+            known = ", ".join(cables.values())
+            t.problem("cables", f"unknown cable {strangers[0]!r} (known: {known})")
+        if v.get("availability_pct") == 100:
+            t.problem("availability_pct", "got 100, expected less than 100: a 100 % objective "
+                      "leaves no error budget")  # fmt: skip
+            return None
+        if customer is None or regions is None or unknown or strangers:
+            return None
+        return cls(customer, tuple(regions), tuple(cables[k] for k in key), **v)
 
     @property
     def error_ratio(self) -> float:

@@ -10,6 +10,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from cablewatch.config import Config
+from cablewatch.probes.registry import spec
 from cablewatch.probes.result import ProbeResult
 from cablewatch.sla.evaluate import SlaStatus
 from cablewatch.topology import physics
@@ -34,21 +36,41 @@ def _status(r: ProbeResult) -> str:
 
 
 def results_table(results: Sequence[ProbeResult], topology: Topology | None = None) -> list[Table]:
-    """One table per protocol present, rows in the order given."""
+    """One table per protocol present, rows in the order given; the columns are the
+    protocol's own (its spec in the probe registry). Round-trip protocols of a labelled
+    region x cable also show the path's physics floor and the stretch over it."""
     tables: list[Table] = []
     labelled = any(r.labels for r in results)
     by_proto: dict[str, list[ProbeResult]] = {}
     for r in results:
         by_proto.setdefault(r.protocol, []).append(r)
     for proto, rows in by_proto.items():
+        probe = spec(proto)
         table = Table(title=f"{proto.upper()} results", title_justify="left", box=box.SIMPLE_HEAD)
         if labelled:
             table.add_column("region")
             table.add_column("cable")
         table.add_column("target")
         table.add_column("status")
-        builder = {"icmp": _icmp, "tcp": _tcp, "http": _http, "dns": _dns}[proto]
-        builder(table, rows, labelled, topology)
+        for col in probe.columns:
+            table.add_column(col.header, justify="right" if col.right else "left")
+        floor_rtt = probe.floor_rtt if labelled and topology is not None else None
+        if floor_rtt is not None:
+            table.add_column("floor ms", justify="right")
+            table.add_column("stretch", justify="right")
+        for r in rows:
+            cells = [*_lead(r, labelled), *(col.cell(r) for col in probe.columns)]
+            if floor_rtt is not None and topology is not None:
+                path = topology.region(r.labels["region"]).paths.get(r.labels["cable"])
+                floor = path.floor_rtt_ms if path else None
+                best = floor_rtt(r)
+                cells.append(_ms(floor))
+                cells.append(
+                    "-" if not floor or best is None else f"{physics.stretch(best, floor):.2f}"
+                )
+            table.add_row(*cells)
+        if not any(col.header == "error" for col in probe.columns):
+            _footnotes(table, rows)  # errors as captions under tables without an error column
         tables.append(table)
     return tables
 
@@ -57,77 +79,6 @@ def _lead(r: ProbeResult, labelled: bool) -> list[str]:
     target = r.target if not r.address or r.address == r.target else f"{r.target} ({r.address})"
     lead = [r.labels.get("region", ""), r.labels.get("cable", "")] if labelled else []
     return [*lead, target, _status(r)]
-
-
-def _icmp(table: Table, rows: list[ProbeResult], labelled: bool, topology: Topology | None) -> None:
-    floors = labelled and topology is not None
-    for name in ("sent", "recv", "loss%"):
-        table.add_column(name, justify="right")
-    for name in ("min", "avg", "median", "max", "stddev", "jitter"):
-        table.add_column(f"{name} ms", justify="right")
-    table.add_column("ttl", justify="right")
-    if floors:
-        table.add_column("floor ms", justify="right")
-        table.add_column("stretch", justify="right")
-    for r in rows:
-        s = r.summary
-        cells = _lead(r, labelled)
-        if s is None:
-            cells += ["-"] * 10
-        else:
-            cells += [
-                str(s.sent),
-                str(s.received),
-                f"{s.loss_pct:.1f}",
-                *(_ms(v) for v in (s.min_ms, s.avg_ms, s.median_ms, s.max_ms, s.stddev_ms)),
-                _ms(s.jitter_ms),
-                "-" if r.ttl is None else str(r.ttl),
-            ]
-        if floors:
-            assert topology is not None
-            path = topology.region(r.labels["region"]).paths.get(r.labels["cable"])
-            floor = path.floor_rtt_ms if path else None
-            best = s.min_ms if s is not None else None
-            cells.append(_ms(floor))
-            cells.append(
-                "-" if not floor or best is None else f"{physics.stretch(best, floor):.2f}"
-            )
-        table.add_row(*cells)
-    _footnotes(table, rows)
-
-
-def _tcp(table: Table, rows: list[ProbeResult], labelled: bool, _t: Topology | None) -> None:
-    table.add_column("connect ms", justify="right")
-    table.add_column("error")
-    for r in rows:
-        table.add_row(*_lead(r, labelled), _ms(r.phases_ms.get("connect")), r.error)
-
-
-def _http(table: Table, rows: list[ProbeResult], labelled: bool, _t: Topology | None) -> None:
-    phases = ("dns", "connect", "tls", "first_byte", "transfer", "total")
-    for p in phases:
-        table.add_column(f"{p} ms", justify="right")
-    table.add_column("http")
-    table.add_column("error")
-    for r in rows:
-        cells = [_ms(r.phases_ms.get(p)) for p in phases]
-        code = "-" if r.http_status is None else str(r.http_status)
-        table.add_row(*_lead(r, labelled), *cells, code, r.error)
-
-
-def _dns(table: Table, rows: list[ProbeResult], labelled: bool, _t: Topology | None) -> None:
-    table.add_column("query ms", justify="right")
-    table.add_column("rcode")
-    table.add_column("answers")
-    table.add_column("error")
-    for r in rows:
-        table.add_row(
-            *_lead(r, labelled),
-            _ms(r.phases_ms.get("query")),
-            r.dns_rcode or "-",
-            " ".join(r.dns_answers) or "-",
-            r.error,
-        )
 
 
 def _footnotes(table: Table, rows: list[ProbeResult]) -> None:
@@ -295,7 +246,7 @@ def sla_rows(statuses: Sequence[SlaStatus]) -> list[dict[str, Any]]:
     ]
 
 
-def sla_table(statuses: Sequence[SlaStatus], topology: Topology) -> Table:
+def sla_table(statuses: Sequence[SlaStatus], config: Config) -> Table:
     table = Table(title="SLA status (minutes with data; 'any' = the region on its best cable)",
                   title_justify="left", box=box.SIMPLE_HEAD)  # fmt: skip
     for name in ("customer", "region", "cable", "availability %", "bad min", "no-data min",
@@ -304,7 +255,7 @@ def sla_table(statuses: Sequence[SlaStatus], topology: Topology) -> Table:
         table.add_column(name, justify="left" if name in ("customer", "region", "cable",
                                                           "status") else "right")  # fmt: skip
     for s in statuses:
-        policy = topology.sla(s.customer)
+        policy = config.sla(s.customer)
         state = {True: "[green]met[/green]", False: "[red bold]missed[/red bold]",
                  None: "no data"}[s.compliant]  # fmt: skip
         if s.alerts:

@@ -1,8 +1,19 @@
-"""The landing station, its cables, the regions it serves: model, physics and configuration."""
+"""The domain: the landing station, its cables, the regions it serves, and fibre physics.
+
+Imports nothing of cablewatch but ``errors`` (and its own ``physics``); the configuration file
+that describes a topology is read by :mod:`cablewatch.config`.
+"""
 
 from __future__ import annotations
 
-from cablewatch.topology.config import default_path, load, load_default
-from cablewatch.topology.model import Cable, Path, Region, Target, Topology
+from cablewatch.topology.model import (
+    Cable,
+    CablePath,
+    LandingPoint,
+    LandingStation,
+    Region,
+    Target,
+    Topology,
+)
 
-__all__ = ["Cable", "Path", "Region", "Target", "Topology", "default_path", "load", "load_default"]
+__all__ = ["Cable", "CablePath", "LandingPoint", "LandingStation", "Region", "Target", "Topology"]

@@ -1,43 +1,28 @@
-"""The topology model: one landing station, its cables, the regions it serves, probe targets.
+"""The topology: one landing station, its cables, the regions it serves, probe targets.
 
-Plain frozen dataclasses, built and validated by :mod:`cablewatch.topology.config`.
+The domain only (plain frozen dataclasses): what is where, and the physics of its paths. The
+configuration file is read and validated by :mod:`cablewatch.config`, which builds these.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path as FsPath
-from typing import Literal
+from dataclasses import dataclass
 
-from cablewatch.correlation.settings import DetectionSettings
 from cablewatch.errors import UnknownNameError
-from cablewatch.evaluator.settings import AlertingSettings, EvaluatorSettings
-from cablewatch.failover.settings import FailoverSettings
-from cablewatch.gateway.settings import ApiSettings, WebhookSettings
-from cablewatch.sla.policy import SlaPolicy
 from cablewatch.topology import physics
 
 __all__ = [
-    "PROTOCOLS",
     "Cable",
-    "InfluxSink",
+    "CablePath",
     "LandingPoint",
     "LandingStation",
-    "Path",
-    "ProbeSettings",
-    "PrometheusSink",
-    "Protocol",
     "Region",
-    "Sinks",
     "Target",
     "Topology",
     "lookup",
     "normalise_name",
 ]
-
-Protocol = Literal["icmp", "tcp", "http", "dns"]
-PROTOCOLS: tuple[Protocol, ...] = ("icmp", "tcp", "http", "dns")
 
 
 def normalise_name(name: str) -> str:
@@ -86,7 +71,7 @@ class LandingStation:
 
 
 @dataclass(frozen=True, slots=True)
-class Path:
+class CablePath:
     """How one region reaches the landing station over one cable."""
 
     region: str
@@ -115,7 +100,7 @@ class Region:
     name: str
     lat: float
     lon: float
-    paths: Mapping[str, Path]
+    paths: Mapping[str, CablePath]
     """Keyed by cable name, in the order of the topology's cables."""
 
     def great_circle_km(self, station: LandingStation) -> float:
@@ -128,69 +113,19 @@ class Target:
 
     cable: str
     address: str
-    protocols: tuple[Protocol, ...]
+    protocols: tuple[str, ...]
+    """Names of registered probe protocols (cablewatch.probes.registry)."""
     regions: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class ProbeSettings:
-    interval_s: float = 10.0
-    """ICMP: one round of ``packets`` every interval_s."""
-    packets: int = 5
-    packet_interval_s: float = 0.2
-    timeout_s: float = 2.0
-    tcp_port: int = 443
-    http_scheme: Literal["http", "https"] = "http"
-    http_port: int = 80
-    http_path: str = "/"
-    dns_port: int = 53
-    dns_name: str = "shantou.cablewatch.lab"
-    dns_type: str = "A"
-    tcp_interval_s: float = 10.0
-    http_interval_s: float = 10.0
-    dns_interval_s: float = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class InfluxSink:
-    url: str
-    mode: Literal["v1", "v2"]
-    database: str
-    org: str = ""
-    bucket: str = ""
-    username: str = ""
-    secret_env: str = ""
-    secret_file: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class PrometheusSink:
-    listen_host: str = "127.0.0.1"
-    listen_port: int = 9516
-
-
-@dataclass(frozen=True, slots=True)
-class Sinks:
-    influxdb: InfluxSink | None = None
-    prometheus: PrometheusSink | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Topology:
-    source: FsPath
+    """The landing station, its cables, the regions it serves and the addresses to probe."""
+
     landing_station: LandingStation
     cables: tuple[Cable, ...]
     regions: tuple[Region, ...]
     targets: tuple[Target, ...]
-    probe: ProbeSettings = field(default_factory=ProbeSettings)
-    sinks: Sinks = field(default_factory=Sinks)
-    slas: tuple[SlaPolicy, ...] = ()
-    detection: DetectionSettings = field(default_factory=DetectionSettings)
-    alerting: AlertingSettings = field(default_factory=AlertingSettings)
-    evaluator: EvaluatorSettings = field(default_factory=EvaluatorSettings)
-    failover: FailoverSettings = field(default_factory=FailoverSettings)
-    api: ApiSettings | None = None
-    webhooks: tuple[WebhookSettings, ...] = ()
 
     def region(self, name: str) -> Region:
         """Find a region by id or display name, case-insensitively."""
@@ -202,10 +137,6 @@ class Topology:
         """Find a cable by name, case-insensitively (``adc``, ``APCN-2``, ``apcn2``)."""
         names = [c.name for c in self.cables]
         return self.cables[names.index(lookup("cable", name, names))]
-
-    def sla(self, customer: str) -> SlaPolicy:
-        names = [p.customer for p in self.slas]
-        return self.slas[names.index(lookup("customer", customer, names))]
 
     def targets_for(self, region: str, cable: str | None = None) -> list[Target]:
         """Targets probed from ``region`` (optionally over one cable), in cable order."""

@@ -18,10 +18,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cablewatch.agent.spool import Spool
 from cablewatch.aio import wait_event
 from cablewatch.collectors.exporter import AgentMetrics
-from cablewatch.collectors.influx import SinkError, Writer
-from cablewatch.probes.spool import Spool
+from cablewatch.collectors.influx import Writer
+from cablewatch.errors import SinkError
 
 __all__ = ["Sender", "SenderOptions"]
 

@@ -21,11 +21,10 @@ from pipeline_helpers import ping_line
 from cablewatch.alerting.alertmanager import AlertmanagerClient
 from cablewatch.collectors.influx import InfluxQL, InfluxV1Writer
 from cablewatch.collectors.lineprotocol import line
+from cablewatch.config import Config, load
 from cablewatch.correlation.events import Transition
-from cablewatch.evaluator.runner import Evaluator
+from cablewatch.evaluator.service import Evaluator
 from cablewatch.lab.stack import Server, active_alerts, agent_config, alertmanager, influxd
-from cablewatch.topology import load
-from cablewatch.topology.model import Topology
 
 
 class Clock:
@@ -43,7 +42,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, 
         yield influx, am
 
 
-def setup_db(influx: Server, name: str, am_url: str, tmp: Path) -> Topology:
+def setup_db(influx: Server, name: str, am_url: str, tmp: Path) -> Config:
     httpx.post(f"{influx.url}/query", data={"q": f'CREATE DATABASE "{name}"'}, timeout=10)
     return load(agent_config(tmp / f"{name}.toml", influx.url, database=name,
                              alertmanager_url=am_url))  # fmt: skip
@@ -57,7 +56,8 @@ def test_cut_raises_one_cable_alert_and_resolves(servers: tuple[Server, Server],
                                                  tmp_path: Path) -> None:  # fmt: skip
     influx, am = servers
     topo = setup_db(influx, "cut", am.url, tmp_path)
-    floors = {(r.id, c): p.floor_rtt_ms for r in topo.regions for c, p in r.paths.items()}
+    floors = {(r.id, c): p.floor_rtt_ms for r in topo.topology.regions
+              for c, p in r.paths.items()}  # fmt: skip
     base = float(int(time.time()) - 65)  # alerts stamped near real time, as Alertmanager expects
     cut = range(10, 30)  # seconds after base during which ADC loses everything
 
@@ -69,8 +69,8 @@ def test_cut_raises_one_cable_alert_and_resolves(servers: tuple[Server, Server],
         ]  # fmt: skip
 
     async def go() -> tuple[list[Transition], list[list[dict[str, Any]]], Evaluator]:
-        ql = InfluxQL(topo.sinks.influxdb)  # type: ignore[arg-type]
-        writer = InfluxV1Writer(topo.sinks.influxdb, secret=None)  # type: ignore[arg-type]
+        ql = InfluxQL(topo.influx("tests"))
+        writer = InfluxV1Writer(topo.influx("tests"), secret=None)
         client = AlertmanagerClient(am.url)
         clock = Clock(base)
         ev = Evaluator(topo, ql, writer=writer, alertmanager=client, clock=clock)
@@ -122,16 +122,16 @@ def test_cut_raises_one_cable_alert_and_resolves(servers: tuple[Server, Server],
 
 @dataclass(frozen=True)
 class SlaDb:
-    topology: Topology
+    topology: Config
     config: Path
     t0: int
 
 
 @pytest.fixture(scope="module")
 def sla_db(servers: tuple[Server, Server], tmp_path_factory: pytest.TempPathFactory) -> SlaDb:
-    """tests/test_sla.py's fixture, written as 12 rounds of 5 packets a minute (and a reply
+    """tests/unit/test_sla.py's fixture, written as 12 rounds of 5 packets a minute (and a reply
     point per packet) for Singapore, ending 30 minutes ago."""
-    from test_sla import adc, sjc
+    from unit.test_sla import adc, sjc
 
     influx, _am = servers
     tmp = tmp_path_factory.mktemp("sla")
@@ -152,7 +152,7 @@ def sla_db(servers: tuple[Server, Server], tmp_path_factory: pytest.TempPathFact
                           for j in range(sent - gone) if m.median_rtt_ms is not None]  # fmt: skip
 
     async def write() -> None:
-        writer = InfluxV1Writer(topo.sinks.influxdb, secret=None)  # type: ignore[arg-type]
+        writer = InfluxV1Writer(topo.influx("tests"), secret=None)
         await writer.write(lines)
         await writer.close()
 
@@ -167,8 +167,8 @@ def test_sla_through_influxdb_matches_the_pure_evaluation(servers: tuple[Server,
     topo, t0 = sla_db.topology, sla_db.t0
 
     async def go() -> tuple[list[Any], Evaluator]:
-        ql = InfluxQL(topo.sinks.influxdb)  # type: ignore[arg-type]
-        writer = InfluxV1Writer(topo.sinks.influxdb, secret=None)  # type: ignore[arg-type]
+        ql = InfluxQL(topo.influx("tests"))
+        writer = InfluxV1Writer(topo.influx("tests"), secret=None)
         ev = Evaluator(topo, ql, writer=writer, clock=Clock(t0 + 120 * 60 + 7))
         statuses = await ev.evaluate_sla()
         await ev.flush()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from cablewatch.alerting.alertmanager import alert, customers
+from cablewatch.config import load_default
 from cablewatch.correlation.events import Event
-from cablewatch.topology import load_default
 
 POLICIES = load_default().slas  # sea-retail: SE Asia; north-asia-fintech: HK, Tokyo, Manila
 

@@ -8,8 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from cablewatch.cli import app
+from cablewatch.config import load_default
 from cablewatch.errors import UnknownNameError
-from cablewatch.topology import load_default, physics
+from cablewatch.topology import physics
 
 # ../shared/topology.md, "Estimated one-way propagation, ms (region to Shantou, per cable)"
 ONE_WAY_MS = {
@@ -37,7 +38,7 @@ def test_physics_floor_and_great_circle() -> None:
 
 
 def test_default_topology_has_nine_regions_and_three_cables() -> None:
-    topo = load_default()
+    topo = load_default().topology
     assert [c.name for c in topo.cables] == list(CABLES)
     assert [r.id for r in topo.regions] == list(ONE_WAY_MS)
     assert topo.landing_station.name == "Shantou"
@@ -73,18 +74,18 @@ def test_topology_show_table_lists_every_region() -> None:
     [("kuala-lumpur", "kuala-lumpur"), ("Kuala Lumpur", "kuala-lumpur"), ("TOKYO", "tokyo")],
 )
 def test_regions_are_found_case_insensitively(given: str, expected: str) -> None:
-    assert load_default().region(given).id == expected
+    assert load_default().topology.region(given).id == expected
 
 
 @pytest.mark.parametrize(
     ("given", "expected"), [("adc", "ADC"), ("apcn-2", "APCN-2"), ("Sjc", "SJC")]
 )
 def test_cables_are_found_case_insensitively(given: str, expected: str) -> None:
-    assert load_default().cable(given).name == expected
+    assert load_default().topology.cable(given).name == expected
 
 
 def test_unknown_names_list_the_known_ones() -> None:
-    topo = load_default()
+    topo = load_default().topology
     with pytest.raises(UnknownNameError, match=r"unknown cable 'SMW3' \(known: ADC, SJC, APCN-2\)"):
         topo.cable("SMW3")
     with pytest.raises(UnknownNameError, match="unknown region 'paris'"):
@@ -92,7 +93,7 @@ def test_unknown_names_list_the_known_ones() -> None:
 
 
 def test_targets_per_region_and_cable() -> None:
-    topo = load_default()
+    topo = load_default().topology
     assert [t.cable for t in topo.targets_for("singapore")] == list(CABLES)
     (adc,) = topo.targets_for("jakarta", "adc")
     assert adc.address == "198.19.1.1"

@@ -12,9 +12,10 @@ import httpx
 import pytest
 
 from cablewatch.collectors.dbinit import init_database
-from cablewatch.collectors.influx import InfluxQL, InfluxV1Writer, InfluxV2Writer, SinkError
+from cablewatch.collectors.influx import InfluxQL, InfluxV1Writer, InfluxV2Writer
+from cablewatch.collectors.settings import InfluxSink
+from cablewatch.errors import SinkError
 from cablewatch.lab.stack import influxd, victoria_metrics
-from cablewatch.topology.model import InfluxSink
 
 NOW = time.time_ns()
 LINES = [
@@ -135,3 +136,46 @@ def test_v2_write_api_against_victoria_metrics(tmp_path: Path) -> None:
             count = float(results[0]["value"][1]) if results else 0.0
             time.sleep(0.2)  # VictoriaMetrics makes new points searchable within seconds
         assert count == 5
+
+
+def test_every_accepted_odd_name_comes_back_by_its_exact_tag_value(tmp_path: Path) -> None:
+    """Every name of tests/data/odd-names.toml that becomes a tag (station, regions, cables,
+    landing points) is written as a point through our line protocol, then read back from a
+    real influxd with a WHERE on its exact value: one point each, the tag unchanged."""
+    from cablewatch.collectors.influx import literal
+    from cablewatch.collectors.lineprotocol import line
+    from cablewatch.config import load
+
+    topo = load(Path(__file__).parents[1] / "data" / "odd-names.toml").topology
+    names = {
+        "landing_station": [topo.landing_station.id],
+        "region": [r.id for r in topo.regions],
+        "cable": [c.name for c in topo.cables],
+        "landing_point": [lp.name for c in topo.cables for lp in c.landing_points],
+    }
+    lines = [line("odd", {key: name}, {"n": k}, NOW + k)
+             for key, values in names.items() for k, name in enumerate(values)]  # fmt: skip
+    with influxd(tmp_path) as server:
+        sink = InfluxSink(url=server.url, mode="v1", database="cw")
+
+        async def go() -> dict[tuple[str, str], list[Any]]:
+            ql, writer = InfluxQL(sink), InfluxV1Writer(sink, secret=None)
+            try:
+                await ql.query('CREATE DATABASE "cw"', database="")
+                await writer.write(lines)
+                found = {}
+                for key, values in names.items():
+                    for name in values:
+                        q = f'SELECT "n" FROM "odd" WHERE "{key}" = {literal(name)} GROUP BY *'
+                        found[(key, name)] = await ql.query(q)
+                return found
+            finally:
+                await ql.close()
+                await writer.close()
+
+        found = asyncio.run(go())
+    assert len(found) == 6
+    for (key, name), series in found.items():
+        assert len(series) == 1, (key, name, series)
+        assert series[0]["tags"][key] == name
+        assert len(series[0]["values"]) == 1

@@ -3,17 +3,67 @@
 Readers never raise on bad input; they record an issue (file, dotted key, value, what was
 expected) and return ``None`` so that one pass reports every problem in a file. Unknown keys are
 errors, reported by :meth:`Table.finish`.
+
+Each section's settings class reads its own table (``from_table``) with :meth:`Table.read`:
+the rules below name a key's type and range, and a key that is absent is simply not returned,
+so the dataclass's own field default applies (defaults are declared once, beside the fields).
+This module sits below every settings class; it imports nothing but ``errors``.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from cablewatch.errors import ConfigIssue
 
-__all__ = ["Table", "describe"]
+__all__ = ["Int", "Name", "Num", "Str", "Table", "describe", "valid_url"]
+
+_URL = re.compile(r"^https?://[^/\s]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
+_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+def valid_url(value: str) -> bool:
+    """An http:// or https:// URL with a host."""
+    return bool(_URL.match(value))
+
+
+@dataclass(frozen=True, slots=True)
+class Num:
+    """A number (integers allowed), optionally bounded."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Int:
+    """A whole number, optionally bounded."""
+
+    low: int | None = None
+    high: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Str:
+    """A non-empty string, or one of ``choices``."""
+
+    choices: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    """A name that becomes an InfluxDB tag and a Prometheus label value: any printable text
+    (spaces, commas, '=', quotes and non-ASCII are fine) but no control character and no
+    backslash, which line protocol cannot carry through unchanged."""
+
+
+Rule = Num | Int | Str | Name
 
 
 def describe(value: Any) -> str:
@@ -80,6 +130,42 @@ class Table:
             self.problem(name, f"unknown key (allowed here: {allowed})")
 
     # -- scalars ---------------------------------------------------------------------------
+
+    def read(self, **rules: Rule) -> dict[str, Any]:
+        """Each key of ``rules`` that the table gives, read by its rule; absent and invalid
+        keys are left out (an invalid one is recorded as an issue), so that
+        ``cls(**table.read(...))`` keeps the dataclass's defaults for the rest."""
+        out: dict[str, Any] = {}
+        for key, rule in rules.items():
+            if isinstance(rule, Num):
+                value: Any = self.number(key, required=False, low=rule.low, high=rule.high,
+                                         low_open=rule.low_open)  # fmt: skip
+            elif isinstance(rule, Int):
+                value = self.integer(key, required=False, low=rule.low, high=rule.high)
+            elif isinstance(rule, Name):
+                value = self.name(key, required=False)
+            else:
+                value = self.string(key, required=False, choices=rule.choices)
+            if value is not None:
+                out[key] = value
+        return out
+
+    def identifier(self, key: str) -> str | None:
+        """A required lowercase id such as 'kuala-lumpur' (regions, stations, customers)."""
+        value = self.string(key)
+        if value is not None and not _ID.match(value):
+            self.problem(key, f"got {value!r}, expected a lowercase id such as 'kuala-lumpur'")
+            return None
+        return value
+
+    def name(self, key: str, *, required: bool = True) -> str | None:
+        """A :class:`Name`: a string without control characters or backslashes."""
+        value = self.string(key, required=required)
+        if value is not None and _CONTROL.search(value):
+            self.problem(key, f"got {value!r}, expected a name without control characters "
+                         "or backslashes (line protocol cannot carry them)")  # fmt: skip
+            return None
+        return value
 
     def string(
         self,

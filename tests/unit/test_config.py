@@ -8,10 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 from cablewatch.cli import app
+from cablewatch.config import load
 from cablewatch.errors import ConfigError
-from cablewatch.topology import load
 
-INVALID = Path(__file__).parent / "data" / "invalid"
+INVALID = Path(__file__).parent.parent / "data" / "invalid"
 
 EXPECTED: dict[str, list[str]] = {
     "bad-target": [
@@ -57,6 +57,16 @@ EXPECTED: dict[str, list[str]] = {
         "(syntax): invalid TOML: Expected ']' at the end of a table declaration "
         "(at line 9, column 7)",
     ],
+    "tag-names": [
+        "cables[0].name: got 'ADC\\\\', expected a name without control characters or "
+        "backslashes (line protocol cannot carry them)",
+        "cables[0].landing_points[0].name: got 'Tuas\\nWest', expected a name without control "
+        "characters or backslashes (line protocol cannot carry them)",
+        "cables[1].name: got 'SJC\\t2', expected a name without control characters or "
+        "backslashes (line protocol cannot carry them)",
+        "cables[1].landing_points[0].name: got 'Tu\\\\as', expected a name without control "
+        "characters or backslashes (line protocol cannot carry them)",
+    ],
     "unknown-cable": [
         "regions[0].paths.SMW3: unknown cable 'SMW3' (known: ADC, SJC)",
         "targets[1].cable: unknown cable 'SEA-ME-WE-3' (known: ADC, SJC)",
@@ -93,7 +103,7 @@ def test_config_check_prints_each_error_and_exits_2(name: str) -> None:
 
 
 def test_config_check_accepts_valid_files() -> None:
-    for path in (Path(__file__).parent / "data" / "valid-loopback.toml",):
+    for path in (Path(__file__).parent.parent / "data" / "valid-loopback.toml",):
         result = CliRunner().invoke(app, ["config", "check", str(path)])
         assert result.exit_code == 0, result.output
         assert "ok (2 cables, 1 regions, 2 targets)" in result.output
@@ -109,7 +119,14 @@ def test_missing_file_is_one_clear_line(tmp_path: Path) -> None:
 
 
 def test_explicit_one_way_delay_sets_the_floor() -> None:
-    topo = load(Path(__file__).parent / "data" / "valid-loopback.toml")
+    topo = load(Path(__file__).parent.parent / "data" / "valid-loopback.toml").topology
     sjc = topo.region("singapore").paths["SJC"]
     assert sjc.floor_rtt_ms == pytest.approx(34.2)
     assert sjc.path_km == pytest.approx(17.1 / 0.0049)
+
+
+def test_odd_but_safe_names_are_accepted() -> None:
+    """Spaces, commas, '=', quotes and non-ASCII pass (they are escaped on the way out)."""
+    topo = load(Path(__file__).parent.parent / "data" / "odd-names.toml").topology
+    assert [c.name for c in topo.cables] == ['Asia Direct, "ADC"=1', "亚太二号 APCN-2"]
+    assert topo.cable('asia direct, "adc"=1').landing_points[0].name == "Tuas = west, 'SG'"

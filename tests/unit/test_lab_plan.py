@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from cablewatch.config import load, load_default
 from cablewatch.errors import CablewatchError, ConfigError
 from cablewatch.lab import scenario
 from cablewatch.lab.plan import build_plan
-from cablewatch.topology import load, load_default
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent / "data"
 
 
 def test_one_path_per_region_and_cable_with_landing_point_routers() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cablewatch.lab.stack import need
 
-PROM = Path(__file__).resolve().parent.parent / "deploy" / "prometheus"
+PROM = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 
 
 def _promtool(*args: str) -> subprocess.CompletedProcess[str]:

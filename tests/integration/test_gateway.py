@@ -24,12 +24,13 @@ from pipeline_helpers import ping_line
 from waiting import wait_until
 
 from cablewatch.collectors.influx import InfluxQL
-from cablewatch.evaluator.runner import Evaluator
+from cablewatch.config import load
+from cablewatch.evaluator.service import Evaluator
+from cablewatch.evaluator.view import EvaluatorView
 from cablewatch.gateway.api import create_app
 from cablewatch.gateway.source import EvaluatorSource
 from cablewatch.gateway.webhooks import verify
 from cablewatch.lab.stack import agent_config, free_port, influxd
-from cablewatch.topology import load
 
 TOKEN = "gw-token-0123456789"
 SECRET = "hmac-secret-abcdef"
@@ -85,7 +86,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
                     f'[[webhooks]]\nurl = "http://127.0.0.1:{hook.server_address[1]}/hook"\n'
                     f'secret_file = "{tmp / "secret"}"\n')  # fmt: skip
         topo = load(config)
-        floors = {(r.id, c): p.floor_rtt_ms for r in topo.regions for c, p in r.paths.items()}
+        floors = {(r.id, c): p.floor_rtt_ms for r in topo.topology.regions
+                  for c, p in r.paths.items()}  # fmt: skip
         stop = threading.Event()
 
         def feed() -> None:  # what 9 agents would write, every 0.2 s
@@ -224,13 +226,13 @@ def api_schema(served: Served) -> Any:
     topo = load(served.config)
 
     async def evaluated() -> Evaluator:
-        ev = Evaluator(topo, InfluxQL(topo.sinks.influxdb))  # type: ignore[arg-type]
+        ev = Evaluator(topo, InfluxQL(topo.influx("tests")))
         await ev.warm_up()
         await ev.detect()
         await ev.ql.close()
         return ev
 
-    app = create_app(EvaluatorSource(asyncio.run(evaluated())), [TOKEN])
+    app = create_app(EvaluatorSource(EvaluatorView(asyncio.run(evaluated()))), [TOKEN])
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
@@ -252,7 +254,7 @@ def test_schemathesis_finds_no_server_errors_or_schema_violations(api_schema: An
 
 def test_published_openapi_schema_is_what_is_served(served: Served) -> None:
     """deploy/gateway/openapi.json (`cablewatch serve --print-openapi`) is the live schema."""
-    published = Path(__file__).resolve().parent.parent / "deploy" / "gateway" / "openapi.json"
+    published = Path(__file__).resolve().parents[2] / "deploy" / "gateway" / "openapi.json"
     served_schema = httpx.get(served.url + "/openapi.json", timeout=10).json()
     assert json.loads(published.read_text()) == served_schema
     assert set(served_schema["paths"]) == {

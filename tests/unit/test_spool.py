@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cablewatch.probes.spool import Spool
+from cablewatch.agent.spool import Spool
 
 
 def test_points_stay_until_acknowledged(tmp_path: Path) -> None:
@@ -46,7 +46,7 @@ def test_committed_rounds_survive_sigkill(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     script = (
         "import sys, os\n"
-        "from cablewatch.probes.spool import Spool\n"
+        "from cablewatch.agent.spool import Spool\n"
         f"s = Spool({str(path)!r})\n"
         "for i in range(200):\n"
         "    s.add([('ping|x', [f'p v=1 {i}'])])\n"

@@ -4,7 +4,7 @@ Schedules every (target, protocol) of its region continuously, each at its own i
 staggered evenly across the interval so that probes do not burst. Start times are drift-free
 (``start + k x interval``); an agent that falls behind skips the missed slots, counts them and
 reports the lag. Each result is committed to the spool (one dedicated thread does all SQLite
-work) and observed by the Prometheus exporter; the sender (probes/sender.py) moves spooled
+work) and observed by the Prometheus exporter; the sender (agent/sender.py) moves spooled
 points to the sink; probing never waits for it. SIGTERM: stop scheduling, let the probes
 in flight finish, try to drain the spool for a few seconds, exit. What is not sent stays in the
 spool for the next start.
@@ -20,15 +20,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from cablewatch.agent.sender import Sender, SenderOptions
+from cablewatch.agent.spool import Spool
+from cablewatch.aio import stop_on_signals
 from cablewatch.collectors.exporter import AgentMetrics
-from cablewatch.collectors.influx import Writer
+from cablewatch.collectors.influx import Writer, writer_for
 from cablewatch.collectors.lineprotocol import result_lines
+from cablewatch.config import Config
 from cablewatch.probes.icmp import IcmpEngine
+from cablewatch.probes.jobs import ProbeJob, region_jobs, run_job
 from cablewatch.probes.result import ProbeResult
-from cablewatch.probes.runner import ProbeJob, region_jobs, run_job
-from cablewatch.probes.sender import Sender, SenderOptions
-from cablewatch.probes.spool import Spool
-from cablewatch.topology.model import Topology
+from cablewatch.probes.spec import ProbeContext
 
 __all__ = ["Agent", "AgentOptions"]
 
@@ -48,16 +50,16 @@ class AgentOptions:
 class Agent:
     def __init__(
         self,
-        topology: Topology,
+        config: Config,
         opts: AgentOptions,
         writer: Writer | None,
         metrics: AgentMetrics | None = None,
     ) -> None:
-        self.topology = topology
+        self.config = config
         self.opts = opts
         self.writer = writer
         self.metrics = metrics or AgentMetrics()
-        self.jobs = region_jobs(topology, opts.region)
+        self.jobs = region_jobs(config.topology, config.probe, opts.region)
         self.spool = Spool(opts.spool_path, max_bytes=opts.spool_max_bytes)
         self._db_thread = concurrent.futures.ThreadPoolExecutor(1, "cablewatch-spool")
         self.sender = (
@@ -83,12 +85,11 @@ class Agent:
             else None
         )
         async with IcmpEngine() as engine:
+            ctx = ProbeContext(engine)
             start = asyncio.get_running_loop().time()
             n = len(self.jobs)
             probes = [
-                asyncio.create_task(
-                    self._schedule(job, engine, start + i * job.interval_s / n, stop)
-                )
+                asyncio.create_task(self._schedule(job, ctx, start + i * job.interval_s / n, stop))
                 for i, job in enumerate(self.jobs)
             ]
             await stop.wait()
@@ -104,7 +105,7 @@ class Agent:
                  self.opts.region, self.rounds_made, depth.points)  # fmt: skip
 
     async def _schedule(
-        self, job: ProbeJob, engine: IcmpEngine, first: float, stop: asyncio.Event
+        self, job: ProbeJob, ctx: ProbeContext, first: float, stop: asyncio.Event
     ) -> None:
         loop = asyncio.get_running_loop()
         k = 0
@@ -118,7 +119,7 @@ class Agent:
                 except TimeoutError:
                     pass
             self.metrics.schedule_lag.set(max(0.0, loop.time() - due))
-            result = await run_job(job, engine, self.topology.probe)
+            result = await run_job(job, ctx, self.config.probe)
             await self._record(job, result)
             k += 1
             behind = int((loop.time() - (first + k * job.interval_s)) // job.interval_s)
@@ -138,24 +139,17 @@ class Agent:
             self.sender.new_data.set()
 
 
-async def serve(topology: Topology, opts: AgentOptions, listen: tuple[str, int] | None) -> None:
+async def serve(config: Config, opts: AgentOptions, listen: tuple[str, int] | None) -> None:
     """Run an agent until SIGTERM / SIGINT: sink from the configuration, exporter on
     ``listen``. Configuration problems (a missing secret) raise before any probing starts."""
-    import signal
-
-    from cablewatch.collectors.influx import writer_for
-
-    sink = topology.sinks.influxdb
+    sink = config.sinks.influxdb
     writer = writer_for(sink) if sink is not None else None
     metrics = AgentMetrics()
     if listen is not None:
         metrics.serve(*listen)
         log.info("metrics on http://%s:%d/metrics", *listen)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    agent = Agent(topology, opts, writer, metrics)
+    stop = stop_on_signals()
+    agent = Agent(config, opts, writer, metrics)
     try:
         await agent.run(stop)
     finally:

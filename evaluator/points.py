@@ -1,0 +1,66 @@
+"""What the evaluator writes back to InfluxDB: events, SLA status and recommendations, as
+line protocol (the schema is in collectors/lineprotocol.py and the README)."""
+
+from __future__ import annotations
+
+import json
+
+from cablewatch.collectors.lineprotocol import line
+from cablewatch.correlation.events import Event
+from cablewatch.failover.engine import Recommendation
+from cablewatch.probes.spec import FieldValue
+from cablewatch.sla.evaluate import SlaStatus
+
+__all__ = ["event_line", "recommendation_line", "sla_line"]
+
+
+def event_line(event: Event, station: str, start_s: float, evidence: str) -> str:
+    end = event.resolved_s
+    fields: dict[str, FieldValue | None] = {
+        "event_id": event.id,
+        "state": "resolved" if end is not None else "open",
+        "raised_unix_s": event.raised_s,
+        "resolved_unix_s": end,
+        "duration_s": None if end is None else max(0.0, end - start_s),
+        "paths": len(event.seen_paths),
+        "regions": ",".join(sorted({r for r, _c in event.seen_paths})),
+        "evidence": evidence,
+    }
+    tags = {
+        "scope": event.scope,
+        "subject": event.subject,
+        "cable": event.cable,
+        "region": event.region,
+        "landing_station": station,
+    }
+    return line("event", tags, fields, int(start_s * 1e9))
+
+
+def sla_line(status: SlaStatus, when_s: float) -> str:
+    fields: dict[str, FieldValue | None] = {
+        "availability_pct": status.availability_pct,
+        "good_minutes": status.good_minutes,
+        "bad_minutes": status.bad_minutes,
+        "nodata_minutes": status.nodata_minutes,
+        "budget_left_pct": status.budget_left_pct,
+        "rtt_p95_ms": status.rtt_p95_ms,
+        "loss_pct": status.loss_pct,
+        "compliant": status.compliant,
+    }
+    fields |= {f"burn_{w}": v for w, v in status.burn_rates.items()}
+    tags = {"customer": status.customer, "region": status.region, "cable": status.cable}
+    return line("sla", tags, fields, int(when_s * 1e9))
+
+
+def recommendation_line(rec: Recommendation, version: int) -> str:
+    mine = next((x.score_ms for x in rec.scores if x.cable == rec.cable), None)
+    scores = {x.cable: x.score_ms for x in rec.scores}
+    tags = {"region": rec.region, "cable": rec.cable, "previous": rec.previous or "",
+            "kind": rec.kind}  # fmt: skip
+    fields: dict[str, FieldValue | None] = {
+        "version": version,
+        "reason": rec.reason,
+        "score_ms": mine,
+        "scores": json.dumps(scores, sort_keys=True),
+    }
+    return line("recommendation", tags, fields, int(rec.since_s * 1e9))

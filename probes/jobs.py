@@ -1,0 +1,89 @@
+"""Run probe jobs: ad-hoc ICMP targets (CLI spot checks), a region's topology targets
+(``probe REGION``) and the jobs an agent schedules. One definition of what probing a target
+means; what differs by protocol comes from the registry."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cablewatch.probes.icmp import IcmpEngine, icmp_probe
+from cablewatch.probes.registry import spec
+from cablewatch.probes.result import ProbeResult
+from cablewatch.probes.settings import ProbeSettings
+from cablewatch.probes.spec import ProbeContext
+from cablewatch.topology.model import Topology
+
+__all__ = ["ProbeJob", "exit_code", "ping_targets", "probe_region", "region_jobs", "run_job"]
+
+
+def exit_code(results: Sequence[ProbeResult]) -> int:
+    """0 when every probe succeeded, 1 when any failed (full loss included)."""
+    return 0 if results and all(r.success for r in results) else 1
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeJob:
+    """One protocol against one target address, from one region over one cable."""
+
+    protocol: str
+    address: str
+    labels: dict[str, str]
+    interval_s: float
+
+    @property
+    def series(self) -> str:
+        return "|".join((self.protocol, self.labels["region"], self.labels["cable"], self.address))
+
+
+def region_jobs(
+    topology: Topology, settings: ProbeSettings, region: str, cable: str | None = None
+) -> list[ProbeJob]:
+    """Every (target, protocol) of ``region`` (over one cable, or all), in cable order."""
+    reg = topology.region(region)
+    jobs = []
+    for t in topology.targets_for(reg.id, cable):
+        labels = {
+            "region": reg.id,
+            "cable": t.cable,
+            "landing_station": topology.landing_station.id,
+        }
+        jobs += [
+            ProbeJob(p, t.address, labels, settings.protocols[p].interval_s) for p in t.protocols
+        ]
+    return jobs
+
+
+async def run_job(job: ProbeJob, ctx: ProbeContext, settings: ProbeSettings) -> ProbeResult:
+    """One probe of ``job``, with its protocol's settings."""
+    run = spec(job.protocol).run
+    return await run(ctx, job.address, settings.protocols[job.protocol], dict(job.labels))
+
+
+async def ping_targets(
+    targets: Sequence[str],
+    *,
+    count: int,
+    interval_s: float,
+    timeout_s: float,
+    privileged: bool | None = None,
+) -> list[ProbeResult]:
+    """One round to each target, all at once over the engine's shared sockets."""
+    async with IcmpEngine(privileged=privileged) as engine:
+        probes = (
+            icmp_probe(engine, t, count=count, interval_s=interval_s, timeout_s=timeout_s)
+            for t in targets
+        )
+        return list(await asyncio.gather(*probes))
+
+
+async def probe_region(
+    topology: Topology, settings: ProbeSettings, region: str, cable: str | None = None
+) -> list[ProbeResult]:
+    """Probe every target of ``region`` (over one cable, or all) with each of its protocols;
+    results are labelled region / cable / station."""
+    jobs = region_jobs(topology, settings, region, cable)
+    async with IcmpEngine() as engine:
+        ctx = ProbeContext(engine)
+        return list(await asyncio.gather(*(run_job(j, ctx, settings) for j in jobs)))

@@ -1,0 +1,58 @@
+"""The probe registry: one spec per protocol, and everything that differs by protocol comes
+from it (settings, stored points, CLI columns, what the configuration accepts)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cablewatch.collectors.lineprotocol import result_lines
+from cablewatch.config import load_default
+from cablewatch.errors import CablewatchError
+from cablewatch.probes.registry import PROBES, PROTOCOLS, spec
+from cablewatch.probes.result import ProbeResult
+from cablewatch.probes.stats import summarize
+from cablewatch.terminal.render import results_table
+
+SAMPLES = {
+    "icmp": ProbeResult("icmp", "t", "198.19.1.1", 10**18, "ok", rtts_ms=(30.5, None, 31.0),
+                        summary=summarize([30.5, None, 31.0]), ttl=62),
+    "tcp": ProbeResult("tcp", "t", "198.19.1.1", 10**18, "ok", phases_ms={"connect": 30.2}),
+    "http": ProbeResult("http", "t", "198.19.1.1", 10**18, "ok", http_status=200,
+                        phases_ms={"connect": 30.0, "first_byte": 31.0, "total": 62.0}),
+    "dns": ProbeResult("dns", "t", "198.19.1.1", 10**18, "ok", phases_ms={"query": 30.4},
+                       dns_rcode="NOERROR", dns_answers=("198.19.1.1",)),
+}  # fmt: skip
+
+
+def test_every_protocol_has_a_sample_here() -> None:
+    assert sorted(PROTOCOLS) == sorted(SAMPLES)
+
+
+@pytest.mark.parametrize("protocol", sorted(SAMPLES))
+def test_spec_settings_points_and_columns(protocol: str) -> None:
+    probe = spec(protocol)
+    settings = load_default().probe.protocols[protocol]
+    assert settings.interval_s > 0
+    assert settings.timeout_s > 0
+    lines = result_lines(SAMPLES[protocol], "probe-host")
+    assert lines
+    assert all(",protocol=" + protocol in ln for ln in lines)
+    assert lines[0].startswith(probe.points(SAMPLES[protocol])[0].measurement + ",")
+    [table] = results_table([SAMPLES[protocol]])
+    headers = [str(c.header) for c in table.columns]
+    assert headers == ["target", "status", *(c.header for c in probe.columns)]
+
+
+def test_icmp_stores_a_round_and_each_reply() -> None:
+    lines = result_lines(SAMPLES["icmp"], "h")
+    assert [ln.split(",")[0] for ln in lines] == ["ping", "ping_rtt", "ping_rtt"]
+    assert lines[2].endswith(f" {10**18 + 2}")  # packet i at the round's start + i ns
+
+
+def test_unknown_protocol_is_one_clear_error() -> None:
+    with pytest.raises(CablewatchError, match=r"unknown probe protocol 'smtp' \(known: icmp"):
+        spec("smtp")
+
+
+def test_registry_names_match_their_specs() -> None:
+    assert all(name == s.protocol for name, s in PROBES.items())

@@ -1,0 +1,14 @@
+"""Timestamps for people and APIs: RFC 3339 in UTC."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+__all__ = ["utc_iso"]
+
+
+def utc_iso(unix_s: float | None) -> str | None:
+    """RFC 3339, UTC, milliseconds; None stays None."""
+    if unix_s is None:
+        return None
+    return dt.datetime.fromtimestamp(unix_s, dt.UTC).isoformat(timespec="milliseconds")
