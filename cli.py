@@ -253,6 +253,11 @@ PrefixOpt = Annotated[
     typer.Option("--prefix", envvar="CABLEWATCH_LAB_PREFIX", help="Name prefix of lab namespaces."),
 ]
 RegionOpt = Annotated[str | None, typer.Option("--region", "-r", help="Only this region.")]
+LandingOpt = Annotated[
+    str | None,
+    typer.Option("--landing-point", "-l",
+                 help="Only the regions joining the cable here (a segment)."),
+]  # fmt: skip
 _LAB = lab.LabOptions()
 
 
@@ -307,10 +312,12 @@ def lab_status(state_dir: StateDirOpt = _LAB.state_dir, as_json: JsonOpt = False
 def lab_cut(
     cable: Annotated[str, typer.Argument(help="Cable name, e.g. ADC.")],
     region: RegionOpt = None,
+    landing_point: LandingOpt = None,
     state_dir: StateDirOpt = _LAB.state_dir,
 ) -> None:
-    """Cut a cable: every packet over it is lost (for all regions, or one)."""
-    reply = _call(lab.set_links, lab.LabOptions(state_dir), cable, region, {"cut": True})
+    """Cut a cable: every packet over it is lost (for all regions, one, or a segment)."""
+    reply = _call(lab.set_links, lab.LabOptions(state_dir), cable, region, {"cut": True},
+                  landing_point)  # fmt: skip
     out.print(f"cut {cable}: {reply['matched']} paths", markup=False)
 
 
@@ -324,6 +331,7 @@ def lab_degrade(
     ] = None,
     jitter_ms: Annotated[float | None, typer.Option(min=0, help="Half-normal sigma.")] = None,
     rate_kbps: Annotated[float | None, typer.Option(min=0, help="Rate limit, 0 = none.")] = None,
+    landing_point: LandingOpt = None,
     state_dir: StateDirOpt = _LAB.state_dir,
 ) -> None:
     """Add delay, jitter, loss or a rate limit to a cable (for all regions, or one)."""
@@ -341,7 +349,7 @@ def lab_degrade(
         _fail(
             "lab degrade: give at least one of --add-delay-ms, --loss-pct, --jitter-ms, --rate-kbps"
         )
-    reply = _call(lab.set_links, lab.LabOptions(state_dir), cable, region, params)
+    reply = _call(lab.set_links, lab.LabOptions(state_dir), cable, region, params, landing_point)
     out.print(f"degraded {cable}: {reply['matched']} paths", markup=False)
 
 
@@ -469,6 +477,10 @@ def _start_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # one line per HTTP request (every write, every poll) is noise: our own code logs what
+    # changed (a sink failing, coming back); the HTTP clients speak up only when it matters
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def _evaluator_config(config: Path | None) -> Config:

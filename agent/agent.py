@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -144,7 +145,12 @@ async def serve(config: Config, opts: AgentOptions, listen: tuple[str, int] | No
     ``listen``. Configuration problems (a missing secret) raise before any probing starts."""
     sink = config.sinks.influxdb
     writer = writer_for(sink) if sink is not None else None
-    metrics = AgentMetrics()
+    if sink is not None:
+        sending = dataclasses.replace(opts.sender, flush_interval_s=sink.flush_interval_s)
+        opts = dataclasses.replace(opts, sender=sending)
+    floors = {(r.id, c): p.floor_rtt_ms for r in config.topology.regions
+              for c, p in r.paths.items()}  # fmt: skip
+    metrics = AgentMetrics(floors_ms=floors)
     if listen is not None:
         metrics.serve(*listen)
         log.info("metrics on http://%s:%d/metrics", *listen)

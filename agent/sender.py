@@ -35,6 +35,8 @@ class SenderOptions:
     batch_points: int = 5000
     in_flight: int = 4
     flush_interval_s: float = 1.0
+    """A batch that is not full leaves after this long ([sinks.influxdb] flush_interval_s); a
+    full batch leaves at once."""
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
     drain_timeout_s: float = 5.0
@@ -56,6 +58,7 @@ class Sender:
         ``drain_timeout_s`` after ``stop``."""
         sink = self.writer.name
         backoff = self.opts.backoff_initial_s
+        failed = 0
         loop = asyncio.get_running_loop()
         drain_deadline: float | None = None
         while True:
@@ -98,7 +101,11 @@ class Sender:
                     wait_s = min(wait_s, max(0.0, drain_deadline - loop.time()))
                 await wait_event(stop if not stop.is_set() else asyncio.Event(), wait_s)
                 backoff = min(backoff * 2, self.opts.backoff_max_s)
+                failed += 1
                 continue
+            if failed:  # a state change: say it once
+                log.info("%s takes writes again after %d failed attempts", sink, failed)
+                failed = 0
             backoff = self.opts.backoff_initial_s
             full = (
                 len(batches) == self.opts.in_flight and len(batches[-1]) == self.opts.batch_points

@@ -5,11 +5,12 @@ the event's id) from raised to resolved. Firing alerts carry ``endsAt`` 4 x the 
 ahead and are re-sent, as Prometheus does, so that Alertmanager resolves them by itself if the
 evaluator dies; resolving sends ``endsAt`` = now.
 
-Labels: alertname (CablewatchCableFault, CablewatchRegionFault, CablewatchStationFault,
-CablewatchPathFault, CablewatchProbeDown), severity, scope, subject, cable, region,
-landing_station, event_id, and ``customers``: the customers whose SLA policies cover the
-event's cable, region or path (every customer for the station), comma-separated (route with
-``customers=~"(.*,)?name(,.*)?"``).
+Labels: alertname (CablewatchCableFault, CablewatchSegmentFault, CablewatchCablePartialFault,
+CablewatchRegionFault, CablewatchStationFault, CablewatchPathFault, CablewatchProbeDown),
+severity, scope, subject, cable, region, landing_station, event_id, and ``customers``: the
+customers with an affected path, comma-separated (route with
+``customers=~"(.*,)?name(,.*)?"``). Severity and customers are decided when the event is raised
+(alerting/impact.py) and kept for its life.
 The SLA burn-rate alerts come from Prometheus (alerting/rules.py) and carry ``customer``.
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -25,13 +26,14 @@ import httpx
 from cablewatch.correlation.classify import Scope
 from cablewatch.correlation.events import Event
 from cablewatch.errors import AlertmanagerError
-from cablewatch.sla.policy import SlaPolicy
 
-__all__ = ["ALERT_NAMES", "SEVERITY", "AlertmanagerClient", "alert", "customers", "summary"]
+__all__ = ["ALERT_NAMES", "SEVERITY", "AlertmanagerClient", "alert", "summary"]
 
 ALERT_NAMES: Mapping[Scope, str] = {
     "station": "CablewatchStationFault",
     "cable": "CablewatchCableFault",
+    "segment": "CablewatchSegmentFault",
+    "partial": "CablewatchCablePartialFault",
     "region": "CablewatchRegionFault",
     "path": "CablewatchPathFault",
     "probe": "CablewatchProbeDown",
@@ -39,6 +41,8 @@ ALERT_NAMES: Mapping[Scope, str] = {
 SEVERITY: Mapping[Scope, str] = {
     "station": "critical",
     "cable": "critical",
+    "segment": "warning",
+    "partial": "warning",
     "region": "critical",
     "path": "warning",
     "probe": "warning",
@@ -49,27 +53,17 @@ def _iso(unix_s: float) -> str:
     return dt.datetime.fromtimestamp(unix_s, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def customers(event: Event, policies: Sequence[SlaPolicy]) -> list[str]:
-    """Customers whose policies cover what the event's scope names: a function of the scope and
-    subject only, so that an alert's labels (its identity in Alertmanager) never change while
-    the event grows."""
-
-    def covers(p: SlaPolicy) -> bool:
-        if event.scope == "station":
-            return True
-        if event.scope == "cable":
-            return event.cable in p.cables
-        if event.scope in ("region", "probe"):
-            return event.region in p.regions
-        return event.region in p.regions and event.cable in p.cables
-
-    return sorted(p.customer for p in policies if covers(p))
-
-
 def summary(event: Event) -> str:
-    regions = sorted({r for r, _c in event.seen_paths})
+    bad = sorted({r for r, _c in event.seen_paths})
+    of = f"{len(bad)} of {len(bad) + len(event.healthy)} regions"
     if event.scope == "cable":
-        return f"cable {event.cable}: {len(regions)} regions lose packets or are slow over it"
+        return f"cable {event.cable}: {of} lose packets or are slow over it (the whole cable)"
+    if event.scope == "segment":
+        return (f"segment {event.subject}: every region joining {event.cable} at "
+                f"{event.landing_point} is bad ({of}; {len(event.healthy)} healthy)")  # fmt: skip
+    if event.scope == "partial":
+        return (f"cable {event.cable}: {of} bad, {len(event.healthy)} healthy (part of the "
+                "cable's paths, not the whole cable)")  # fmt: skip
     if event.scope == "station":
         return f"landing station {event.subject}: every region, every cable"
     if event.scope == "region":
@@ -83,23 +77,23 @@ def alert(
     event: Event,
     *,
     station: str,
-    policies: Sequence[SlaPolicy],
     evidence: Mapping[str, Any],
     now_s: float,
     resend_s: float,
     generator_url: str = "",
 ) -> dict[str, Any]:
-    """The v2 API's postable alert for ``event`` (firing, or resolved once it is)."""
+    """The v2 API's postable alert for ``event`` (firing, or resolved once it is); its
+    severity and customers are those decided when it was raised."""
     labels = {
         "alertname": ALERT_NAMES[event.scope],
-        "severity": SEVERITY[event.scope],
+        "severity": event.severity or SEVERITY[event.scope],
         "scope": event.scope,
         "subject": event.subject,
         "cable": event.cable,
         "region": event.region,
         "landing_station": station,
         "event_id": event.id,
-        "customers": ",".join(customers(event, policies)),
+        "customers": ",".join(event.customers),
     }
     ends = event.resolved_s if event.resolved_s is not None else now_s + 4 * resend_s
     body: dict[str, Any] = {

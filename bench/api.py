@@ -5,13 +5,16 @@
    connections from wrk for --seconds on GET /v1/recommendations (every region, with scores:
    about 11 kB), then on a route of the same app, behind the same bearer-token check, that
    returns the same bytes pre-rendered: the reference. Ratio = API / static requests per second.
-2. Recovery: the closed loop (lab/loop.py) at a 1 s probe interval: ADC is cut, and for every
-   region that was on it, the time until the recommendation, the route switch, and the first
-   request through the new cable within the region's SLA RTT. The figure is the slowest region.
+2. Recovery: the closed loop (lab/loop.py) at a 1 s probe interval, with the default dwell
+   (60 s) and large-gain dwell (5 s): first Singapore's RTT on its cable doubles (a latency
+   step, not a fault) and the time until its gateway stand-in moves is measured
+   (latency_switch_s); then ADC is cut, and for every region that was on it, the time until the
+   recommendation, the route switch, and the first request through the new cable within the
+   region's SLA RTT. The figure is the slowest region.
 
 Needs root (the lab) and wrk. The last line holds the headline figures:
 
-    api_rps=N static_rps=N ratio=R p99_ms=X recover_s=X
+    api_rps=N static_rps=N ratio=R p99_ms=X recover_s=X latency_switch_s=X
 """
 
 from __future__ import annotations
@@ -143,6 +146,7 @@ def main() -> None:
     manager.up(load_default(), opts)
     try:
         run = closed_loop(opts, tmp / "loop", interval_s=1.0, hold_s=10, after_restore_s=5,
+                          dwell_s=60.0, step_region="singapore",
                           say=lambda text: print("  " + text, flush=True))  # fmt: skip
     finally:
         manager.down(opts)
@@ -155,8 +159,12 @@ def main() -> None:
     recover = max(recovered)
     print(f"cut -> every affected region back under SLA: {recover:.2f} s (slowest of "
           f"{len(times)}; median {statistics.median(recovered):.2f} s)")  # fmt: skip
+    assert run.step is not None
+    step_s = run.step["switched_s"]
+    print(f"latency step (singapore's RTT doubled on {run.step['from']}) -> moved to "
+          f"{run.step['to']}: {step_s:.1f} s")  # fmt: skip
     print(f"api_rps={api_rps:.0f} static_rps={static_rps:.0f} ratio={api_rps / static_rps:.2f} "
-          f"p99_ms={p99:.1f} recover_s={recover:.2f}")  # fmt: skip
+          f"p99_ms={p99:.1f} recover_s={recover:.2f} latency_switch_s={step_s:.1f}")  # fmt: skip
 
 
 if __name__ == "__main__":

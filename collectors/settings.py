@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from cablewatch.schema import Int, Str, Table, valid_url
+from cablewatch.schema import Int, Num, Str, Table, valid_url
 
 __all__ = ["InfluxSink", "PrometheusSink", "Sinks"]
 
@@ -23,12 +23,16 @@ class InfluxSink:
     """The password (v1) or token (v2), from this environment variable ..."""
     secret_file: str = ""
     """... or this file; never from the configuration file itself."""
+    flush_interval_s: float = 1.0
+    """Agents send a batch that is not full after this long (a full one at once): lower
+    brings fresh rounds to the evaluator sooner, for more, smaller writes."""
 
     @classmethod
     def from_table(cls, t: Table) -> InfluxSink | None:
         url = t.string("url")
         v = t.read(mode=Str(("v1", "v2")), database=Str(), org=Str(), bucket=Str(),
-                   username=Str(), token_env=Str(), token_file=Str())  # fmt: skip
+                   username=Str(), token_env=Str(), token_file=Str(),
+                   flush_interval_s=Num(0.01, 60))  # fmt: skip
         t.finish(secret_hint=("token", "password"))
         if url is not None and not valid_url(url):
             t.problem("url", f"got {url!r}, expected an http:// or https:// URL")

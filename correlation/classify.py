@@ -1,15 +1,25 @@
 """What broke: one classification of every path's state across regions and cables (pure).
 
-Scopes, decided in this order:
+What the topology knows localises a fault: each region's path joins a cable at a landing
+point, so the regions that share a landing point share that stretch of the cable. Scopes,
+decided in this order:
 
 - ``probe``: every path of a region has no state (its agent is down or cannot write): a gap
   in the measurements, never counted as a network fault.
 - ``station``: every region with data is bad on every cable (at least ``min_regions``).
-- ``cable``: at least ``min_regions`` regions are bad on the cable while another of their
-  cables is good: the cable, not the regions' access, is the common factor.
+- per cable, among the regions bad on it that are fine on another cable (the cable, not the
+  region's access, is the common factor), with at least ``min_regions`` of them:
+  - ``cable``: every region with data on the cable is bad, or more than ``agreement`` of
+    them are and they are not exactly whole landing points: the whole cable;
+  - ``segment``: every region that joins the cable at one landing point is bad (at least
+    ``min_regions`` of them), while regions elsewhere on the cable are fine: that stretch,
+    named "<cable> <landing point>-<station>";
+  - ``partial``: any other subset of the cable's paths.
 - ``region``: a region is bad on every cable it has data for (at least two): its access or
   the probe site, not the cables.
 - ``path``: any bad path left: one region over one cable.
+
+Every cable-wide finding says which of the cable's regions are bad and which are healthy.
 """
 
 from __future__ import annotations
@@ -20,8 +30,8 @@ from typing import Literal
 
 __all__ = ["SCOPES", "Finding", "PathKey", "PathStatus", "Scope", "classify"]
 
-Scope = Literal["station", "cable", "region", "path", "probe"]
-SCOPES: tuple[Scope, ...] = ("station", "cable", "region", "path", "probe")
+Scope = Literal["station", "cable", "segment", "partial", "region", "path", "probe"]
+SCOPES: tuple[Scope, ...] = ("station", "cable", "segment", "partial", "region", "path", "probe")
 PathKey = tuple[str, str]
 """(region, cable)."""
 PathStatus = Literal["good", "bad", "unknown"]
@@ -31,10 +41,14 @@ PathStatus = Literal["good", "bad", "unknown"]
 class Finding:
     scope: Scope
     subject: str
-    """The station id, cable name, region id, or 'region/cable'."""
+    """The station id, cable name, '<cable> <landing point>-<station>', region id, or
+    'region/cable'."""
     paths: tuple[PathKey, ...]
     cable: str = ""
     region: str = ""
+    healthy: tuple[str, ...] = ()
+    """Cable-wide scopes: the regions whose path over the cable is fine."""
+    landing_point: str = ""
 
 
 def classify(
@@ -42,9 +56,13 @@ def classify(
     station: str,
     *,
     min_regions: int = 2,
+    agreement: float = 0.5,
+    landing_points: Mapping[PathKey, str] | None = None,
+    station_name: str = "",
 ) -> list[Finding]:
     """Findings for the paths of ``states`` (every path of the topology, keyed (region,
-    cable)), in the order of the scopes above."""
+    cable)), in the order of the scopes above. ``landing_points``: where each path joins its
+    cable (paths without one are never part of a segment)."""
     regions: dict[str, dict[str, PathStatus]] = {}
     for (region, cable), status in states.items():
         regions.setdefault(region, {})[cable] = status
@@ -64,17 +82,12 @@ def classify(
         return findings
     claimed: set[PathKey] = set()
     cable_names = list(dict.fromkeys(cable for _region, cable in states))
+    where = landing_points or {}
     for cable in cable_names:
-        seen = [
-            (r, cable)
-            for r, cables in regions.items()
-            if cables.get(cable) == "bad"
-            and r not in all_bad
-            and any(s == "good" for c, s in cables.items() if c != cable)
-        ]
-        if len(seen) >= min_regions:
-            findings.append(Finding("cable", cable, tuple(seen), cable=cable))
-            claimed.update(seen)
+        found = _cable(cable, regions, all_bad, where, min_regions, agreement,
+                       station_name or station)  # fmt: skip
+        findings += found
+        claimed.update(p for f in found for p in f.paths)
     for region in all_bad:
         paths = tuple((region, c) for c, s in regions[region].items() if s == "bad")
         if len(paths) >= 2:
@@ -86,6 +99,47 @@ def classify(
                 Finding("path", f"{region}/{cable}", ((region, cable),), cable=cable, region=region)
             )
     return findings
+
+
+def _cable(
+    cable: str,
+    regions: Mapping[str, Mapping[str, PathStatus]],
+    all_bad: list[str],
+    where: Mapping[PathKey, str],
+    min_regions: int,
+    agreement: float,
+    station: str,
+) -> list[Finding]:
+    """The cable-wide findings of one cable: cable, segments, partial (or none)."""
+    on = {r: cables[cable] for r, cables in regions.items() if cables.get(cable, "unknown")
+          != "unknown"}  # fmt: skip
+    bad = [r for r, s in on.items() if s == "bad" and r not in all_bad
+           and any(st == "good" for c, st in regions[r].items() if c != cable)]  # fmt: skip
+    healthy = tuple(sorted(r for r, s in on.items() if s == "good"))
+    if len(bad) < min_regions:
+        return []
+
+    def finding(scope: Scope, subject: str, members: list[str], lp: str = "") -> Finding:
+        paths = tuple((r, cable) for r in members)
+        return Finding(scope, subject, paths, cable=cable, healthy=healthy, landing_point=lp)
+
+    if not healthy:
+        return [finding("cable", cable, bad)]
+    groups: dict[str, list[str]] = {}
+    for r in on:
+        lp = where.get((r, cable))
+        if lp:
+            groups.setdefault(lp, []).append(r)
+    whole = [lp for lp, members in groups.items()
+             if len(members) >= min_regions and set(members) <= set(bad)]  # fmt: skip
+    in_whole = {r for lp in whole for r in groups[lp]}
+    if len(bad) > agreement * len(on) and in_whole != set(bad):
+        return [finding("cable", cable, bad)]
+    out = [finding("segment", f"{cable} {lp}-{station}", groups[lp], lp) for lp in whole]
+    rest = [r for r in bad if r not in in_whole]
+    if len(rest) >= min_regions:
+        out.append(finding("partial", cable, rest))
+    return out
 
 
 def _known(cables: Mapping[str, PathStatus]) -> dict[str, PathStatus]:

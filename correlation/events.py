@@ -1,9 +1,10 @@
 """Fault events: findings that last, raised once and resolved once (pure; time passed in).
 
-- A ``cable`` or ``station`` finding is raised at once: several regions agree.
-- A ``region``, ``path`` or ``probe`` finding is *pending* until it has lasted ``settle_s``:
-  the first region to see a cable cut looks like a path fault until the second one sees it,
-  and a pending event absorbed into a cable event is dropped, never raised.
+- A ``cable`` or ``station`` finding is raised at once: most regions agree.
+- A ``segment``, ``partial``, ``region``, ``path`` or ``probe`` finding is *pending* until it
+  has lasted ``settle_s``: the first regions to see a cable cut look like a smaller fault
+  until the others see it, and a pending event absorbed into a cable event is dropped, never
+  raised.
 - A raised event keeps its member paths while any of them is not good again (a path with no
   state keeps it open: no evidence of repair), takes in new paths of the same finding, and
   resolves when every member path is good (each one after ``leave_rounds`` good rounds).
@@ -37,6 +38,14 @@ class Event:
     """Every path that was ever a member."""
     raised_s: float | None = None
     resolved_s: float | None = None
+    healthy: tuple[str, ...] = ()
+    """Cable-wide scopes: the regions fine on the cable, as last seen."""
+    landing_point: str = ""
+    severity: str = ""
+    """Set when raised, from the customers' impact (alerting/impact.py); kept for life."""
+    customers: tuple[str, ...] = ()
+    """Set when raised: the customers with an affected path; kept for life (the alert's
+    identity in Alertmanager)."""
 
     @property
     def key(self) -> tuple[Scope, str]:
@@ -85,6 +94,7 @@ class EventTracker:
             if key in self.open:
                 self.open[key].paths.update(finding.paths)
                 self.open[key].seen_paths.update(finding.paths)
+                self.open[key].healthy = finding.healthy
                 continue
             fresh = set(finding.paths) - claimed
             if finding.paths and not fresh:
@@ -95,6 +105,7 @@ class EventTracker:
             )
             event.paths = set(finding.paths)
             event.seen_paths = set(finding.paths)
+            event.healthy, event.landing_point = finding.healthy, finding.landing_point
             self.pending[key] = event
             if finding.scope in _IMMEDIATE or now_s - event.first_seen_s >= self.settle_s:
                 event.raised_s = now_s

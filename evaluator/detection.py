@@ -1,8 +1,15 @@
 """The evaluator's detection state: one detector and a round history per path.
 
 Rounds come in from InfluxDB in time order per path; each goes through its path's detector
-(correlation/detector.py) and into a short history, from which the failover scores are taken.
+(correlation/detector.py) and into a short history, from which the failover scores are taken
+(loss over the window; RTT over the rounds since the path's state last changed, at most the
+window: a step in latency shows in the score within a few rounds, not after half a window).
 A path without a round for ``stale_s`` has no state: a probe gap is never a network fault.
+
+Multi-vantage evidence: when more than ``agreement`` of a cable's regions (and at least
+``min_regions``) lost every packet of their latest round, within one probe interval of each
+other, their loss tests turn bad at once: many vantage points agreeing on one round is
+stronger evidence than more rounds of one path.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from cablewatch.config import Config
 from cablewatch.correlation.classify import PathKey, PathStatus
 from cablewatch.correlation.detector import PathDetector, Round
 from cablewatch.correlation.events import Event
-from cablewatch.failover.score import Score, path_stats, score
+from cablewatch.failover.score import MIN_ROUNDS, Score, path_stats, score
 from cablewatch.timefmt import utc_iso
 
 __all__ = ["Detection"]
@@ -43,8 +50,16 @@ class Detection:
             key: collections.deque(maxlen=_HISTORY) for key in self.detectors
         }
         self.region_paths: dict[str, list[PathKey]] = {r.id: [] for r in topology.regions}
+        self.cable_paths: dict[str, list[PathKey]] = {c.name: [] for c in topology.cables}
         for key in self.detectors:
             self.region_paths[key[0]].append(key)
+            self.cable_paths[key[1]].append(key)
+        self.landing_points = {
+            (region.id, cable): path.landing_point
+            for region in topology.regions
+            for cable, path in region.paths.items()
+            if path.landing_point
+        }
         self.objective_p95: dict[str, float | None] = {
             r.id: min((p.rtt_p95_ms for p in config.slas if r.id in p.regions), default=None)
             for r in topology.regions
@@ -62,12 +77,33 @@ class Detection:
             (rnd.sent, rnd.received, rnd.median_ms, rnd.jitter_ms)
         )
 
+    def agree(self, now_s: float) -> list[PathKey]:
+        """Apply the multi-vantage rule (see the module); the paths it turned bad."""
+        settings = self.config.detection
+        interval = self.config.probe.interval_s
+        status = self.status(now_s)
+        turned: list[PathKey] = []
+        for keys in self.cable_paths.values():
+            known = [k for k in keys if status[k] != "unknown"]
+            lost = [k for k in known if (v := self.detectors[k].last) and v.loss_pct >= 100.0]
+            if not lost:
+                continue
+            newest = max(self.detectors[k].last_time_s or 0.0 for k in lost)
+            lost = [k for k in lost if (self.detectors[k].last_time_s or 0.0) >= newest - interval]
+            if len(lost) >= settings.min_regions and len(lost) > settings.agreement * len(known):
+                turned += [k for k in lost if self.detectors[k].agree_lost(now_s) is not None]
+        return turned
+
     def status(self, now_s: float) -> dict[PathKey, PathStatus]:
         out: dict[PathKey, PathStatus] = {}
         for key, d in self.detectors.items():
             fresh = d.last_time_s is not None and now_s - d.last_time_s <= self.stale_s
             out[key] = d.state if fresh else "unknown"
         return out
+
+    def heard(self, region: str) -> bool:
+        """Has any of the region's paths a round?"""
+        return any(self.history[key] for key in self.region_paths[region])
 
     def young(self, region: str, min_rounds: int) -> bool:
         """Has any of the region's paths fewer than ``min_rounds`` rounds?"""
@@ -78,14 +114,15 @@ class Detection:
     ) -> list[Score]:
         """Every cable's failover score for ``region`` over its last ``window`` rounds."""
         failover = self.config.failover
-        n = window or failover.window_rounds
         out = []
         for key in self.region_paths[region]:
             history = self.history[key]
-            recent = list(itertools.islice(history, max(0, len(history) - n), None))
             d = self.detectors[key]
-            stats = path_stats(region, key[1], status[key], d.floor_ms, recent,
-                               lossy=d.lossy)  # fmt: skip
+            n = window or failover.window_rounds
+            recent = list(itertools.islice(history, max(0, len(history) - n), None))
+            regime = None if window else max(MIN_ROUNDS, d.rounds_in_state)
+            stats = path_stats(region, key[1], status[key], d.floor_ms, recent, lossy=d.lossy,
+                               latency_rounds=regime)  # fmt: skip
             out.append(score(stats, self.objective_p95[region], failover.clean_loss_pct))
         return out
 
@@ -113,5 +150,9 @@ class Detection:
                 "baseline_ms": v.baseline_ms if v else None,
                 "floor_ms": round(d.floor_ms, 3),
                 "stretch": None if v is None or v.stretch is None else round(v.stretch, 3),
+                "loss_evidence": v.loss_evidence if v else None,
             }
-        return {"summary": summary, "paths": paths}
+        affected = sorted({r for r, _c in event.seen_paths})
+        return {"summary": summary, "paths": paths, "regions_affected": len(affected),
+                "regions_healthy": len(event.healthy), "healthy": list(event.healthy),
+                "severity": event.severity, "customers": list(event.customers)}  # fmt: skip

@@ -108,8 +108,8 @@ class Outbox:
         if not due:
             return
         station = self.config.topology.landing_station.id
-        body = [alert(r.event, station=station, policies=self.config.slas, evidence=r.evidence,
-                      now_s=now_s, resend_s=resend) for r in due]  # fmt: skip
+        body = [alert(r.event, station=station, evidence=r.evidence, now_s=now_s,
+                      resend_s=resend) for r in due]  # fmt: skip
         try:
             await self.alertmanager.post(body)
         except CablewatchError as exc:

@@ -24,6 +24,8 @@ def event_line(event: Event, station: str, start_s: float, evidence: str) -> str
         "duration_s": None if end is None else max(0.0, end - start_s),
         "paths": len(event.seen_paths),
         "regions": ",".join(sorted({r for r, _c in event.seen_paths})),
+        "severity": event.severity or None,
+        "customers": ",".join(event.customers) or None,
         "evidence": evidence,
     }
     tags = {
@@ -59,6 +61,7 @@ def recommendation_line(rec: Recommendation, version: int) -> str:
             "kind": rec.kind}  # fmt: skip
     fields: dict[str, FieldValue | None] = {
         "version": version,
+        "cable_name": rec.cable,
         "reason": rec.reason,
         "score_ms": mine,
         "scores": json.dumps(scores, sort_keys=True),

@@ -26,6 +26,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 from cablewatch.aio import stop_on_signals, wait_event
+from cablewatch.alerting import impact
 from cablewatch.alerting.alertmanager import AlertmanagerClient, summary
 from cablewatch.collectors.influx import InfluxQL, Writer, writer_for
 from cablewatch.config import Config
@@ -40,7 +41,7 @@ from cablewatch.evaluator.points import recommendation_line, sla_line
 from cablewatch.evaluator.sla_minutes import SlaMinutes
 from cablewatch.failover.engine import FailoverEngine, Recommendation
 from cablewatch.failover.score import MIN_ROUNDS
-from cablewatch.sla.evaluate import SlaStatus
+from cablewatch.sla.evaluate import ANY_CABLE, SlaStatus
 from cablewatch.timefmt import utc_iso
 
 __all__ = ["Evaluator", "running", "serve", "sla_status"]
@@ -71,7 +72,12 @@ class Evaluator:
         self.on_recommendation: list[Callable[[Recommendation], None]] = []
         """Called with every new recommendation (the webhooks)."""
         self.last_poll_s: float | None = None
-        self.started_s: float | None = None
+        self.heard_s: dict[str, float] = {}
+        """When each region's first round came in."""
+        self.burning: set[tuple[str, str]] = set()
+        """(customer, region) whose fast burn-rate alert fires, as of the last SLA pass."""
+        self.cable_regions = {c.name: [r.id for r in config.topology.regions if c.name in r.paths]
+                              for c in config.topology.cables}  # fmt: skip
 
     # -- detection ---------------------------------------------------------------------------
 
@@ -91,15 +97,18 @@ class Evaluator:
         self.metrics.last_poll.set(now)
         for rnd in rounds:
             self.detection.observe(rnd)
+        self.detection.agree(now)
         self.last_poll_s = now
         status = self.detection.status(now)
         for (region, cable), state in status.items():
             self.metrics.path_state.labels(region, cable).set(PATH_STATE[state])
-        findings = classify(status, self.config.topology.landing_station.id,
-                            min_regions=self.config.detection.min_regions)  # fmt: skip
+        settings, station = self.config.detection, self.config.topology.landing_station
+        findings = classify(status, station.id, min_regions=settings.min_regions,
+                            agreement=settings.agreement, station_name=station.name,
+                            landing_points=self.detection.landing_points)  # fmt: skip
         transitions = self.tracker.update(findings, status, now)
         for t in transitions:
-            self._record(t)
+            self._record(t, status)
         for rec in self.outbox.records.values():
             if len(rec.event.seen_paths) != rec.evidence_paths:  # the event grew: say so
                 rec.evidence = self.detection.evidence(rec.event, summary(rec.event))
@@ -112,8 +121,12 @@ class Evaluator:
             )
         return transitions
 
-    def _record(self, t: Transition) -> None:
+    def _record(self, t: Transition, status: dict[PathKey, PathStatus]) -> None:
         event = t.event
+        if t.kind == "raised":
+            slas = self.config.slas
+            event.customers = impact.customers(event, slas, self.cable_regions)
+            event.severity = impact.severity(event, event.customers, slas, status, self.burning)
         evidence = self.detection.evidence(event, summary(event))
         if t.kind == "raised":
             start = self.detection.first_bad_s(event)
@@ -128,11 +141,12 @@ class Evaluator:
                         (event.resolved_s or 0) - rec.start_s)  # fmt: skip
 
     def _recommend(self, status: dict[PathKey, PathStatus], now: float) -> None:
-        if self.started_s is None:
-            self.started_s = now
         for region in self.config.topology.regions:
+            if not self.detection.heard(region.id):
+                continue
+            heard = self.heard_s.setdefault(region.id, now)
             young = self.detection.young(region.id, MIN_ROUNDS)
-            if young and now - self.started_s < self.detection.stale_s:
+            if young and now - heard < self.detection.stale_s:
                 continue  # a first choice waits for every cable's first rounds (or a gap)
             new = self.failover.update(region.id, self.detection.scores(region.id, status), now)
             if new is None:
@@ -155,6 +169,8 @@ class Evaluator:
         out = await self.sla.evaluate(self.ql, now)
         for s in out:
             self.metrics.observe_sla(s)
+        self.burning = {(s.customer, s.region) for s in out
+                        if s.cable == ANY_CABLE and impact.FAST_BURN in s.alerts}  # fmt: skip
         if write:
             self.outbox.queue(*(sla_line(s, now) for s in out))
         return out

@@ -9,7 +9,10 @@ Per region, on every update with the cables' scores (failover/score.py):
   rises, and the speed rule below, with its dwell, decides.
 - **Speed**: the best clean cable beats the current one by at least
   max(``min_gain_ms``, ``min_gain_pct`` % of the current score) continuously for ``dwell_s``:
-  switch. A smaller or interrupted gain resets the dwell.
+  switch. A large gain (at least ``fast_gain_ms`` or ``fast_gain_pct`` % of the current
+  score) while the current cable's path is slow (its detector saw a latency step: a region's
+  RTT doubled) needs only ``fast_dwell_s``; noise never makes a path slow, so it never takes
+  the short dwell. A smaller or interrupted gain resets the dwell.
 - **Hold-down**: a cable left because of a fault is not eligible until it has been clean for
   ``holddown_s``: a repaired cable does not take traffic back while it settles.
 
@@ -110,7 +113,11 @@ class FailoverEngine:
             return None
         if st.better is None or st.better[0] != best.cable:
             st.better = (best.cable, now_s)
-        if now_s - st.better[1] < s.dwell_s:
+        slow = now_cur.stats is not None and now_cur.stats.state == "bad"
+        large = slow and (
+            gain >= s.fast_gain_ms or gain >= s.fast_gain_pct / 100 * now_cur.score_ms
+        )
+        if now_s - st.better[1] < (s.fast_dwell_s if large else s.dwell_s):
             return None
         return self._set(st, region, best.cable, cur.cable, now_s, "speed",
                          f"{best.cable} faster than {cur.cable} by {gain:.1f} ms for "

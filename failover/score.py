@@ -41,6 +41,8 @@ class PathStats:
     floor_ms: float
     lossy: bool = False
     """The path's detector says: bad, because it loses packets."""
+    lost: int = 0
+    """Packets lost over the window."""
 
     @property
     def stretch(self) -> float | None:
@@ -55,12 +57,17 @@ def path_stats(
     rounds: Sequence[tuple[int, int, float | None, float | None]],
     *,
     lossy: bool = False,
+    latency_rounds: int | None = None,
 ) -> PathStats:
-    """From (sent, received, median_ms, jitter_ms) of the path's recent rounds."""
+    """From (sent, received, median_ms, jitter_ms) of the path's recent rounds: loss over all
+    of them, RTT and jitter over the last ``latency_rounds`` (default: all; the evaluator
+    passes the rounds since the path's state last changed, so that a latency step shows at
+    once, while loss is still judged over enough packets)."""
     sent = sum(r[0] for r in rounds)
     received = sum(r[1] for r in rounds)
-    medians = [r[2] for r in rounds if r[2] is not None]
-    jitters = [r[3] for r in rounds if r[3] is not None]
+    recent = rounds[-latency_rounds:] if latency_rounds else rounds
+    medians = [r[2] for r in recent if r[2] is not None]
+    jitters = [r[3] for r in recent if r[3] is not None]
     return PathStats(
         region=region,
         cable=cable,
@@ -72,6 +79,7 @@ def path_stats(
         jitter_ms=statistics.fmean(jitters) if jitters else None,
         floor_ms=floor_ms,
         lossy=lossy,
+        lost=sent - received,
     )
 
 
@@ -90,7 +98,7 @@ def score(stats: PathStats, objective_p95_ms: float | None, clean_loss_pct: floa
         not stats.lossy
         and stats.state != "unknown"
         and stats.loss_pct is not None
-        and stats.loss_pct <= clean_loss_pct
+        and (stats.loss_pct <= clean_loss_pct or stats.lost <= 1)  # one packet says little
     )
     if (
         stats.state == "unknown"

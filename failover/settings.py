@@ -22,6 +22,11 @@ class FailoverSettings:
     min_gain_pct: float = 10.0
     dwell_s: float = 60.0
     """... sustained this long."""
+    fast_gain_ms: float = 20.0
+    """A gain of at least fast_gain_ms or fast_gain_pct % of the current score is large ..."""
+    fast_gain_pct: float = 50.0
+    fast_dwell_s: float = 5.0
+    """... and needs to last only fast_dwell_s."""
     holddown_s: float = 300.0
     """A cable left because of a fault is not recommended again before it has been clean this
     long (no flapping back while a repair settles)."""
@@ -32,7 +37,8 @@ class FailoverSettings:
             return cls()
         out = cls(**t.read(
             window_rounds=Int(1, 1000), clean_loss_pct=Num(0), min_gain_ms=Num(0),
-            min_gain_pct=Num(0), dwell_s=Num(0), holddown_s=Num(0),
+            min_gain_pct=Num(0), dwell_s=Num(0), holddown_s=Num(0), fast_gain_ms=Num(0),
+            fast_gain_pct=Num(0), fast_dwell_s=Num(0),
         ))  # fmt: skip
         t.finish()
         return out

@@ -81,10 +81,11 @@ class EvaluatorSource:
                 for e in open_events
                 if e.cable == cable or e.scope == "station" or any(c == cable for _r, c in e.paths)
             ]  # fmt: skip
-            if not mine or len(unknown) == len(mine):
+            known = len(mine) - len(unknown)
+            if not known:
                 state = "unknown"
-            elif any(e["scope"] in ("cable", "station") for e in events):
-                state = "down"
+            elif len(bad) == known:
+                state = "down"  # it carries nothing: every region with data is bad on it
             else:
                 state = "degraded" if bad else "ok"
             out.append({"cable": cable, "status": state, "bad_regions": bad,

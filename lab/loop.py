@@ -20,7 +20,15 @@ from typing import Any
 from cablewatch.config import load
 from cablewatch.errors import CablewatchError
 from cablewatch.lab import manager
-from cablewatch.lab.stack import CABLEWATCH, agent_config, agents, free_port, influxd, stopping
+from cablewatch.lab.stack import (
+    CABLEWATCH,
+    add_api,
+    agent_config,
+    agents,
+    free_port,
+    influxd,
+    stopping,
+)
 
 __all__ = ["LoopRun", "cable_at", "closed_loop", "recoveries", "switches"]
 
@@ -38,6 +46,8 @@ class LoopRun:
     objective_ms: dict[str, float]
     """Per region: the tightest RTT p95 objective of the SLA policies covering it."""
     serve_log: Path
+    step: dict[str, Any] | None = None
+    """The latency step, if one was made: region, from, to, switched_s (after the step)."""
 
 
 def _read(out: Path) -> dict[str, list[dict[str, Any]]]:
@@ -106,8 +116,13 @@ def closed_loop(
     after_restore_s: float = 15.0,
     dwell_s: float = 10.0,
     holddown_s: float = 60.0,
+    step_region: str | None = None,
     say: Callable[[str], None] = lambda _text: None,
 ) -> LoopRun:
+    """The closed loop: agents, `cablewatch serve`, a gateway stand-in per region; an
+    optional noisy baseline, an optional latency step (``step_region``'s cable gets its
+    one-way delay again: its RTT doubles, until the region moves), then a cut of
+    ``cut_cable``, held ``hold_s``, restored, watched ``after_restore_s``."""
     state = manager.load_state(opts)
     host = state["mgmt_host_addr"].split("/")[0]
     out = tmp / "standins"
@@ -118,13 +133,10 @@ def closed_loop(
         config = agent_config(tmp / "cw.toml", influx.url, interval_s=interval_s,
                               packet_interval_s=gap, timeout_s=timeout, icmp_only=True,
                               poll_s=min(1.0, interval_s * 1.25))  # fmt: skip
-        port = free_port(host)
-        (tmp / "tokens").write_text("standin-token\n")
         text = config.read_text().replace("dwell_s = 60.0", f"dwell_s = {dwell_s}")
-        text = text.replace("holddown_s = 300.0", f"holddown_s = {holddown_s}")
-        text += f'[api]\nlisten_host = "{host}"\nlisten_port = {port}\n'
-        text += f'tokens_file = "{tmp / "tokens"}"\n'
-        config.write_text(text)
+        config.write_text(text.replace("holddown_s = 300.0", f"holddown_s = {holddown_s}"))
+        port = free_port(host)
+        add_api(config, host, port, tmp / "tokens", "standin-token")
         topo = load(config)
         subprocess.run([*CABLEWATCH, "db", "init", "--config", str(config)], check=True,
                        capture_output=True)  # fmt: skip
@@ -160,6 +172,9 @@ def closed_loop(
                         manager.restore(opts, None)
                         noise_end = time.time()
                         time.sleep(5)
+                    step = None
+                    if step_region is not None:
+                        step = _step(opts, state, out, step_region, serve, serve_log, say)
                     cut = time.time()
                     on_cut = [r for r, rs in _read(out).items() if cable_at(rs, cut) == cut_cable]
                     manager.set_links(opts, cut_cable, None, {"cut": True})
@@ -178,7 +193,25 @@ def closed_loop(
     objective = {r: min((p.rtt_p95_ms for p in topo.slas if r in p.regions), default=1e9)
                  for r in state["region_ns"]}  # fmt: skip
     return LoopRun(_read(out), (noise_start, noise_end), cut, restore, end, on_cut, objective,
-                   serve_log)  # fmt: skip
+                   serve_log, step)  # fmt: skip
+
+
+def _step(opts: manager.LabOptions, state: dict[str, Any], out: Path, region: str,
+          serve: subprocess.Popen[bytes], serve_log: Path,
+          say: Callable[[str], None]) -> dict[str, Any]:  # fmt: skip
+    """Double ``region``'s RTT on its current cable until it moves; then undo it."""
+    cable = cable_at(_read(out)[region], time.time())
+    path = next(p for p in state["paths"] if p["region"] == region and p["cable"] == cable)
+    t0 = time.time()
+    manager.set_links(opts, cable, region, {"add_delay_ms": path["one_way_ms"]})
+    say(f"{region}: RTT over {cable} doubled ({path['floor_rtt_ms']:.1f} ms more)")
+    _wait(lambda: cable_at(_read(out)[region], time.time()) != cable, 120,
+          f"{region} off {cable}", serve, serve_log)  # fmt: skip
+    move = next(r for r in _read(out)[region] if r["kind"] == "switch" and r["t"] >= t0)
+    manager.set_links(opts, cable, region, {"add_delay_ms": 0.0})
+    say(f"{region} moved to {move['to']} {move['t'] - t0:.1f} s after the step ({move['reason']})")
+    time.sleep(5)
+    return {"region": region, "from": cable, "to": move["to"], "switched_s": move["t"] - t0}
 
 
 def _wait(condition: Callable[[], object], timeout_s: float, what: str,

@@ -359,21 +359,31 @@ def _resolve(
 
 
 def set_links(
-    opts: LabOptions, cable: str, region: str | None, params: dict[str, Any]
-) -> dict[str, Any]:
-    """Cut or degrade a cable (for one region, or all); returns the emulator's reply."""
+    opts: LabOptions, cable: str, region: str | None, params: dict[str, Any],
+    landing_point: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Cut or degrade a cable (for one region, every region joining it at one landing point,
+    or all); returns the emulator's reply (``matched``: the paths changed)."""
     require_root()
     state = load_state(opts)
     cable_name, region_id = _resolve(state, cable, region)
-    for p in state["paths"]:
-        if p["cable"] == cable_name and region_id in (None, p["region"]):
+    on = [p for p in state["paths"] if p["cable"] == cable_name]
+    regions: list[str | None] = [region_id]
+    if landing_point is not None:
+        points = sorted({p["landing_point"] for p in on})
+        lp = lookup(f"landing point of {cable_name}", landing_point, points)
+        regions = [p["region"] for p in on
+                   if p["landing_point"] == lp and region_id in (None, p["region"])]  # fmt: skip
+    for p in on:
+        if p["region"] in regions or regions == [None]:
             key = f"{p['region']}|{p['cable']}"
             state["overrides"][key] = state["overrides"].get(key, {}) | params
     _save(opts, state)
-    return control.request(
-        str(opts.state_dir / "emulator.sock"),
-        {"cmd": "set", "cable": cable_name, "region": region_id, **params},
-    )
+    sock, matched = str(opts.state_dir / "emulator.sock"), 0
+    for rid in regions:
+        reply = control.request(sock, {"cmd": "set", "cable": cable_name, "region": rid, **params})
+        matched += int(reply.get("matched", 0))
+    return {"matched": matched}
 
 
 def restore(opts: LabOptions, cable: str | None) -> dict[str, Any]:

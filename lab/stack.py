@@ -201,6 +201,7 @@ def agent_config(
     timeout_s: float = 0.5,
     icmp_only: bool = False,
     poll_s: float = 1.0,
+    flush_interval_s: float = 1.0,
 ) -> Path:
     """The default topology probed fast (by default every second: 5 packets 50 ms apart, 0.5 s
     timeout, every protocol), writing to ``influx_url``: the agents' and the evaluator's
@@ -222,7 +223,10 @@ def agent_config(
         if text.count(old) != count:
             raise CablewatchError(f"{default_path()}: expected {old!r} to make a fast config")
         text = text.replace(old, new)
-    text += f'\n[sinks.influxdb]\nurl = "{influx_url}"\ndatabase = "{database}"\n'
+    text += (
+        f'\n[sinks.influxdb]\nurl = "{influx_url}"\ndatabase = "{database}"\n'
+        f"flush_interval_s = {flush_interval_s}\n"
+    )
     path.write_text(text)
     return path
 
@@ -260,13 +264,26 @@ def agents(
 
 
 @contextlib.contextmanager
-def evaluator(config: Path, log: Path, listen: str) -> Iterator[subprocess.Popen[bytes]]:
-    """``cablewatch evaluate`` on this host, metrics on ``listen``, logging to ``log``."""
+def evaluator(
+    config: Path, log: Path, listen: str, *, command: str = "evaluate"
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``cablewatch evaluate`` (or ``serve``) on this host, metrics on ``listen``, logging to
+    ``log``."""
     with log.open("ab") as out:
-        cmd = [*CABLEWATCH, "evaluate", "--config", str(config), "--listen", listen]
+        cmd = [*CABLEWATCH, command, "--config", str(config), "--listen", listen]
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
     with stopping([proc]):
         yield proc
+
+
+def add_api(config: Path, host: str, port: int, tokens: Path, token: str) -> str:
+    """Give ``config`` an [api] section on ``host:port`` whose one bearer token, ``token``, is
+    in the file ``tokens``; returns the API's base URL."""
+    tokens.write_text(token + "\n")
+    with config.open("a") as f:
+        f.write(f'[api]\nlisten_host = "{host}"\nlisten_port = {port}\n'
+                f'tokens_file = "{tokens}"\n')  # fmt: skip
+    return f"http://{host}:{port}"
 
 
 @contextlib.contextmanager

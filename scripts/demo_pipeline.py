@@ -26,6 +26,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from cablewatch.collectors.exporter import rtt_quantile_promql
 from cablewatch.collectors.influx import InfluxQL
 from cablewatch.collectors.settings import InfluxSink
 from cablewatch.lab import manager
@@ -136,8 +137,7 @@ def show_events(url: str) -> None:
 
 
 def prom_medians(url: str) -> dict[tuple[str, str], float]:
-    q = ("histogram_quantile(0.5, sum by (le, region, cable) "
-         "(rate(cablewatch_rtt_seconds_bucket[2m])))")  # fmt: skip
+    q = rtt_quantile_promql(0.5, "2m")
     data = httpx.get(f"{url}/api/v1/query", params={"query": q}, timeout=10).json()
     return {(r["metric"]["region"], r["metric"]["cable"]): float(r["value"][1]) * 1000
             for r in data["data"]["result"]}  # fmt: skip

@@ -40,6 +40,20 @@ def test_cutting_adc_loses_adc_paths_only_and_restore_brings_them_back(lab: Lab)
     assert all(row["loss_pct"] == 0.0 for row in after.values())
 
 
+def test_cutting_a_landing_point_cuts_that_segment_only(lab: Lab) -> None:
+    tuas = {"singapore", "jakarta", "kuala-lumpur", "brunei"}  # where they join ADC
+    assert lab.run("cut", "ADC", "--landing-point", "tuas").stdout.strip() == "cut ADC: 4 paths"
+    try:
+        status = {(p["region"], p["cable"]): p["cut"] for p in lab.status()["paths"]}
+        assert {r for (r, c), cut in status.items() if cut} == tuas
+        assert all(c == "ADC" for (_r, c), cut in status.items() if cut)
+    finally:
+        lab.run("restore", "ADC")
+    proc = lab.run("cut", "ADC", "--landing-point", "Changi", check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("cablewatch: unknown landing point of ADC 'Changi' (known: ")
+
+
 def test_degrading_sjc_for_jakarta_only(lab: Lab) -> None:
     lab.run("degrade", "sjc", "--region", "Jakarta", "--add-delay-ms", "20")
     try:

@@ -18,6 +18,7 @@ from lab_helpers import Lab
 from pipeline_helpers import influx_counts, spool_report
 from waiting import wait_until
 
+from cablewatch.collectors.exporter import rtt_quantile_promql
 from cablewatch.lab.stack import Server, agent_config, agents, influxd, prometheus, start_agent
 
 pytestmark = pytest.mark.netns
@@ -67,10 +68,7 @@ def run(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
 
 
 def _prometheus_medians(url: str) -> dict[tuple[str, str], float]:
-    q = (
-        "histogram_quantile(0.5, sum by (le, region, cable) "
-        "(rate(cablewatch_rtt_seconds_bucket[40s])))"
-    )
+    q = rtt_quantile_promql(0.5, "40s")
     data = httpx.get(f"{url}/api/v1/query", params={"query": q}, timeout=10).json()
     return {
         (r["metric"]["region"], r["metric"]["cable"]): float(r["value"][1]) * 1000
@@ -115,5 +113,5 @@ def test_outage_is_logged_per_backoff_not_per_point(run: Run) -> None:
 def test_prometheus_quantiles_near_the_emulated_delays(run: Run) -> None:
     assert len(run.quantiles) == 27
     for key, median_ms in run.quantiles.items():
-        truth = run.truth_ms[key]
-        assert abs(median_ms - truth) <= 0.1 * truth, (key, median_ms, truth)
+        truth = run.truth_ms[key]  # the emulator's delay; the lab adds ~0.3-1 ms of its own
+        assert truth <= median_ms <= truth + 2.0, (key, median_ms, truth)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import random
 
+from cablewatch.config import load_default
 from cablewatch.correlation.classify import Finding, PathKey, PathStatus, classify
 from cablewatch.correlation.detector import PathDetector, Round
 from cablewatch.correlation.events import EventTracker
 from cablewatch.correlation.settings import DetectionSettings
 
-S = DetectionSettings()  # enter 2, leave 3, loss 40 %, step 10 ms / 25 %, stretch 1.6
+S = DetectionSettings()  # loss test 2 % vs 25 %; latency enter 2, leave 3, step 10 ms / 25 %
 REGIONS = ("singapore", "jakarta", "tokyo")
 CABLES = ("ADC", "SJC", "APCN-2")
 
@@ -18,42 +19,79 @@ def rnd(t: float, received: int = 5, median: float | None = 30.0) -> Round:
     return Round("singapore", "ADC", t, 5, received, median if received else None)
 
 
-def test_hysteresis_enter_after_two_bad_leave_after_three_good() -> None:
+def test_latency_hysteresis_enter_after_two_slow_leave_after_three_fast() -> None:
     d = PathDetector(floor_ms=29.0, settings=S)
     states, since = [], []
-    # 10 good, 1 bad (a blip), 1 good, 3 bad, 2 good, 1 bad, 3 good
-    pattern = [5] * 10 + [0] + [5] + [0] * 3 + [5] * 2 + [0] + [5] * 3
-    for t, received in enumerate(pattern):
-        states.append(d.observe(rnd(t, received)).state)
+    # 10 fast, 1 slow (a blip), 1 fast, 3 slow, 2 fast, 1 slow, 3 fast
+    pattern = [30.0] * 10 + [90.0] + [30.0] + [90.0] * 3 + [30.0] * 2 + [90.0] + [30.0] * 3
+    for t, median in enumerate(pattern):
+        states.append(d.observe(rnd(t, median=median)).state)
         since.append(d.since_s)
-    assert states[10] == "good"  # one bad round is a blip
+    assert states[10] == "good"  # one slow round is a blip
     assert states[12] == "good"
-    assert states[13] == "bad"  # the second bad round in a row
+    assert states[13] == "bad"  # the second slow round in a row
     assert since[13] == 12  # the run that changed the state began at round 12
-    assert states[14:20] == ["bad"] * 6  # 2 good rounds, then a bad one: the count restarts
-    assert states[20] == "good"  # the third good round in a row
+    assert states[14:20] == ["bad"] * 6  # 2 fast rounds, then a slow one: the count restarts
+    assert states[20] == "good"  # the third fast round in a row
     assert d.since_s == 18
+    assert not d.lossy
 
 
-def test_loss_threshold_is_two_of_five() -> None:
+def test_six_lost_packets_are_enough_one_lost_round_is_not() -> None:
     d = PathDetector(29.0, S)
-    assert d.judge(rnd(0, received=4))[0] is False  # 20 %
-    assert d.judge(rnd(0, received=3))[1] == ("loss",)  # 40 %
+    for t in range(10):
+        d.observe(rnd(t))
+    assert d.observe(rnd(10, received=0)).state == "good"  # one lost round: 12.6 < 13.8
+    for t in range(11, 30):
+        d.observe(rnd(t))  # the evidence drains: 1.34 a good round
+    assert d.loss.up == 0.0
+    assert d.observe(rnd(30, received=4)).state == "good"  # one packet lost
+    assert d.observe(rnd(31, received=3)).state == "good"  # two more
+    cut = d.observe(rnd(32, received=0))  # 8 of 15 lost: e^13.8 times likelier under 25 %
+    assert (cut.state, cut.changed, cut.reasons) == ("bad", True, ("loss",))
+    assert d.lossy
+    assert d.since_s == 30  # the evidence began with the first lost packet
+    back = [d.observe(rnd(t)).state for t in range(33, 40)]
+    # 26 good packets (e^6.9 the other way) bring it back: the sixth round
+    assert back == ["bad"] * 5 + ["good"] * 2
+
+
+def _lossy_rounds(loss: float, rounds: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    d = PathDetector(29.0, S)
+    out: list[str] = []
+    for t in range(rounds):
+        got = sum(rng.random() >= loss for _ in range(5))
+        out.append(d.observe(rnd(t, received=got, median=30.0)).state)
+    return out
+
+
+def test_sustained_30_percent_loss_is_one_steady_bad_state() -> None:
+    for seed in range(20):  # 20 paths x 600 rounds (10 minutes at 1 s)
+        states = _lossy_rounds(0.30, 600, seed)
+        first = states.index("bad")
+        assert first <= 15, (seed, first)
+        assert states[first:] == ["bad"] * (600 - first), seed  # never back to good: no flap
+
+
+def test_half_a_percent_of_random_loss_never_turns_a_path_bad() -> None:
+    for seed in range(20):  # 20 paths x 3,000 rounds of 5 packets
+        assert "bad" not in _lossy_rounds(0.005, 3000, seed), seed
 
 
 def test_step_over_the_baseline_and_stretch_over_the_floor() -> None:
     d = PathDetector(29.0, S)
-    assert d.judge(rnd(0, median=60.0))[1] == ("stretch",)  # no baseline yet; 60 > 1.6*29+10
+    assert d.judge(rnd(0, median=60.0)) == ("stretch",)  # no baseline yet; 60 > 1.6*29+10
     for t in range(5):
         d.observe(rnd(t, median=30.0 + t % 2))
     assert d.baseline_ms == 30.0
-    assert d.judge(rnd(9, median=40.0))[0] is False  # +10 ms is not above 10 ms
-    assert d.judge(rnd(9, median=40.5))[1] == ("step",)
+    assert d.judge(rnd(9, median=40.0)) == ()  # +10 ms is not above 10 ms
+    assert d.judge(rnd(9, median=40.5)) == ("step",)
     big = PathDetector(100.0, S)
     for t in range(5):
         big.observe(Round("tokyo", "ADC", t, 5, 5, 100.0))
-    assert big.judge(Round("tokyo", "ADC", 9, 5, 5, 124.0))[0] is False  # 25 % of 100 = 25
-    assert big.judge(Round("tokyo", "ADC", 9, 5, 5, 126.0))[1] == ("step",)
+    assert big.judge(Round("tokyo", "ADC", 9, 5, 5, 124.0)) == ()  # 25 % of 100 = 25
+    assert big.judge(Round("tokyo", "ADC", 9, 5, 5, 126.0)) == ("step",)
 
 
 def test_bad_rounds_do_not_move_the_baseline() -> None:
@@ -203,8 +241,8 @@ def test_lossy_tells_a_cut_from_a_slow_path() -> None:
     cut = PathDetector(29.0, S)
     for t in range(10):
         cut.observe(rnd(t))
-    for t in range(10, 12):
-        cut.observe(rnd(t, received=0))
+    cut.observe(rnd(10, received=0))
+    cut.observe(rnd(11, received=0))
     assert (cut.state, cut.lossy) == ("bad", True)
     slow = PathDetector(29.0, S)
     for t in range(10):
@@ -212,6 +250,85 @@ def test_lossy_tells_a_cut_from_a_slow_path() -> None:
     for t in range(10, 12):
         slow.observe(rnd(t, median=80.0))
     assert (slow.state, slow.lossy) == ("bad", False)
-    for t in range(12, 14):  # the cut heals into a slow path: still bad, no longer lossy
+    for t in range(12, 18):  # the cut heals into a slow path: still bad, no longer lossy
         cut.observe(rnd(t, median=80.0))
     assert (cut.state, cut.lossy) == ("bad", False)
+
+
+# -- localising the fault with the topology's landing points ---------------------------------
+
+TOPOLOGY = load_default().topology
+LANDING = {(r.id, c): p.landing_point for r in TOPOLOGY.regions for c, p in r.paths.items()
+           if p.landing_point}  # fmt: skip
+ALL = [r.id for r in TOPOLOGY.regions]
+
+
+def shantou(bad: set[PathKey]) -> list[Finding]:
+    states: dict[PathKey, PathStatus] = {
+        (r, c): "bad" if (r, c) in bad else "good" for r in ALL for c in CABLES
+    }
+    return classify(states, "shantou", station_name="Shantou", landing_points=LANDING)
+
+
+def test_a_minority_through_different_landing_points_is_partial_not_the_cable() -> None:
+    [found] = shantou({("jakarta", "ADC"), ("bangkok", "ADC")})  # Tuas and Sriracha
+    assert (found.scope, found.subject, found.cable) == ("partial", "ADC", "ADC")
+    assert sorted(found.paths) == [("bangkok", "ADC"), ("jakarta", "ADC")]
+    assert len(found.healthy) == 7
+
+
+def test_every_region_of_one_landing_point_is_a_segment() -> None:
+    tuas = {(r, "ADC") for r in ("singapore", "jakarta", "kuala-lumpur", "brunei")}
+    [found] = shantou(tuas)
+    assert (found.scope, found.subject, found.landing_point) == (
+        "segment", "ADC Tuas-Shantou", "Tuas",
+    )  # fmt: skip
+    assert set(found.paths) == tuas
+    assert len(found.healthy) == 5
+    # SJC joins five of the nine regions at Tuas: a majority, and still exactly a segment
+    sjc_tuas = {(r, "SJC") for r in ALL if LANDING[(r, "SJC")] == "Tuas"}
+    [found] = shantou(sjc_tuas)
+    assert (len(sjc_tuas), found.scope, found.subject) == (5, "segment", "SJC Tuas-Shantou")
+    # a segment and one more region: the segment, and the other region alone is a path
+    katong = {(r, "APCN-2") for r in ALL if LANDING[(r, "APCN-2")] == "Katong"}
+    [seg, path] = shantou(katong | {("tokyo", "APCN-2")})
+    assert (len(katong), seg.scope, seg.subject) == (3, "segment", "APCN-2 Katong-Shantou")
+    assert (path.scope, path.subject) == ("path", "tokyo/APCN-2")
+    # but the same with a majority of the cable's regions is the cable, seen by most
+    [found] = shantou(tuas | {("manila", "ADC")})
+    assert found.scope == "cable"
+
+
+def test_the_whole_cable_or_most_of_it_is_the_cable() -> None:
+    cut = {(r, "ADC") for r in ALL}
+    [found] = shantou(cut)
+    assert (found.scope, found.subject, found.healthy) == ("cable", "ADC", ())
+    most = {(r, "ADC") for r in ("singapore", "bangkok", "manila", "tokyo", "hong-kong")}
+    [found] = shantou(most)  # 5 of 9, not whole landing points: the cable, seen by most
+    assert (found.scope, len(found.healthy)) == ("cable", 4)
+
+
+def test_most_regions_losing_one_whole_round_turn_bad_at_once() -> None:
+    """One lost round is not enough evidence for one path (5 x 2.53 < 13.8), but six of nine
+    regions losing it in the same round is."""
+    from cablewatch.evaluator.detection import Detection
+
+    detection = Detection(load_default())
+    for t in range(20):
+        for r in ALL:
+            for c in CABLES:
+                detection.observe(Round(r, c, 1000.0 + t, 5, 5, 30.0))
+    lost = ALL[:6]
+    for r in ALL:
+        for c in CABLES:
+            got = 0 if c == "ADC" and r in lost else 5
+            detection.observe(Round(r, c, 1020.5 if r in lost else 1020.0, 5, got, 30.0))
+    assert all(detection.detectors[(r, "ADC")].state == "good" for r in lost)
+    turned = detection.agree(1021.0)
+    assert sorted(turned) == sorted((r, "ADC") for r in lost)
+    assert all(detection.detectors[(r, "ADC")].lossy for r in lost)
+    # two regions are not most of nine: nothing turns
+    d2 = Detection(load_default())
+    for r in ALL:
+        d2.observe(Round(r, "SJC", 1000.0, 5, 0 if r in ALL[:2] else 5, 30.0))
+    assert d2.agree(1001.0) == []

@@ -8,7 +8,9 @@ from cablewatch.failover.engine import FailoverEngine
 from cablewatch.failover.score import PathStats, Score, path_stats, score
 from cablewatch.failover.settings import FailoverSettings
 
-S = FailoverSettings(dwell_s=30.0, holddown_s=120.0, min_gain_ms=5.0, min_gain_pct=10.0)
+S = FailoverSettings(dwell_s=30.0, holddown_s=120.0, min_gain_ms=5.0, min_gain_pct=10.0,
+                     fast_gain_ms=1000.0, fast_gain_pct=1000.0)  # fmt: skip
+"""The long dwell only (the large-gain rule has its own test)."""
 
 
 def sc(cable: str, ms: float | None, clean: bool = True) -> Score:
@@ -119,3 +121,47 @@ def test_slow_is_not_lossy() -> None:
                      lossy=True)  # fmt: skip
     assert cut.loss_pct == 10.0
     assert not score(cut, None, 3.0).clean
+
+
+def slow(cable: str, ms: float) -> Score:
+    """A clean score of a path its detector calls slow (a latency step, no loss)."""
+    stats = PathStats("tokyo", cable, "bad", 10, ms, ms, 0.0, 0.0, 30.0)
+    return Score(cable, ms, True, {}, stats)
+
+
+def test_a_large_gain_switches_after_the_short_dwell_a_small_one_after_the_long() -> None:
+    s = FailoverSettings(dwell_s=60.0, fast_dwell_s=5.0, fast_gain_ms=20.0, fast_gain_pct=50.0)
+    e = FailoverEngine(s)
+    e.update("tokyo", [sc("SJC", 35), sc("ADC", 39)], 0.0)  # initial: SJC
+    # SJC's RTT doubles (70 ms) and its detector calls it slow: a gain of 31 ms, more than
+    # 20 ms: 5 s of dwell
+    assert e.update("tokyo", [slow("SJC", 70), sc("ADC", 39)], 10.0) is None
+    assert e.update("tokyo", [slow("SJC", 70), sc("ADC", 39)], 14.0) is None
+    fast = e.update("tokyo", [slow("SJC", 70), sc("ADC", 39)], 15.0)
+    assert fast is not None
+    assert (fast.cable, fast.kind) == ("ADC", "speed")
+    # the same gain on a path that is not slow (noise): the long dwell
+    e1 = FailoverEngine(s)
+    e1.update("tokyo", [sc("SJC", 35), sc("ADC", 39)], 0.0)
+    for t in range(10, 70):
+        assert e1.update("tokyo", [sc("SJC", 70), sc("ADC", 39)], float(t)) is None, t
+    # a small gain (6 ms, 15 %: more than the 5 ms / 10 % minimum) keeps the long dwell
+    e2 = FailoverEngine(s)
+    e2.update("tokyo", [sc("SJC", 35), sc("ADC", 39)], 0.0)
+    for t in range(10, 70):
+        assert e2.update("tokyo", [sc("SJC", 40), sc("ADC", 34)], float(t)) is None, t
+    assert e2.update("tokyo", [sc("SJC", 40), sc("ADC", 34)], 70.0) is not None
+    # 50 % of the current score is large too, even under 20 ms: 16 ms of 30
+    e3 = FailoverEngine(s)
+    e3.update("hong-kong", [sc("ADC", 12), sc("APCN-2", 13)], 0.0)
+    e3.update("hong-kong", [slow("ADC", 30), sc("APCN-2", 14)], 1.0)
+    assert e3.update("hong-kong", [slow("ADC", 30), sc("APCN-2", 14)], 6.0) is not None
+
+
+def test_latency_over_the_recent_regime_loss_over_the_window() -> None:
+    rounds = [(5, 5, 30.0, 0.5)] * 55 + [(5, 4, 60.0, 0.5)] * 5  # a step 5 rounds ago
+    whole = path_stats("tokyo", "SJC", "bad", 29.0, rounds)
+    assert whole.p50_ms == 30.0  # half a window would have to pass
+    recent = path_stats("tokyo", "SJC", "bad", 29.0, rounds, latency_rounds=5)
+    assert recent.p50_ms == 60.0
+    assert recent.loss_pct == whole.loss_pct == pytest.approx(100 * 5 / 300)
