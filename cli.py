@@ -71,6 +71,8 @@ sla_app = typer.Typer(help="SLA policies and their status.", no_args_is_help=Tru
 rules_app = typer.Typer(help="Prometheus rules from the SLA policies.", no_args_is_help=True)
 app.add_typer(sla_app, name="sla")
 app.add_typer(rules_app, name="rules")
+dashboards_app = typer.Typer(help="Grafana dashboards as code.", no_args_is_help=True)
+app.add_typer(dashboards_app, name="dashboards")
 
 # Pipes and CI logs get a wide table instead of rich's 80-column fallback ($COLUMNS wins).
 out = Console(
@@ -620,6 +622,100 @@ def rules_generate(
     count = text.count("- record:") + text.count("- alert:")
     out.print(f"wrote {count} rules for {len(cfg.slas)} SLA policies to {output}",
               markup=False, highlight=False, soft_wrap=True)  # fmt: skip
+
+
+@dashboards_app.command("build")
+def dashboards_build(
+    config: ConfigOpt = None,
+    output: Annotated[Path, typer.Option("--out", "-o", help="Directory for the JSON.")] = Path(
+        "deploy/grafana/dashboards"
+    ),
+) -> None:
+    """Write every dashboard's JSON (NOC overview, path, cable, SLA, agents)."""
+    from cablewatch.dashboards.build import write
+
+    cfg = _load(config)
+    try:
+        written = write(cfg, output)
+    except OSError as exc:
+        _fail(f"{output}: {exc.strerror}")
+    for path in written:
+        out.print(f"wrote {path}", markup=False, highlight=False, soft_wrap=True)
+
+
+@dashboards_app.command("preview")
+def dashboards_preview(
+    prometheus: Annotated[str, typer.Option("--prometheus", help="Prometheus' base URL.")],
+    config: ConfigOpt = None,
+    output: Annotated[Path, typer.Option("--out", "-o", help="Directory for the PNGs.")] = Path(
+        "out/previews"
+    ),
+    minutes: Annotated[float, typer.Option(min=1, help="Time range: the last N minutes.")] = 15,
+    values: Annotated[
+        list[str] | None, typer.Option("--set", help="A variable, NAME=VALUE (repeatable).")
+    ] = None,
+) -> None:
+    """Draw every dashboard to PNG (matplotlib) from its queries on the live data sources."""
+    import time
+
+    from cablewatch.dashboards.build import build_all
+    from cablewatch.dashboards.live import Sources
+    from cablewatch.dashboards.preview import draw
+
+    cfg = _load(config)
+    sink = _call(cfg.influx, "the dashboards read the system of record from it")
+    topo = cfg.topology
+    chosen = {"station": topo.landing_station.id, "region": topo.regions[0].id,
+              "cable": topo.cables[0].name,
+              "customer": cfg.slas[0].customer if cfg.slas else ""}  # fmt: skip
+    for item in values or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            _fail(f"--set {item!r}: expected NAME=VALUE")
+        chosen[name] = value
+    src = Sources(sink.url, sink.database, prometheus.rstrip("/"))
+    end = time.time()
+    for uid, model in build_all(cfg).items():
+        png = draw(model, src, chosen, output / f"{uid}.png", start_s=end - minutes * 60,
+                   end_s=end)  # fmt: skip
+        out.print(f"wrote {png}", markup=False, highlight=False, soft_wrap=True)
+
+
+@dashboards_app.command("publish")
+def dashboards_publish(
+    url: Annotated[str, typer.Option("--url", help="Grafana's base URL.")],
+    config: ConfigOpt = None,
+    token_env: Annotated[
+        str, typer.Option(help="Environment variable holding the API token.")
+    ] = "GRAFANA_TOKEN",
+    token_file: Annotated[
+        Path | None, typer.Option(help="File holding the API token (instead of --token-env).")
+    ] = None,
+    folder: Annotated[str, typer.Option(help="Grafana folder to upload into.")] = "cablewatch",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be sent; send nothing.")
+    ] = False,
+) -> None:
+    """Upload every dashboard into a Grafana folder, overwriting older versions."""
+    from cablewatch.credentials import read_secret
+    from cablewatch.dashboards import publish as pub
+    from cablewatch.dashboards.build import build_all
+
+    uploads = pub.plan(build_all(_load(config)))
+    if dry_run:
+        out.print(f"would create folder {folder!r} ({pub.FOLDER_UID}) if missing on {url}",
+                  markup=False, highlight=False)  # fmt: skip
+        for up in uploads:
+            out.print(f"would POST /api/dashboards/db {up.uid} ({up.title!r}, "
+                      f"{len(up.body['dashboard']['panels'])} panels, overwrite)",
+                      markup=False, highlight=False)  # fmt: skip
+        return
+    token = _call(read_secret, "grafana", "" if token_file else token_env, "--token-env",
+                  str(token_file or ""), "--token-file")  # fmt: skip
+    if not token:
+        _fail("grafana: no API token (--token-env or --token-file)")
+    for line in _call(pub.publish, url, token, uploads, folder):
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def _check(fn: Callable[..., object], *args: object) -> None:

@@ -16,13 +16,13 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 from cablewatch.agent.spool import Spool
 from cablewatch.aio import wait_event
 from cablewatch.collectors.exporter import AgentMetrics
 from cablewatch.collectors.influx import Writer
-from cablewatch.errors import SinkError
+from cablewatch.errors import SinkError, SinkErrorKind
 
 __all__ = ["Sender", "SenderOptions"]
 
@@ -52,6 +52,8 @@ class Sender:
         self.metrics = metrics
         self.opts = opts
         self.new_data = asyncio.Event()
+        for kind in get_args(SinkErrorKind):  # every error series exists from the start, at 0
+            metrics.send_errors.labels(writer.name, kind)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop`` (set once nothing more can be spooled) and the spool is empty, or

@@ -44,6 +44,7 @@ from cablewatch.lab.stack import (
 
 out = Console(width=200)
 CW = [sys.executable, "-m", "cablewatch"]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def say(text: str) -> None:
@@ -62,13 +63,14 @@ def main() -> None:
                               capture_output=True, text=True)  # fmt: skip
         out.print(init.stdout.rstrip())
         listen = [f"{state['mgmt_region_addr'][r]}:9516" for r in state["region_ns"]]
-        with prometheus(tmp / "prom", listen) as prom:
+        evaluator_listen = f"127.0.0.1:{free_port()}"
+        with prometheus(tmp / "prom", [*listen, evaluator_listen]) as prom:
             say(
                 f"Prometheus at {prom.url}, scraping 9 agents over the management network; "
                 f"Alertmanager at {am.url}; cablewatch evaluate reads InfluxDB every 1 s"
             )
             log = tmp / "evaluate.log"
-            with agents(state, config, tmp), evaluator(config, log, f"127.0.0.1:{free_port()}"):
+            with agents(state, config, tmp), evaluator(config, log, evaluator_listen):
                 t0 = time.time_ns()
                 say("9 agents probing every cable (icmp, tcp, http, dns at 1 s) ... 20 s")
                 time.sleep(20)
@@ -78,7 +80,17 @@ def main() -> None:
                 took, alerts = wait_alerts(am.url, lambda a: bool(a))
                 say(f"ADC cut: {len(alerts)} alert in Alertmanager after {took:.1f} s:")
                 show_alerts(alerts)
-                time.sleep(max(0.0, 15 - took))
+                time.sleep(max(0.0, 8 - took))
+                previews = ROOT / "out" / "previews"
+                say(
+                    f"The Grafana dashboards during the cut, drawn from their own queries: "
+                    f"$ cablewatch dashboards preview --out {previews.relative_to(ROOT)}"
+                )
+                cmd = [*CW, "dashboards", "preview", "--config", str(config), "--prometheus",
+                       prom.url, "--out", str(previews), "--minutes", "2"]  # fmt: skip
+                drawn = subprocess.run(cmd, capture_output=True, text=True, check=False)
+                out.print(drawn.stdout.rstrip() or drawn.stderr, markup=False, highlight=False)
+                time.sleep(max(0.0, 15 - (time.time_ns() - cut_start) / 1e9))
                 manager.restore(opts, "ADC")
                 cut_end = time.time_ns()
                 took, _ = wait_alerts(am.url, lambda a: not a)

@@ -1,0 +1,231 @@
+"""Draw a dashboard to a PNG with matplotlib, from the very same queries Grafana would run
+against the live InfluxDB and Prometheus (dashboards/live.py): a picture of what the NOC sees,
+without a Grafana server. Panels sit where their gridPos puts them (24 columns); stat panels
+are coloured tiles (thresholds and value mappings as Grafana applies them), time series are
+lines, heatmaps are bucket counts over time, tables are their first rows."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from cablewatch.dashboards.check import Query, queries
+from cablewatch.dashboards.live import Answer, Sources, run
+
+__all__ = ["draw"]
+
+_UNIT = {"ms": " ms", "percent": " %", "s": " s"}
+_NAMED = {"green": "#37872D", "red": "#C4162A", "#EAB839": "#E0B400", "#8e8e8e": "#8e8e8e"}
+
+
+def _colour(value: float | None, field: Mapping[str, Any]) -> tuple[str, str]:
+    """(background colour, text) of one stat value, as Grafana decides them."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "#555555", str(field.get("noValue", "no data"))
+    for mapping in field.get("mappings", []):
+        opts = mapping.get("options", {})
+        if mapping.get("type") == "value" and _key(value) in opts:
+            res = opts[_key(value)]
+            return _NAMED.get(res.get("color", ""), res.get("color", "#555555")), res["text"]
+        if mapping.get("type") == "range" and opts.get("from", -1e18) <= value <= opts.get(
+            "to", 1e18
+        ):
+            res = opts["result"]
+            return _NAMED.get(res.get("color", ""), res.get("color", "")), res["text"]
+    colour = "#37872D"
+    for step in field.get("thresholds", {}).get("steps", []):
+        if step.get("value") is None or value >= step["value"]:
+            colour = _NAMED.get(step["color"], step["color"])
+    decimals = field.get("decimals", 1)
+    return colour, f"{value:.{decimals}f}{_UNIT.get(field.get('unit', ''), '')}"
+
+
+def _key(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _series(answer: Answer) -> list[tuple[str, list[float], list[float | None]]]:
+    """(name, times in s, values) of every series of an answer."""
+    out: list[tuple[str, list[float], list[float | None]]] = []
+    for s in answer.series:
+        if "metric" in s:  # Prometheus
+            name = s["metric"].get("region") or s["metric"].get("instance") or str(s["metric"])
+            points = s.get("values") or [s["value"]]
+            out.append((name, [float(t) for t, _v in points],
+                        [float(v) for _t, v in points]))  # fmt: skip
+        else:  # InfluxDB
+            tag = ",".join(s.get("tags", {}).values())
+            for i, col in enumerate(s["columns"][1:], 1):
+                name = tag or col if len(s["columns"]) == 2 else f"{tag} {col}".strip()
+                out.append((name, [v[0] / 1000 for v in s["values"]],
+                            [v[i] for v in s["values"]]))  # fmt: skip
+    return out
+
+
+def draw(model: Mapping[str, Any], src: Sources, values: Mapping[str, str], out: Path, *,
+         start_s: float, end_s: float) -> Path:  # fmt: skip
+    """Render ``model`` over [start_s, end_s] to ``out`` (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = model.get("panels", [])
+    rows = max((p["gridPos"]["y"] + p["gridPos"]["h"] for p in panels), default=1)
+    unit = 0.34  # inches per grid row
+    fig = plt.figure(figsize=(20, rows * unit + 0.8), facecolor="#111217")
+    shown = ", ".join(f"{k}={v}" for k, v in values.items() if k in _used(model))
+    fig.suptitle(f"{model['title']}   ({shown})", color="white", fontsize=15, x=0.01,
+                 ha="left")  # fmt: skip
+    by_panel: dict[str, list[Query]] = {}
+    for q in queries(model):
+        by_panel.setdefault(q.where, []).append(q)
+    height = rows * unit + 0.8
+    for panel in panels:
+        g = panel["gridPos"]
+        left, width = g["x"] / 24, g["w"] / 24
+        top = 1 - (0.6 + g["y"] * unit) / height
+        ax = fig.add_axes((left + 0.004, top - g["h"] * unit / height + 0.01, width - 0.008,
+                           g["h"] * unit / height - 0.035))  # fmt: skip
+        ax.set_facecolor("#181b1f")
+        ax.set_title(panel["title"], color="white", fontsize=10, loc="left")
+        answers = [run(q.lang, q.text, src, values, start_s=start_s, end_s=end_s,
+                       instant=q.instant or panel["type"] in ("stat", "table"))
+                   for q in by_panel.get(panel["title"], [])]  # fmt: skip
+        kind = panel["type"]
+        if kind == "stat":
+            _stat(ax, panel, answers)
+        elif kind == "table":
+            _table(ax, answers)
+        elif kind == "heatmap":
+            _heatmap(ax, answers)
+        else:
+            _lines(ax, panel, answers)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=80, facecolor=fig.get_facecolor())
+    plt.close(fig)
+    return out
+
+
+def _used(model: Mapping[str, Any]) -> set[str]:
+    return {v["name"] for v in model.get("templating", {}).get("list", [])
+            if v["type"] == "query"}  # fmt: skip
+
+
+def _plain(ax: Any) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+def _stat(ax: Any, panel: Mapping[str, Any], answers: list[Answer]) -> None:
+    _plain(ax)
+    field = {**panel.get("fieldConfig", {}).get("defaults", {})}
+    tiles = []
+    for answer in answers:
+        for name, _t, vals in _series(answer):
+            last = next((v for v in reversed(vals) if v is not None), None)
+            tiles.append((name, last))
+    tiles.sort()
+    if not tiles:
+        ax.text(0.5, 0.5, "no data", color="#aaaaaa", ha="center", va="center")
+        return
+    n = len(tiles)
+    for i, (name, value) in enumerate(tiles):
+        colour, text = _colour(value, field)
+        y0 = 1 - (i + 1) / n
+        ax.add_patch(_tile(0.01, y0 + 0.01, 0.98, 1 / n - 0.02, colour))
+        ax.text(0.04, y0 + 0.5 / n, name, color="white", va="center", fontsize=9)
+        ax.text(0.96, y0 + 0.5 / n, text, color="white", va="center", ha="right",
+                fontsize=11, fontweight="bold")  # fmt: skip
+
+
+def _tile(x: float, y: float, w: float, h: float, colour: str) -> Any:
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((x, y), w, h, facecolor=colour, edgecolor="none")
+
+
+def _lines(ax: Any, panel: Mapping[str, Any], answers: list[Answer]) -> None:
+    import datetime as dt
+
+    unit = panel.get("fieldConfig", {}).get("defaults", {}).get("unit", "")
+    drawn = 0
+    for answer in answers:
+        for name, times, vals in _series(answer):
+            pts = [(dt.datetime.fromtimestamp(t, dt.UTC), v) for t, v in zip(times, vals,
+                                                                            strict=True)
+                   if v is not None]  # fmt: skip
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], lw=1.2, label=name[:28])
+                drawn += 1
+    ax.tick_params(colors="#cccccc", labelsize=7)
+    ax.set_ylabel(unit, color="#cccccc", fontsize=8)
+    ax.grid(color="#333333", lw=0.5)
+    if drawn:
+        ax.legend(fontsize=6, loc="upper left", ncol=3, framealpha=0.3, labelcolor="white",
+                  facecolor="#181b1f")  # fmt: skip
+    else:
+        ax.text(0.5, 0.5, "no data", color="#aaaaaa", ha="center", va="center",
+                transform=ax.transAxes)  # fmt: skip
+
+
+def _table(ax: Any, answers: list[Answer]) -> None:
+    _plain(ax)
+    rows: list[list[str]] = []
+    header: list[str] = []
+    for answer in answers:
+        for s in answer.series:
+            if "columns" not in s:
+                continue
+            tags = s.get("tags", {})
+            header = [*tags, *s["columns"][1:]]
+            for v in s["values"][-6:]:
+                rows.append([*tags.values(), *(_cell(x) for x in v[1:])])
+    if not rows:
+        ax.text(0.5, 0.5, "no rows", color="#aaaaaa", ha="center", va="center")
+        return
+    table = ax.table(cellText=rows[:8], colLabels=header, loc="upper left", cellLoc="left")
+    table.auto_set_font_size(False)
+    table.set_fontsize(7)
+    for cell in table.get_celld().values():
+        cell.set_facecolor("#22252b")
+        cell.get_text().set_color("white")
+        cell.set_edgecolor("#333333")
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _heatmap(ax: Any, answers: list[Answer]) -> None:
+    import numpy as np
+
+    buckets: dict[float, list[float]] = {}
+    for answer in answers:
+        for s in answer.series:
+            le = s.get("metric", {}).get("le")
+            if le is None or le == "+Inf":
+                continue
+            buckets[float(le)] = [float(v) for _t, v in s.get("values", [])]
+    if not buckets:
+        ax.text(0.5, 0.5, "no data", color="#aaaaaa", ha="center", va="center")
+        _plain(ax)
+        return
+    les = sorted(buckets)
+    width = min(len(v) for v in buckets.values())
+    cum = np.array([buckets[le][:width] for le in les])
+    counts = np.diff(np.vstack([np.zeros(width), cum]), axis=0).clip(min=0)
+    keep = counts.sum(axis=1) > 0
+    ax.imshow(counts[keep], aspect="auto", origin="lower", cmap="Oranges")
+    labels = [f"{le * 1000:.2f}" for le, k in zip(les, keep, strict=True) if k]
+    ax.set_yticks(range(len(labels))[:: max(1, len(labels) // 8)])
+    ax.set_yticklabels(labels[:: max(1, len(labels) // 8)], color="#cccccc", fontsize=7)
+    ax.set_ylabel("ms above the floor", color="#cccccc", fontsize=8)
+    ax.set_xticks([])
