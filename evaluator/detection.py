@@ -123,7 +123,8 @@ class Detection:
             regime = None if window else max(MIN_ROUNDS, d.rounds_in_state)
             stats = path_stats(region, key[1], status[key], d.floor_ms, recent, lossy=d.lossy,
                                latency_rounds=regime)  # fmt: skip
-            out.append(score(stats, self.objective_p95[region], failover.clean_loss_pct))
+            out.append(score(stats, self.objective_p95[region], failover.clean_loss_pct,
+                             failover.window_rounds))  # fmt: skip
         return out
 
     def first_bad_s(self, event: Event) -> float:

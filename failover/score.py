@@ -42,7 +42,13 @@ class PathStats:
     lossy: bool = False
     """The path's detector says: bad, because it loses packets."""
     lost: int = 0
-    """Packets lost over the window."""
+    """Packets lost over the window ..."""
+    sent: int = 0
+    """... of those sent."""
+
+    @property
+    def per_round(self) -> float:
+        return self.sent / self.rounds if self.rounds else 0.0
 
     @property
     def stretch(self) -> float | None:
@@ -80,6 +86,7 @@ def path_stats(
         floor_ms=floor_ms,
         lossy=lossy,
         lost=sent - received,
+        sent=sent,
     )
 
 
@@ -93,12 +100,16 @@ class Score:
     stats: PathStats | None = None
 
 
-def score(stats: PathStats, objective_p95_ms: float | None, clean_loss_pct: float) -> Score:
+def score(stats: PathStats, objective_p95_ms: float | None, clean_loss_pct: float,
+          window_rounds: int = 0) -> Score:  # fmt: skip
+    """``window_rounds``: a cable is unclean for loss only once it lost more than
+    ``clean_loss_pct`` of a full window's packets (a young window of a few rounds that lost two
+    packets at start-up is not evidence of a lossy cable; the detector's loss test is)."""
     clean = (
         not stats.lossy
         and stats.state != "unknown"
         and stats.loss_pct is not None
-        and (stats.loss_pct <= clean_loss_pct or stats.lost <= 1)  # one packet says little
+        and stats.lost <= clean_loss_pct / 100 * max(stats.sent, window_rounds * stats.per_round)
     )
     if (
         stats.state == "unknown"

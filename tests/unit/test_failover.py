@@ -165,3 +165,16 @@ def test_latency_over_the_recent_regime_loss_over_the_window() -> None:
     recent = path_stats("tokyo", "SJC", "bad", 29.0, rounds, latency_rounds=5)
     assert recent.p50_ms == 60.0
     assert recent.loss_pct == whole.loss_pct == pytest.approx(100 * 5 / 300)
+
+
+def test_a_young_window_is_not_unclean_for_two_lost_packets() -> None:
+    young = path_stats(
+        "hcmc", "ADC", "good", 23.4, [(5, 5, 24.0, 0.3)] * 8 + [(5, 4, 24.0, 0.3)] * 2
+    )
+    assert young.loss_pct == 4.0  # 2 of 50 packets
+    assert not score(young, None, 3.0).clean  # judged alone: more than 3 %
+    assert score(young, None, 3.0, window_rounds=60).clean  # 2 of a full window's 300: 0.7 %
+    full = path_stats(
+        "hcmc", "ADC", "good", 23.4, [(5, 5, 24.0, 0.3)] * 50 + [(5, 4, 24.0, 0.3)] * 10
+    )
+    assert not score(full, None, 3.0, window_rounds=60).clean  # 10 of 300: 3.3 %
