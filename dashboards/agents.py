@@ -1,5 +1,6 @@
-"""The probe agents' own health: rounds, skipped slots, spool depth and age, sender backlog and
-retries, when each last wrote; an agent that stops is red within three scrapes."""
+"""The probe agents' own health: rounds, skipped slots, spool depth, sender errors, when each
+last wrote; an agent that stops is red at its next failed scrape ("up"), and its last write
+turns red after three probe intervals."""
 
 from __future__ import annotations
 
@@ -43,8 +44,7 @@ def build(config: Config) -> Any:
                                  "(cablewatch_sink_last_success_timestamp_seconds)",
                             legend="{{instance}}", instant=True))
         .color_mode(mc.BigValueColorMode.BACKGROUND)
-        .thresholds(steps((None, GREEN), (3 * max(interval, 1.0), YELLOW),
-                          (30 * max(interval, 1.0), RED)))
+        .thresholds(steps((None, GREEN), (2 * interval, YELLOW), (3 * interval, RED)))
     )  # fmt: skip
     return (
         dashboard(UID, "cablewatch: agents", "The probe agents' own health.", span="now-1h")
