@@ -8,8 +8,9 @@ A path without a round for ``stale_s`` has no state: a probe gap is never a netw
 
 Multi-vantage evidence: when more than ``agreement`` of a cable's regions (and at least
 ``min_regions``) lost every packet of their latest round, within one probe interval of each
-other, their loss tests turn bad at once: many vantage points agreeing on one round is
-stronger evidence than more rounds of one path.
+other, their loss tests turn bad at once, and so do those of the cable's regions whose latest
+round lost part of its packets (the failure began mid-round): many vantage points agreeing on
+one round is stronger evidence than more rounds of one path.
 """
 
 from __future__ import annotations
@@ -89,9 +90,17 @@ class Detection:
             if not lost:
                 continue
             newest = max(self.detectors[k].last_time_s or 0.0 for k in lost)
-            lost = [k for k in lost if (self.detectors[k].last_time_s or 0.0) >= newest - interval]
+
+            def recent(k: PathKey, since: float = newest - interval) -> bool:
+                return (self.detectors[k].last_time_s or 0.0) >= since
+
+            lost = [k for k in lost if recent(k)]
             if len(lost) >= settings.min_regions and len(lost) > settings.agreement * len(known):
-                turned += [k for k in lost if self.detectors[k].agree_lost(now_s) is not None]
+                # the cable failed: a region whose latest round lost part of its packets saw
+                # the same failure begin mid-round
+                hit = [k for k in known if recent(k) and (v := self.detectors[k].last)
+                       and v.loss_pct > 0.0]  # fmt: skip
+                turned += [k for k in hit if self.detectors[k].agree_lost(now_s) is not None]
         return turned
 
     def status(self, now_s: float) -> dict[PathKey, PathStatus]:

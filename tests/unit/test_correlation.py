@@ -332,3 +332,18 @@ def test_most_regions_losing_one_whole_round_turn_bad_at_once() -> None:
     for r in ALL:
         d2.observe(Round(r, "SJC", 1000.0, 5, 0 if r in ALL[:2] else 5, 30.0))
     assert d2.agree(1001.0) == []
+
+
+def test_a_region_that_lost_part_of_the_cut_round_joins_the_agreement() -> None:
+    from cablewatch.evaluator.detection import Detection
+
+    detection = Detection(load_default())
+    for r in ALL:
+        for c in CABLES:
+            detection.observe(Round(r, c, 1000.0, 5, 5, 30.0))
+    for i, r in enumerate(ALL):  # six lose the whole round, one loses 3 of 5, two lose nothing
+        got = 0 if i < 6 else (2 if i == 6 else 5)
+        detection.observe(Round(r, "ADC", 1001.0, 5, got, 30.0))
+    turned = detection.agree(1001.5)
+    assert sorted(turned) == sorted((r, "ADC") for r in ALL[:7])
+    assert not detection.detectors[(ALL[7], "ADC")].lossy
