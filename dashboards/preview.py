@@ -7,6 +7,7 @@ lines, heatmaps are bucket counts over time, tables are their first rows."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -46,12 +47,20 @@ def _key(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-def _series(answer: Answer) -> list[tuple[str, list[float], list[float | None]]]:
-    """(name, times in s, values) of every series of an answer."""
+def _legend(legend: str, labels: Mapping[str, str]) -> str:
+    return re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: labels.get(m.group(1), ""), legend)
+
+
+def _series(answer: Answer, legend: str = "") -> list[tuple[str, list[float], list[float | None]]]:
+    """(name, times in s, values) of every series of an answer; Prometheus series are named
+    by the target's legend format, as Grafana does ("{{region}}")."""
     out: list[tuple[str, list[float], list[float | None]]] = []
     for s in answer.series:
         if "metric" in s:  # Prometheus
-            name = s["metric"].get("region") or s["metric"].get("instance") or str(s["metric"])
+            labels = s["metric"]
+            name = _legend(legend, labels) or ",".join(
+                f"{k}={v}" for k, v in labels.items() if k != "__name__"
+            )
             points = s.get("values") or [s["value"]]
             out.append((name, [float(t) for t, _v in points],
                         [float(v) for _t, v in points]))  # fmt: skip
@@ -87,12 +96,15 @@ def draw(model: Mapping[str, Any], src: Sources, values: Mapping[str, str], out:
         g = panel["gridPos"]
         left, width = g["x"] / 24, g["w"] / 24
         top = 1 - (0.6 + g["y"] * unit) / height
-        ax = fig.add_axes((left + 0.004, top - g["h"] * unit / height + 0.01, width - 0.008,
-                           g["h"] * unit / height - 0.035))  # fmt: skip
+        axis = 0.03 if panel["type"] in ("timeseries", "heatmap") else 0.0  # y labels
+        ax = fig.add_axes((left + 0.004 + axis, top - g["h"] * unit / height + 0.02,
+                           width - 0.008 - axis, g["h"] * unit / height - 0.045))  # fmt: skip
         ax.set_facecolor("#181b1f")
         ax.set_title(panel["title"], color="white", fontsize=10, loc="left")
-        answers = [run(q.lang, q.text, src, values, start_s=start_s, end_s=end_s,
-                       instant=q.instant or panel["type"] in ("stat", "table"))
+        legends = {t.get("refId", ""): t.get("legendFormat", "") for t in panel.get("targets", [])}
+        answers = [(run(q.lang, q.text, src, values, start_s=start_s, end_s=end_s,
+                        instant=q.instant or panel["type"] in ("stat", "table")),
+                    legends.get(q.ref_id, ""))
                    for q in by_panel.get(panel["title"], [])]  # fmt: skip
         kind = panel["type"]
         if kind == "stat":
@@ -121,12 +133,16 @@ def _plain(ax: Any) -> None:
         spine.set_visible(False)
 
 
-def _stat(ax: Any, panel: Mapping[str, Any], answers: list[Answer]) -> None:
+Answers = list[tuple[Answer, str]]
+"""Each query's answer, with its target's legend format."""
+
+
+def _stat(ax: Any, panel: Mapping[str, Any], answers: Answers) -> None:
     _plain(ax)
     field = {**panel.get("fieldConfig", {}).get("defaults", {})}
     tiles = []
-    for answer in answers:
-        for name, _t, vals in _series(answer):
+    for answer, legend in answers:
+        for name, _t, vals in _series(answer, legend):
             last = next((v for v in reversed(vals) if v is not None), None)
             tiles.append((name, last))
     tiles.sort()
@@ -149,13 +165,13 @@ def _tile(x: float, y: float, w: float, h: float, colour: str) -> Any:
     return Rectangle((x, y), w, h, facecolor=colour, edgecolor="none")
 
 
-def _lines(ax: Any, panel: Mapping[str, Any], answers: list[Answer]) -> None:
+def _lines(ax: Any, panel: Mapping[str, Any], answers: Answers) -> None:
     import datetime as dt
 
     unit = panel.get("fieldConfig", {}).get("defaults", {}).get("unit", "")
     drawn = 0
-    for answer in answers:
-        for name, times, vals in _series(answer):
+    for answer, legend in answers:
+        for name, times, vals in _series(answer, legend):
             pts = [(dt.datetime.fromtimestamp(t, dt.UTC), v) for t, v in zip(times, vals,
                                                                             strict=True)
                    if v is not None]  # fmt: skip
@@ -173,11 +189,11 @@ def _lines(ax: Any, panel: Mapping[str, Any], answers: list[Answer]) -> None:
                 transform=ax.transAxes)  # fmt: skip
 
 
-def _table(ax: Any, answers: list[Answer]) -> None:
+def _table(ax: Any, answers: Answers) -> None:
     _plain(ax)
     rows: list[list[str]] = []
     header: list[str] = []
-    for answer in answers:
+    for answer, _legend in answers:
         for s in answer.series:
             if "columns" not in s:
                 continue
@@ -188,7 +204,7 @@ def _table(ax: Any, answers: list[Answer]) -> None:
     if not rows:
         ax.text(0.5, 0.5, "no rows", color="#aaaaaa", ha="center", va="center")
         return
-    table = ax.table(cellText=rows[:8], colLabels=header, loc="upper left", cellLoc="left")
+    table = ax.table(cellText=rows[:12], colLabels=header, loc="upper left", cellLoc="left")
     table.auto_set_font_size(False)
     table.set_fontsize(7)
     for cell in table.get_celld().values():
@@ -204,11 +220,11 @@ def _cell(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _heatmap(ax: Any, answers: list[Answer]) -> None:
+def _heatmap(ax: Any, answers: Answers) -> None:
     import numpy as np
 
     buckets: dict[float, list[float]] = {}
-    for answer in answers:
+    for answer, _legend in answers:
         for s in answer.series:
             le = s.get("metric", {}).get("le")
             if le is None or le == "+Inf":
