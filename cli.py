@@ -28,7 +28,7 @@ from cablewatch.collectors.dbinit import init_database
 from cablewatch.collectors.influx import InfluxQL
 from cablewatch.config import Config
 from cablewatch.errors import CablewatchError
-from cablewatch.evaluator import service as evaluator_mod
+from cablewatch.evaluator import process as evaluator_mod
 from cablewatch.lab import manager as lab
 from cablewatch.lab import scenario as lab_scenario
 from cablewatch.lab import survey as lab_survey_mod

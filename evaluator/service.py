@@ -20,15 +20,14 @@ faults.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
-from cablewatch.aio import stop_on_signals, wait_event
+from cablewatch.aio import wait_event
 from cablewatch.alerting import impact
 from cablewatch.alerting.alertmanager import AlertmanagerClient, summary
-from cablewatch.collectors.influx import InfluxQL, Writer, writer_for
+from cablewatch.collectors.influx import InfluxQL, Writer
 from cablewatch.config import Config
 from cablewatch.correlation.classify import SCOPES, PathKey, PathStatus, classify
 from cablewatch.correlation.events import EventTracker, Transition
@@ -44,7 +43,7 @@ from cablewatch.failover.score import MIN_ROUNDS
 from cablewatch.sla.evaluate import ANY_CABLE, SlaStatus
 from cablewatch.timefmt import utc_iso
 
-__all__ = ["Evaluator", "running", "serve", "sla_status"]
+__all__ = ["Evaluator"]
 
 log = logging.getLogger("cablewatch.evaluator")
 
@@ -215,48 +214,3 @@ class Evaluator:
                 self.metrics.errors.labels("read").inc()
                 log.warning("SLA evaluation: %s", exc)
             await wait_event(stop, interval_s)
-
-
-_NEEDS_INFLUX = "the evaluator reads the agents' results from it"
-
-
-@contextlib.asynccontextmanager
-async def running(
-    config: Config, listen: tuple[str, int] | None
-) -> AsyncIterator[tuple[Evaluator, asyncio.Event]]:
-    """An evaluator wired to the configuration's InfluxDB and Alertmanager, its metrics served
-    on ``listen``, and an event that SIGTERM / SIGINT set; closes its clients on exit."""
-    sink = config.influx(_NEEDS_INFLUX)
-    ql = InfluxQL(sink)
-    writer = writer_for(sink)
-    url = config.alerting.alertmanager_url
-    am = AlertmanagerClient(url) if url else None
-    metrics = EvaluatorMetrics()
-    if listen is not None:
-        metrics.serve(*listen)
-        log.info("metrics on http://%s:%d/metrics", *listen)
-    if am is None:
-        log.info("no [alerting] alertmanager_url: events are stored, not posted")
-    stop = stop_on_signals()
-    try:
-        yield Evaluator(config, ql, writer=writer, alertmanager=am, metrics=metrics), stop
-    finally:
-        await ql.close()
-        await writer.close()
-        if am is not None:
-            await am.close()
-
-
-async def serve(config: Config, listen: tuple[str, int] | None) -> None:
-    """``cablewatch evaluate``: until SIGTERM / SIGINT."""
-    async with running(config, listen) as (evaluator, stop):
-        await evaluator.run(stop)
-
-
-async def sla_status(config: Config) -> list[SlaStatus]:
-    """``cablewatch sla status``: every policy's status now, read-only."""
-    ql = InfluxQL(config.influx(_NEEDS_INFLUX))
-    try:
-        return await Evaluator(config, ql).evaluate_sla(write=False)
-    finally:
-        await ql.close()

@@ -18,7 +18,7 @@ import uvicorn
 from cablewatch.config import Config
 from cablewatch.credentials import read_secret
 from cablewatch.errors import CablewatchError
-from cablewatch.evaluator.service import running
+from cablewatch.evaluator.process import running
 from cablewatch.evaluator.view import EvaluatorView
 from cablewatch.failover.engine import Recommendation
 from cablewatch.gateway.api import create_app
