@@ -41,7 +41,7 @@ def build(config: Config) -> Any:
                                  f"{{{_LABELS}}}[$__rate_interval]))", heatmap=True,
                             legend="{{le}}"))
         .calculate(False)
-        .color(gd_heat_colour())
+        .color(_heat_colour())
         .y_axis(heatmap.YAxisConfig().unit("s"))
     )  # fmt: skip
     smoke = (
@@ -115,6 +115,6 @@ def build(config: Config) -> Any:
     )  # fmt: skip
 
 
-def gd_heat_colour() -> Any:
+def _heat_colour() -> Any:
     return (heatmap.HeatmapColorOptions().mode(hm.HeatmapColorMode.SCHEME).scheme("Oranges")
             .steps(64).exponent(0.5).fill("dark-orange"))  # fmt: skip
