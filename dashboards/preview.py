@@ -174,7 +174,7 @@ def _lines(ax: Any, panel: Mapping[str, Any], answers: Answers) -> None:
         for name, times, vals in _series(answer, legend):
             pts = [(dt.datetime.fromtimestamp(t, dt.UTC), v) for t, v in zip(times, vals,
                                                                             strict=True)
-                   if v is not None]  # fmt: skip
+                   if v is not None and not math.isnan(v)]  # fmt: skip
             if pts:
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], lw=1.2, label=name[:28])
                 drawn += 1
@@ -214,6 +214,8 @@ def _table(ax: Any, answers: Answers) -> None:
 
 
 def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
     if isinstance(value, float):
         return f"{value:.2f}"
     text = str(value)
