@@ -6,6 +6,7 @@ everything by name prefix, so it works without the state file too (after a crash
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 from collections import defaultdict
@@ -121,4 +122,13 @@ def destroy(prefix: str, bridge: str) -> list[str]:
     if Path("/sys/class/net", bridge).exists():
         run(["ip", "link", "delete", "dev", bridge])
         removed.append(bridge)
+    # The host ends of the management veths (<prefix>m<N>) go with their namespace, but the
+    # kernel frees a deleted namespace in the background, sometimes many seconds later: delete
+    # them now, so that `down` leaves nothing behind when it returns.
+    host_ends = f"{prefix}m"
+    for link in sorted(Path("/sys/class/net").glob(f"{host_ends}*")):
+        if link.name[len(host_ends) :].isdigit():
+            with contextlib.suppress(CablewatchError):  # gone meanwhile: as good
+                run(["ip", "link", "delete", "dev", link.name])
+                removed.append(f"link {link.name}")
     return removed
