@@ -38,6 +38,7 @@ from cablewatch.probes.http import http_probe, parse_url
 from cablewatch.probes.result import ProbeResult
 from cablewatch.probes.targets import parse_host_port
 from cablewatch.probes.tcp import tcp_probe
+from cablewatch.schema import valid_name
 from cablewatch.terminal import render
 from cablewatch.topology.model import Topology
 
@@ -494,7 +495,7 @@ def _evaluator_config(config: Path | None) -> Config:
 
 def _check_tag(option: str, value: str) -> None:
     """A value that becomes a tag: no control characters, no backslashes."""
-    if any(ch == "\\" or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    if not valid_name(value):
         raise CablewatchError(f"{option}: got {value!r}, expected a name without control "
                               "characters or backslashes (it becomes an InfluxDB tag)")  # fmt: skip
 

@@ -20,11 +20,17 @@ from typing import Any
 
 from cablewatch.errors import ConfigIssue
 
-__all__ = ["Int", "Name", "Num", "Str", "Table", "describe", "valid_url"]
+__all__ = ["Int", "Name", "Num", "Str", "Table", "describe", "valid_name", "valid_url"]
 
 _URL = re.compile(r"^https?://[^/\s]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
 _ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+def valid_name(value: str) -> bool:
+    """A :class:`Name`: no control character, no backslash (line protocol cannot carry
+    them unchanged)."""
+    return not _CONTROL.search(value)
 
 
 def valid_url(value: str) -> bool:
@@ -161,7 +167,7 @@ class Table:
     def name(self, key: str, *, required: bool = True) -> str | None:
         """A :class:`Name`: a string without control characters or backslashes."""
         value = self.string(key, required=required)
-        if value is not None and _CONTROL.search(value):
+        if value is not None and not valid_name(value):
             self.problem(key, f"got {value!r}, expected a name without control characters "
                          "or backslashes (line protocol cannot carry them)")  # fmt: skip
             return None

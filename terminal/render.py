@@ -13,6 +13,7 @@ from rich.table import Table
 from cablewatch.config import Config
 from cablewatch.probes.registry import spec
 from cablewatch.probes.result import ProbeResult
+from cablewatch.probes.spec import ms_cell
 from cablewatch.sla.evaluate import SlaStatus
 from cablewatch.topology import physics
 from cablewatch.topology.model import Topology
@@ -24,10 +25,6 @@ _STATUS_STYLE = {"ok": "green", "loss": "red bold"}
 
 def print_json(console: Console, payload: Any) -> None:
     console.file.write(json.dumps(payload, indent=2) + "\n")
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
 
 
 def _status(r: ProbeResult) -> str:
@@ -64,7 +61,7 @@ def results_table(results: Sequence[ProbeResult], topology: Topology | None = No
                 path = topology.region(r.labels["region"]).paths.get(r.labels["cable"])
                 floor = path.floor_rtt_ms if path else None
                 best = floor_rtt(r)
-                cells.append(_ms(floor))
+                cells.append(ms_cell(floor))
                 cells.append(
                     "-" if not floor or best is None else f"{physics.stretch(best, floor):.2f}"
                 )
