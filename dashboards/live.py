@@ -29,12 +29,6 @@ class Answer:
     series: list[dict[str, Any]] = field(default_factory=list)
     """InfluxDB: its series (name, tags, columns, values); Prometheus: its result list."""
 
-    @property
-    def points(self) -> int:
-        if self.series and "values" in self.series[0] and "columns" in self.series[0]:
-            return sum(len(s["values"]) for s in self.series)
-        return sum(len(s.get("values", [])) or 1 for s in self.series)
-
 
 def run(
     lang: str, text: str, src: Sources, values: Mapping[str, str], *, start_s: float,
