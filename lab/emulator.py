@@ -13,8 +13,12 @@ ping sees: each direction drops with 1 - sqrt(1 - p). A cut path drops everythin
 rate limit adds serialisation delay (kbit/s).
 
 Timing: a single thread in a select() loop (microsecond timeouts, not epoll's milliseconds),
-timer slack 1 ns, a 200 us busy-wait before each due time, arrival stamped from the monotonic
-clock as each packet is read.
+timer slack 1 ns, a 200 us busy-wait before each due time. Arrival is the kernel's time: each
+TUN device's outgoing packets are read from a packet socket bound to it (``SO_TIMESTAMPNS``,
+stamped as the kernel hands the packet to the device), not from the TUN file descriptor, which
+serves only to write. Stamped as the emulator read them, every packet
+was late by the emulator's wake-up (~0.1-0.3 ms on an idle VM, more on a loaded one), and every
+lab RTT with it.
 
 Run as ``python -m cablewatch.lab.emulator SPEC.json``; controlled over a Unix socket with one
 JSON line per request: {"cmd": "status"} | {"cmd": "set", "cable": C, "region": R|null, ...} |
@@ -44,11 +48,18 @@ from typing import Any
 
 from cablewatch.probes.namespace import netns
 
-__all__ = ["PARAMS", "Emulator", "PathState", "main", "open_tun"]
+__all__ = ["PARAMS", "Emulator", "PathState", "main", "open_tap", "open_tun"]
 
 _TUNSETIFF = 0x400454CA
 _IFF_TUN, _IFF_NO_PI = 0x0001, 0x1000
 _PR_SET_TIMERSLACK = 29
+_ETH_P_ALL = 0x0003
+_SO_ATTACH_FILTER = 26
+_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+_ANC_SIZE = socket.CMSG_SPACE(16)  # struct timespec
+_PACKET_OUTGOING = 4
+_SKF_AD_OFF, _SKF_AD_PKTTYPE = -0x1000 & 0xFFFFFFFF, 4
+_BPF_LD_W_ABS, _BPF_JEQ_K, _BPF_RET_K = 0x20, 0x15, 0x06
 _SPIN_NS = 200_000  # busy-wait this close to a due time instead of sleeping
 _MAX_QUEUE = 20000  # packets in flight per path and direction before tail drop
 PARAMS = ("add_delay_ms", "jitter_ms", "loss_pct", "rate_kbps", "cut")
@@ -64,12 +75,45 @@ _libc.prctl.argtypes = [
 ]
 
 
+def _fprog(*code: tuple[int, int, int, int]) -> tuple[bytes, ctypes.Array[ctypes.c_char]]:
+    """A classic BPF program as ``struct sock_fprog`` (and the buffer it points to: keep it
+    alive until the kernel has copied it)."""
+    insns = ctypes.create_string_buffer(b"".join(struct.pack("HBBI", *i) for i in code))
+    return struct.pack("HL", len(code), ctypes.addressof(insns)), insns
+
+
+# accept a packet only if the kernel is sending it out of the device (not one we injected)
+_OUTGOING_ONLY = (
+    (_BPF_LD_W_ABS, 0, 0, _SKF_AD_OFF + _SKF_AD_PKTTYPE),
+    (_BPF_JEQ_K, 0, 1, _PACKET_OUTGOING),
+    (_BPF_RET_K, 0, 0, 0xFFFF),
+    (_BPF_RET_K, 0, 0, 0),
+)
+
+
 def open_tun(ns: str, dev: str) -> int:
-    """Attach to the persistent TUN device ``dev`` inside network namespace ``ns``."""
+    """Attach to the persistent TUN device ``dev`` inside network namespace ``ns``: a file
+    descriptor to write packets into the namespace with. It is never read: what the kernel sends
+    out of the device is read by :func:`open_tap`, with its time, and the TUN queue (16 packets,
+    ``lab.netns``) overflows harmlessly, counted as the device's TX drops."""
     with netns(ns):
         fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
         fcntl.ioctl(fd, _TUNSETIFF, struct.pack("16sH", dev.encode(), _IFF_TUN | _IFF_NO_PI))
     return fd
+
+
+def open_tap(ns: str, dev: str) -> socket.socket:
+    """A packet socket on ``dev`` in ``ns`` that receives what the kernel sends out of it, each
+    packet with the kernel's timestamp."""
+    with netns(ns):
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, 0)  # no protocol: nothing yet
+    prog, _keep = _fprog(*_OUTGOING_ONLY)
+    sock.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_FILTER, prog)
+    sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    sock.bind((dev, _ETH_P_ALL))  # resolved in the socket's own namespace
+    sock.setblocking(False)
+    return sock
 
 
 @dataclass(slots=True)
@@ -125,6 +169,7 @@ class _End:
 
     segment: str
     direction: int
+    tap: socket.socket
     out_fd: int
     paths: dict[int, PathState]  # access network (address & ~3) -> path
     default: PathState  # for packets of no region (router to router)
@@ -148,14 +193,16 @@ class Emulator:
         for seg in spec["segments"]:
             lp_fd = open_tun(seg["lp_ns"], seg["lp_dev"])
             sh_fd = open_tun(seg["shantou_ns"], seg["shantou_dev"])
+            lp_tap = open_tap(seg["lp_ns"], seg["lp_dev"])
+            sh_tap = open_tap(seg["shantou_ns"], seg["shantou_dev"])
             paths = by_segment.get(seg["name"], {})
             default = (
                 min(paths.values(), key=lambda s: s.one_way_ns)
                 if paths
                 else PathState("-", seg["cable"], seg["name"], 0)
             )
-            self.ends[lp_fd] = _End(seg["name"], UP, sh_fd, paths, default)
-            self.ends[sh_fd] = _End(seg["name"], DOWN, lp_fd, paths, default)
+            self.ends[lp_tap.fileno()] = _End(seg["name"], UP, lp_tap, sh_fd, paths, default)
+            self.ends[sh_tap.fileno()] = _End(seg["name"], DOWN, sh_tap, lp_fd, paths, default)
 
     # -- packets -----------------------------------------------------------------------
 
@@ -163,12 +210,19 @@ class Emulator:
         end = self.ends[fd]
         d = end.direction
         offset = 12 if d == UP else 16  # classify by source upstream, destination downstream
+        recvmsg = end.tap.recvmsg
+        monotonic_ns = time.monotonic_ns
+        realtime_offset = time.time_ns() - monotonic_ns()  # sampled per drain
         while True:
             try:
-                packet = os.read(fd, 65535)
+                packet, anc, _flags, _addr = recvmsg(65535, _ANC_SIZE)
             except BlockingIOError:
                 return
-            now = time.monotonic_ns()
+            now = monotonic_ns()
+            for level, kind, data in anc:
+                if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(data) >= 16:
+                    sec, nsec = struct.unpack_from("qq", data)
+                    now = min(now, sec * 1_000_000_000 + nsec - realtime_offset)
             if len(packet) < 20 or packet[0] >> 4 != 4:
                 continue
             (addr,) = struct.unpack_from("!I", packet, offset)

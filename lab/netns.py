@@ -84,6 +84,8 @@ def create(plan: LabPlan) -> None:
         ):
             per_ns[ns] += [
                 f"tuntap add dev {dev} mode tun",
+                # the emulator reads a packet socket, never the TUN queue: keep that one small
+                f"link set dev {dev} txqueuelen 16",
                 f"addr add {addr} dev {dev}",
                 f"link set dev {dev} up",
             ]
