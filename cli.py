@@ -38,6 +38,9 @@ from cablewatch.probes.http import http_probe, parse_url
 from cablewatch.probes.result import ProbeResult
 from cablewatch.probes.targets import parse_host_port
 from cablewatch.probes.tcp import tcp_probe
+from cablewatch.reports import period as report_period
+from cablewatch.reports import produce as report_produce
+from cablewatch.reports import render as report_render
 from cablewatch.schema import valid_name
 from cablewatch.terminal import render
 from cablewatch.topology.model import Topology
@@ -601,6 +604,35 @@ def sla_status(
         render.print_json(out, render.sla_rows(shown))
     else:
         out.print(render.sla_table(shown, cfg))
+
+
+@app.command("report")
+def report(
+    customer: Annotated[str, typer.Option(help="The customer (an [[sla]] policy).")],
+    config: ConfigOpt = None,
+    period: Annotated[str | None, typer.Option(help="A month, e.g. 2026-11.")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="Start (ISO 8601).")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="End (ISO 8601), excluded.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="pdf, html or json.")] = "pdf",
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="File (default: stdout for html and json).")
+    ] = None,
+) -> None:
+    """A customer's SLA report for a month or a span, from the system of record."""
+    cfg = _load(config)
+    if fmt not in report_render.FORMATS:
+        _fail(f"--format {fmt!r}: expected one of {', '.join(report_render.FORMATS)}")
+    policy = _call(cfg.sla, customer)
+    span = _call(report_period.parse, period, start, end, cfg.report.timezone)
+    _check(cfg.influx, "reports read from it")
+    if out_file is None and fmt == "pdf":
+        _fail("--format pdf needs --out FILE")
+    made, body = _run(lambda: report_produce.produce(cfg, policy.customer, span, fmt))
+    if out_file is None:
+        sys.stdout.buffer.write(body)
+        return
+    out_file.write_bytes(body)
+    err.print(f"{out_file}: {made.headline()}", markup=False, highlight=False)
 
 
 @rules_app.command("generate")

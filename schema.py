@@ -12,6 +12,7 @@ This module sits below every settings class; it imports nothing but ``errors``.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections.abc import Iterable
@@ -240,6 +241,23 @@ class Table:
             self.problem(name, f"got {value!r}, expected {expected}")
             return None
         return value
+
+    def moment(self, name: str, *, required: bool = True) -> float | None:
+        """A TOML date-time with an offset (2026-11-10T02:00:00Z), as Unix seconds."""
+        expected = "a date-time with an offset, such as 2026-11-10T02:00:00Z"
+        value = self._get(name, required, expected)
+        if value is None:
+            return None
+        if isinstance(value, dt.datetime | dt.date | dt.time) and not (
+            isinstance(value, dt.datetime) and value.tzinfo is not None
+        ):
+            self.problem(name, f"got {value.isoformat()} (no offset: whose time?), expected "
+                         f"{expected}")  # fmt: skip
+            return None
+        if not isinstance(value, dt.datetime):
+            self.problem(name, f"got {describe(value)}, expected {expected}")
+            return None
+        return value.timestamp()
 
     def string_list(
         self, name: str, *, required: bool = True, choices: Iterable[str] | None = None

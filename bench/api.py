@@ -40,7 +40,7 @@ from cablewatch.collectors.lineprotocol import line
 from cablewatch.config import load, load_default
 from cablewatch.evaluator.service import Evaluator
 from cablewatch.evaluator.view import EvaluatorView
-from cablewatch.gateway.api import create_app
+from cablewatch.gateway.api import OPERATOR, create_app
 from cablewatch.gateway.source import EvaluatorSource
 from cablewatch.lab import manager
 from cablewatch.lab.loop import closed_loop, recoveries
@@ -82,7 +82,7 @@ def serve(ev: Evaluator, port: int) -> None:
     """The API app, plus /bench/static behind the same token check (the /v1 routes' own
     dependency), returning the pre-rendered bytes of GET /v1/recommendations."""
     source = EvaluatorSource(EvaluatorView(ev))
-    app = create_app(source, [TOKEN])
+    app = create_app(source, {TOKEN: OPERATOR})
     cables = next(r for r in app.routes if isinstance(r, APIRoute) and r.path == "/v1/cables")
     every = [source.recommendation(r) for r in source.regions()]
     rendered = {"version": source.version, "generated_at": source.now_iso(),

@@ -26,7 +26,9 @@ from cablewatch.failover.settings import FailoverSettings
 from cablewatch.gateway.settings import ApiSettings, WebhookSettings
 from cablewatch.probes.registry import PROTOCOLS
 from cablewatch.probes.settings import ProbeSettings
+from cablewatch.reports.settings import ReportSettings
 from cablewatch.schema import Table
+from cablewatch.sla.maintenance import MaintenanceWindow
 from cablewatch.sla.policy import SlaPolicy
 from cablewatch.topology.model import normalise_name
 
@@ -79,12 +81,22 @@ def parse(data: dict[str, Any], file: Path) -> Config:
     failover = FailoverSettings.from_table(section("failover"))
     api = ApiSettings.from_table(section("api"))
     hooks = [WebhookSettings.from_table(t) for t in root.tables("webhooks", required=False)]
+    station = topology.landing_station.id if topology else ""
+    maintenance = [MaintenanceWindow.from_table(t, cables, region_ids, station)
+                   for t in root.tables("maintenance", required=False)]  # fmt: skip
+    report = ReportSettings.from_table(section("report"))
+    customers = {p.customer for p in slas}
+    for name, scope in api.scopes if api else ():
+        if scope != "operator" and scope not in customers:
+            root.problem(f"api.scopes.{name}", f"got {scope!r}, expected 'operator' or a "
+                         f"customer of an [[sla]] ({', '.join(sorted(customers))})")  # fmt: skip
     root.finish()
     if issues:
         raise ConfigError(issues)
     assert topology is not None  # no issues means every required part was read
     return Config(file, topology, probe, sinks, slas, detection, alerting, evaluator, failover,
-                  api, tuple(h for h in hooks if h is not None))  # fmt: skip
+                  api, tuple(h for h in hooks if h is not None),
+                  tuple(m for m in maintenance if m is not None), report)  # fmt: skip
 
 
 def _slas(

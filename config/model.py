@@ -13,6 +13,8 @@ from cablewatch.evaluator.settings import EvaluatorSettings
 from cablewatch.failover.settings import FailoverSettings
 from cablewatch.gateway.settings import ApiSettings, WebhookSettings
 from cablewatch.probes.settings import ProbeSettings
+from cablewatch.reports.settings import ReportSettings
+from cablewatch.sla.maintenance import MaintenanceWindow
 from cablewatch.sla.policy import SlaPolicy
 from cablewatch.topology.model import Topology, lookup
 
@@ -33,6 +35,8 @@ class Config:
     failover: FailoverSettings = field(default_factory=FailoverSettings)
     api: ApiSettings | None = None
     webhooks: tuple[WebhookSettings, ...] = ()
+    maintenance: tuple[MaintenanceWindow, ...] = ()
+    report: ReportSettings = field(default_factory=ReportSettings)
 
     def sla(self, customer: str) -> SlaPolicy:
         """A customer's policy, by name (case-insensitive); UnknownNameError otherwise."""

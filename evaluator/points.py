@@ -9,9 +9,9 @@ from cablewatch.collectors.lineprotocol import line
 from cablewatch.correlation.events import Event
 from cablewatch.failover.engine import Recommendation
 from cablewatch.probes.spec import FieldValue
-from cablewatch.sla.evaluate import SlaStatus
+from cablewatch.sla.evaluate import Minute, SlaStatus
 
-__all__ = ["event_line", "recommendation_line", "sla_line"]
+__all__ = ["event_line", "minute_line", "recommendation_line", "rollup_line", "sla_line"]
 
 
 def event_line(event: Event, station: str, start_s: float, evidence: str) -> str:
@@ -44,6 +44,7 @@ def sla_line(status: SlaStatus, when_s: float) -> str:
         "good_minutes": status.good_minutes,
         "bad_minutes": status.bad_minutes,
         "nodata_minutes": status.nodata_minutes,
+        "excluded_minutes": status.excluded_minutes,
         "budget_left_pct": status.budget_left_pct,
         "rtt_p95_ms": status.rtt_p95_ms,
         "loss_pct": status.loss_pct,
@@ -67,3 +68,21 @@ def recommendation_line(rec: Recommendation, version: int) -> str:
         "scores": json.dumps(scores, sort_keys=True),
     }
     return line("recommendation", tags, fields, int(rec.since_s * 1e9))
+
+
+def minute_line(region: str, cable: str, m: Minute) -> str:
+    """A path's 1-minute rollup (what the SLA and the reports read instead of raw points)."""
+    fields: dict[str, FieldValue | None] = {
+        "sent": m.sent,
+        "received": m.received,
+        "rtt_median_ms": m.median_rtt_ms,
+        "rtt_p95_ms": m.rtt_p95_ms,
+        "jitter_ms": m.jitter_ms,
+    }
+    return line("minute", {"region": region, "cable": cable}, fields, m.start_s * 10**9)
+
+
+def rollup_line(from_ns: int, until_ns: int, when_s: float) -> str:
+    """The rollups hold every minute of [from_ns, until_ns) (late points aside)."""
+    return line("rollup", {"kind": "minute"}, {"from_ns": from_ns, "until_ns": until_ns},
+                int(when_s * 1e9))  # fmt: skip

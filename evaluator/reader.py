@@ -10,7 +10,7 @@ from cablewatch.correlation.classify import PathKey
 from cablewatch.correlation.detector import Round
 from cablewatch.sla.evaluate import Minute
 
-__all__ = ["minutes", "rounds", "rtt_p95"]
+__all__ = ["minutes", "rolled_up", "rollups", "rounds", "rtt_p95"]
 
 _BY_PATH = 'GROUP BY "region", "cable"'
 
@@ -50,27 +50,56 @@ async def rounds(ql: InfluxQL, since_ns: int) -> list[Round]:
 
 
 async def minutes(ql: InfluxQL, start_ns: int, end_ns: int) -> dict[PathKey, dict[int, Minute]]:
-    """Per path and wall-clock minute in [start_ns, end_ns): packets sent and received, and
-    the median RTT of the replies."""
+    """Per path and wall-clock minute in [start_ns, end_ns), from the raw points: packets sent
+    and received, the median and p95 RTT of the replies, the rounds' mean jitter."""
     where = f"WHERE time >= {start_ns} AND time < {end_ns}"
     by = 'GROUP BY time(1m), "region", "cable" fill(none)'
     counts = await ql.query(
-        f'SELECT sum("packets_transmitted") AS "sent", sum("packets_received") AS "received" '
-        f'FROM "ping" {where} AND "protocol" = \'icmp\' {by}'
+        f'SELECT sum("packets_transmitted") AS "sent", sum("packets_received") AS "received", '
+        f'mean("jitter_ms") AS "jitter" FROM "ping" {where} AND "protocol" = \'icmp\' {by}'
     )
-    medians = {
-        (key, row["time"] // 10**9): row["median"]
+    rtts = {
+        (key, row["time"] // 10**9): (row["median"], row["p95"])
         for key, row in _rows(
-            await ql.query(f'SELECT median("rtt_ms") FROM "ping_rtt" {where} {by}')
+            await ql.query(
+                f'SELECT median("rtt_ms") AS "median", percentile("rtt_ms", 95) AS "p95" '
+                f'FROM "ping_rtt" {where} {by}'
+            )
         )
     }
     out: dict[PathKey, dict[int, Minute]] = {}
     for key, row in _rows(counts):
         start = row["time"] // 10**9
+        median, p95 = rtts.get((key, start), (None, None))
         out.setdefault(key, {})[start] = Minute(
-            start, int(row["sent"] or 0), int(row["received"] or 0), medians.get((key, start))
+            start, int(row["sent"] or 0), int(row["received"] or 0), median, p95, row["jitter"]
         )
     return out
+
+
+async def rollups(ql: InfluxQL, start_ns: int, end_ns: int) -> dict[PathKey, dict[int, Minute]]:
+    """The same minutes as :func:`minutes`, from the evaluator's 1-minute rollups."""
+    q = (
+        'SELECT "sent", "received", "rtt_median_ms", "rtt_p95_ms", "jitter_ms" FROM "minute" '
+        f"WHERE time >= {start_ns} AND time < {end_ns} {_BY_PATH}"
+    )
+    out: dict[PathKey, dict[int, Minute]] = {}
+    for key, row in _rows(await ql.query(q)):
+        start = row["time"] // 10**9
+        out.setdefault(key, {})[start] = Minute(
+            start, int(row["sent"] or 0), int(row["received"] or 0), row["rtt_median_ms"],
+            row["rtt_p95_ms"], row["jitter_ms"],
+        )  # fmt: skip
+    return out
+
+
+async def rolled_up(ql: InfluxQL) -> tuple[int, int] | None:
+    """The span [from, until) (Unix ns) whose minutes the rollups hold; None before any."""
+    q = 'SELECT last("until_ns") AS "until", last("from_ns") AS "from" FROM "rollup"'
+    for _key, row in _rows(await ql.query(q)):
+        if row["until"] is not None and row["from"] is not None:
+            return int(row["from"]), int(row["until"])
+    return None
 
 
 async def rtt_p95(ql: InfluxQL, start_ns: int, end_ns: int) -> dict[PathKey, float]:

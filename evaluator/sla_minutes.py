@@ -1,6 +1,14 @@
-"""The SLA evaluation's inputs, cached: per-minute packet counts and medians of every path
-over the longest SLA period (loaded once, then refreshed for the last minutes), and the RTT p95
-of every policy's objective window."""
+"""The SLA evaluation's inputs, cached: each path's minutes (packets sent and received, RTT
+median and p95, jitter) over the longest SLA period, and the RTT p95 of every policy's
+objective window.
+
+The minutes come from the evaluator's own 1-minute rollups (measurement ``minute``) up to their
+watermark (measurement ``rollup``), and from the raw points after it; every minute read from
+the raw points is written back as a rollup (``pending``), so that a restart, ``sla status`` and
+a month's report read 27 x 43,200 small rows instead of a month of raw packets. The last 10
+minutes are re-read from the raw points at every pass: late points (a spool draining) update
+them. Points later than that reach the raw data but not the rollups: a known limit.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +18,38 @@ from cablewatch.collectors.influx import InfluxQL
 from cablewatch.config import Config
 from cablewatch.correlation.classify import PathKey
 from cablewatch.evaluator import reader
+from cablewatch.evaluator.points import minute_line, rollup_line
 from cablewatch.sla.evaluate import Minute, SlaStatus, evaluate_path, evaluate_region
 
-__all__ = ["SlaMinutes"]
+__all__ = ["LATE_S", "SlaMinutes", "read_minutes"]
 
-_LATE_S = 600
-"""After the first load, re-read the last 10 minutes: late points (a spool draining)."""
+LATE_S = 600
+"""Re-read the last 10 minutes from the raw points at every pass: late points."""
 _DAY_NS = 86400 * 10**9
+
+
+async def read_minutes(
+    ql: InfluxQL, start_ns: int, end_ns: int, *, rolled: tuple[int, int] | None
+) -> tuple[dict[PathKey, dict[int, Minute]], tuple[int, int]]:
+    """Every path's minutes in [start_ns, end_ns): from the rollups where ``rolled`` (their
+    span [from, until)) holds them, less the late margin at its end; from the raw points
+    elsewhere, a day per query. Returns them and the span read from the rollups."""
+    out: dict[PathKey, dict[int, Minute]] = {}
+    lo = hi = start_ns
+    if rolled is not None:
+        lo = min(end_ns, max(start_ns, rolled[0]))
+        hi = min(end_ns, max(lo, rolled[1] - LATE_S * 10**9))
+    if hi > lo:
+        for key, minutes in (await reader.rollups(ql, lo, hi)).items():
+            out.setdefault(key, {}).update(minutes)
+    for a, b in ((start_ns, lo), (hi, end_ns)):
+        chunk = a
+        while chunk < b:
+            upto = min(chunk + _DAY_NS, b)
+            for key, minutes in (await reader.minutes(ql, chunk, upto)).items():
+                out.setdefault(key, {}).update(minutes)
+            chunk = upto
+    return out, (lo, hi)
 
 
 class SlaMinutes:
@@ -24,42 +57,51 @@ class SlaMinutes:
         self.config = config
         self.probed = set(paths)
         self.minutes: dict[PathKey, dict[int, Minute]] = {}
-        self.loaded_until_ns: int | None = None
+        self.rolled: tuple[int, int] | None = None
+        """The span [from, until) (Unix ns) the rollups hold, as far as this process knows."""
+        self.pending: list[str] = []
+        """Rollup lines for the minutes read from raw points, for the caller to write."""
 
-    async def refresh(self, ql: InfluxQL, end_ns: int) -> None:
+    async def refresh(self, ql: InfluxQL, end_ns: int, now_s: float) -> None:
         policies = self.config.slas
         if not policies:
             return
         start_ns = end_ns - max(p.period_days for p in policies) * _DAY_NS
-        loaded = self.loaded_until_ns
-        begin = start_ns if loaded is None else max(start_ns, loaded - _LATE_S * 10**9)
-        chunk = begin
-        while chunk < end_ns:  # a day per query
-            upto = min(chunk + _DAY_NS, end_ns)
-            for key, minutes in (await reader.minutes(ql, chunk, upto)).items():
-                self.minutes.setdefault(key, {}).update(minutes)
-            chunk = upto
-        first = start_ns // 10**9
+        if self.rolled is None:
+            self.rolled = await reader.rolled_up(ql) or (start_ns, start_ns)
+        fresh, (lo, hi) = await read_minutes(ql, start_ns, end_ns, rolled=self.rolled)
+        for key, minutes in fresh.items():
+            self.minutes.setdefault(key, {}).update(minutes)
+            self.pending += [minute_line(key[0], key[1], m) for s, m in minutes.items()
+                             if not lo <= s * 10**9 < hi]  # fmt: skip
+        # what was read from raw points is rolled up now: the span grows to end_ns, or starts
+        # again at start_ns after a gap (the evaluator was away longer than the period)
+        first = min(self.rolled[0], start_ns) if self.rolled[1] >= start_ns else start_ns
+        self.rolled = (first, end_ns)
+        self.pending.append(rollup_line(first, end_ns, now_s))
+        oldest = start_ns // 10**9
         for minutes in self.minutes.values():
-            for old in [s for s in minutes if s < first]:
+            for old in [s for s in minutes if s < oldest]:
                 del minutes[old]
-        self.loaded_until_ns = end_ns
 
     async def evaluate(self, ql: InfluxQL, now_s: float) -> list[SlaStatus]:
         """Every policy's status per region (the best cable) and per path, at ``now_s``."""
         end_ns = int(now_s // 60 * 60) * 10**9
-        await self.refresh(ql, end_ns)
+        await self.refresh(ql, end_ns, now_s)
         p95: dict[int, dict[PathKey, float]] = {}
         for policy in self.config.slas:
             w = policy.objective_window_s
             if w not in p95:
                 p95[w] = await reader.rtt_p95(ql, end_ns - w * 10**9, end_ns)
+        windows = self.config.maintenance
         out: list[SlaStatus] = []
         for policy in self.config.slas:
             for region in policy.regions:
                 cables = [c for c in policy.cables if (region, c) in self.probed]
                 paths = {c: self.minutes.get((region, c), {}) for c in cables}
                 rtts = {c: p95[policy.objective_window_s].get((region, c)) for c in cables}
-                out.append(evaluate_region(policy, region, paths, now_s, rtts))
-                out += [evaluate_path(policy, region, c, paths[c], now_s, rtts[c]) for c in cables]
+                out.append(evaluate_region(policy, region, paths, now_s, rtts,
+                                           maintenance=windows))  # fmt: skip
+                out += [evaluate_path(policy, region, c, paths[c], now_s, rtts[c],
+                                      maintenance=windows) for c in cables]  # fmt: skip
         return out

@@ -3,7 +3,7 @@ evaluator's state) may read, and nothing else. Read-only, computed on demand."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from cablewatch.correlation.classify import PathKey, PathStatus
 from cablewatch.failover.engine import Recommendation
 from cablewatch.failover.score import Score
+from cablewatch.sla.evaluate import Minute
 
 if TYPE_CHECKING:
     from cablewatch.evaluator.service import Evaluator
@@ -45,6 +46,9 @@ class EvaluatorView:
         self.poll_s = config.evaluator.poll_s
         self.registry: CollectorRegistry = evaluator.metrics.registry
         self.now: Callable[[], float] = evaluator.clock
+        self.config = config
+        self.ql = evaluator.ql
+        """For reads the evaluator does not keep (reports)."""
 
     @property
     def version(self) -> int:
@@ -70,3 +74,7 @@ class EvaluatorView:
                       r.event.raised_s, tuple(sorted(r.event.seen_paths)))
             for r in self._ev.outbox.records.values()
         ]  # fmt: skip
+
+    def minutes(self) -> Mapping[PathKey, Mapping[int, Minute]]:
+        """Each path's SLA minutes over the longest SLA period, as of the last SLA pass."""
+        return self._ev.sla.minutes

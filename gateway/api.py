@@ -4,6 +4,11 @@ Read-only: every route is a GET. Every /v1 route needs ``Authorization: Bearer <
 token is compared in constant time with each configured one (401 otherwise, with
 ``WWW-Authenticate: Bearer``). ``/healthz`` and ``/metrics`` are open, as for any exporter.
 
+Token scopes: an operator's token reads everything; a customer's token reads only
+``/v1/customers/<its customer>/...`` (403 for anything else, whether or not the customer
+exists). The status page, which people open in a browser, also takes the token as the
+``access_token`` query parameter (RFC 6750, section 2.3) and is served ``no-store``.
+
 Cheap polling: /v1/recommendations and /v1/recommendations/{region} carry an ``ETag`` (the
 recommendations' version, which grows on every change) and answer ``If-None-Match`` with 304.
 Cheap answers: the data changes once per evaluator poll, so each body is rendered (and
@@ -12,18 +17,27 @@ validated against its model) once per ``revision`` of the source, and then serve
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
-from collections.abc import Sequence
+import zoneinfo
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal, Protocol, cast
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response
+from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, Field
 
 from cablewatch import __version__
+from cablewatch.errors import CablewatchError, SinkError
+from cablewatch.reports.period import Period, month, span
+from cablewatch.reports.render import Format, media_type
 
-__all__ = ["ApiSource", "create_app", "openapi_document"]
+__all__ = ["OPERATOR", "ApiSource", "create_app", "openapi_document"]
+
+OPERATOR = "operator"
+"""The scope of a token that reads everything; any other scope is one customer's name."""
 
 
 class CableScore(BaseModel):
@@ -113,11 +127,18 @@ class ApiSource(Protocol):
         """Changes whenever what the API would answer may have changed (every poll)."""
         ...
 
+    def customers(self) -> Sequence[str]: ...
+
+    def status_page(self, customer: str) -> str: ...
+
+    async def report(self, customer: str, period: Period, fmt: Format) -> bytes: ...
+
     @property
     def registry(self) -> CollectorRegistry: ...
 
 
-def create_app(source: ApiSource, tokens: Sequence[str]) -> FastAPI:
+def create_app(source: ApiSource, tokens: Mapping[str, str], *, timezone: str = "UTC") -> FastAPI:
+    """``tokens``: each bearer token and its scope (OPERATOR or a customer)."""
     if not tokens or any(not t for t in tokens):
         raise ValueError("the API needs at least one non-empty bearer token")
     app = FastAPI(
@@ -127,20 +148,59 @@ def create_app(source: ApiSource, tokens: Sequence[str]) -> FastAPI:
         "statistics, for the API gateway. Read-only; bearer tokens.",
     )
     bearer = HTTPBearer(auto_error=False)
-    wanted = [t.encode() for t in tokens]
+    wanted = [(t.encode(), scope) for t, scope in tokens.items()]
 
-    # a default, not Annotated: annotations are strings here and `bearer` is a local
-    def authorized(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:  # noqa: B008
-        given = creds.credentials.encode() if creds is not None else b""
-        ok = False
-        for token in wanted:  # every comparison runs: no early exit to time
-            ok |= hmac.compare_digest(given, token)
-        if creds is None or creds.scheme.lower() != "bearer" or not ok:
+    def scope_of(given: bytes) -> str:
+        found = ""
+        for token, scope in wanted:  # every comparison runs: no early exit to time
+            if hmac.compare_digest(given, token):
+                found = scope
+        if not given or not found:
             raise HTTPException(401, "missing or wrong bearer token",
                                 headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+        return found
+
+    # a default, not Annotated: annotations are strings here and `bearer` is a local
+    def bearer_scope(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:  # noqa: B008
+        if creds is None or creds.scheme.lower() != "bearer":
+            return scope_of(b"")
+        return scope_of(creds.credentials.encode())
+
+    def authorized(scope: str = Depends(bearer_scope)) -> None:
+        if scope != OPERATOR:
+            raise HTTPException(403, "this token reads only its customer's routes "
+                                "(/v1/customers/...)")  # fmt: skip
+
+    def for_customer(customer: str, scope: str) -> str:
+        if scope not in (OPERATOR, customer):
+            raise HTTPException(403, "this token does not read this customer")
+        if customer not in source.customers():
+            raise HTTPException(404, f"unknown customer {customer!r}")
+        return customer
+
+    def customer_scope(
+        customer: Annotated[str, Path(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")],
+        scope: str = Depends(bearer_scope),
+    ) -> str:
+        return for_customer(customer, scope)
+
+    def browser_scope(
+        request: Request,
+        customer: Annotated[str, Path(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")],
+        access_token: Annotated[
+            str | None, Query(description="The bearer token, for a browser (RFC 6750 2.3)")
+        ] = None,
+    ) -> str:
+        header = request.headers.get("authorization", "")
+        if header.lower().startswith("bearer "):
+            return for_customer(customer, scope_of(header[7:].strip().encode()))
+        return for_customer(customer, scope_of((access_token or "").encode()))
 
     auth = [Depends(authorized)]
-    errors: dict[int | str, dict[str, Any]] = {401: {"description": "No or wrong token"}}
+    errors: dict[int | str, dict[str, Any]] = {
+        401: {"description": "No or wrong token"},
+        403: {"description": "A customer's token"},
+    }
     unknown = errors | {404: {"description": "Unknown region"}}
 
     def known(region: str) -> str:
@@ -206,6 +266,56 @@ def create_app(source: ApiSource, tokens: Sequence[str]) -> FastAPI:
         known(region)
         return source.paths(region, window_rounds)
 
+    scoped: dict[int | str, dict[str, Any]] = {401: {"description": "No or wrong token"},
+              403: {"description": "Another customer's token"},
+              404: {"description": "Unknown customer"}}  # fmt: skip
+
+    @app.get("/v1/customers/{customer}/status", response_class=HTMLResponse,
+             responses=scoped)  # fmt: skip
+    def customer_status(customer: str = Depends(browser_scope)) -> HTMLResponse:
+        """The customer's live status page (HTML; refreshes itself every 30 s)."""
+        return HTMLResponse(source.status_page(customer),
+                            headers={"Cache-Control": "no-store",
+                                     "Referrer-Policy": "no-referrer"})  # fmt: skip
+
+    kinds = ("application/pdf", "text/html", "application/json")
+    report_responses: dict[int | str, dict[str, Any]] = {
+        **scoped,
+        400: {"description": "Bad period"},
+        503: {"description": "InfluxDB unavailable"},
+        200: {"content": {m: {} for m in kinds}},
+    }
+
+    @app.get("/v1/customers/{customer}/report", response_class=Response,
+             responses=report_responses)  # fmt: skip
+    async def customer_report(
+        period: Annotated[
+            str | None, Query(pattern=r"^\d{4}-\d{2}$", description="A month, e.g. 2026-11")
+        ] = None,
+        start: Annotated[str | None, Query(alias="from", description="ISO 8601")] = None,
+        end: Annotated[str | None, Query(alias="to", description="ISO 8601, excluded")] = None,
+        fmt: Annotated[Literal["pdf", "html", "json"], Query(alias="format")] = "pdf",
+        customer: str = Depends(customer_scope),
+    ) -> Response:
+        """The customer's SLA report for a month (default: this month so far) or a span."""
+        try:
+            if start is not None or end is not None:
+                if period is not None or start is None or end is None:
+                    raise CablewatchError("give period, or both from and to")
+                chosen = span(start, end, timezone)
+            else:
+                chosen = month(period or _this_month(source, timezone), timezone)
+        except CablewatchError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        try:
+            body = await source.report(customer, chosen, fmt)
+        except SinkError as exc:
+            raise HTTPException(503, str(exc)) from exc
+        name = f"{customer}-{chosen.label if period or start is None else 'span'}.{fmt}"
+        return Response(body, media_type=media_type(fmt),
+                        headers={"Content-Disposition": f'inline; filename="{name}"',
+                                 "Cache-Control": "no-store"})  # fmt: skip
+
     @app.get("/healthz", response_model=Health)
     def healthz() -> Any:
         return source.health()
@@ -218,7 +328,12 @@ def create_app(source: ApiSource, tokens: Sequence[str]) -> FastAPI:
     return app
 
 
+def _this_month(source: ApiSource, timezone: str) -> str:
+    now = dt.datetime.fromisoformat(source.now_iso().replace("Z", "+00:00"))
+    return now.astimezone(zoneinfo.ZoneInfo(timezone)).strftime("%Y-%m")
+
+
 def openapi_document() -> dict[str, Any]:
     """The API's OpenAPI schema, as served at /openapi.json (it does not depend on data)."""
-    app = create_app(cast(ApiSource, object()), ["schema-only"])
+    app = create_app(cast(ApiSource, object()), {"schema-only": OPERATOR})
     return app.openapi()

@@ -10,37 +10,55 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
+from cablewatch.aio import wait_event
 from cablewatch.config import Config
 from cablewatch.credentials import read_secret
 from cablewatch.errors import CablewatchError
 from cablewatch.evaluator.process import running
+from cablewatch.evaluator.service import Evaluator
 from cablewatch.evaluator.view import EvaluatorView
 from cablewatch.failover.engine import Recommendation
-from cablewatch.gateway.api import create_app
+from cablewatch.gateway.api import OPERATOR, create_app
 from cablewatch.gateway.settings import ApiSettings
 from cablewatch.gateway.source import EvaluatorSource
 from cablewatch.gateway.webhooks import WebhookSender
+from cablewatch.reports.archive import close_periods
 
 __all__ = ["api_settings", "read_tokens", "serve"]
 
 log = logging.getLogger("cablewatch.gateway")
 
 
-def read_tokens(api: ApiSettings) -> list[str]:
+def read_tokens(api: ApiSettings) -> dict[str, str]:
+    """Each bearer token and its scope: ``name:token`` entries take their name's scope from
+    ``[api.scopes]``; an unnamed token is an operator's."""
     raw = read_secret("gateway API", api.tokens_env, "api.tokens_env", api.tokens_file,
                       "api.tokens_file") or ""  # fmt: skip
+    where = api.tokens_env or api.tokens_file
     if api.tokens_env:
-        tokens = [t.strip() for t in raw.split(",")]
+        entries = [t.strip() for t in raw.split(",")]
     else:
-        tokens = [ln.strip() for ln in raw.splitlines() if not ln.strip().startswith("#")]
-    tokens = [t for t in tokens if t]
+        entries = [ln.strip() for ln in raw.splitlines() if not ln.strip().startswith("#")]
+    scopes = dict(api.scopes)
+    tokens: dict[str, str] = {}
+    for n, entry in enumerate(e for e in entries if e):
+        name, sep, token = entry.partition(":")
+        if not sep:
+            tokens[entry] = OPERATOR
+        elif name not in scopes:
+            raise CablewatchError(f"gateway API: token {n + 1} in {where} is named {name!r}, "
+                                  "which [api.scopes] does not list")  # fmt: skip
+        elif not token:
+            raise CablewatchError(f"gateway API: token {name!r} in {where} is empty")
+        else:
+            tokens[token] = scopes[name]
     if not tokens:
-        where = api.tokens_env or api.tokens_file
         raise CablewatchError(f"gateway API: no bearer tokens in {where}")
     return tokens
 
@@ -51,6 +69,19 @@ def api_settings(config: Config) -> ApiSettings:
         raise CablewatchError(f"{config.source}: no [api] section: nothing to serve "
                               "(see cablewatch evaluate)")  # fmt: skip
     return config.api
+
+
+async def _archive(
+    config: Config, evaluator: Evaluator, stop: asyncio.Event,
+    announce: Callable[[dict[str, Any]], None],
+) -> None:  # fmt: skip
+    """Each closed month's reports, checked every minute (``[report] dir``)."""
+    while config.report.dir and not stop.is_set():
+        try:
+            await close_periods(config, evaluator.ql, evaluator.clock(), announce)
+        except (CablewatchError, OSError) as exc:
+            log.warning("closed-period reports: %s; retrying in a minute", exc)
+        await wait_event(stop, 60.0)
 
 
 class _Server(uvicorn.Server):
@@ -75,7 +106,11 @@ async def serve(
             hooks.publish(source.version, body)
 
         evaluator.on_recommendation.append(publish)
-        app = create_app(source, tokens)
+
+        def announce(body: dict[str, object]) -> None:
+            hooks.publish(source.version, body)
+
+        app = create_app(source, tokens, timezone=config.report.timezone)
         settings = uvicorn.Config(app, host=api.listen_host, port=api.listen_port,
                                 log_level="warning", access_log=False, lifespan="off")  # fmt: skip
         server = _Server(settings)
@@ -83,10 +118,12 @@ async def serve(
         log.info("gateway API on http://%s:%d (OpenAPI: /openapi.json); %d webhooks",
                  api.listen_host, api.listen_port, len(config.webhooks))  # fmt: skip
         api_task = asyncio.create_task(server.serve(), name="api")
+        archive = asyncio.create_task(_archive(config, evaluator, stop, announce), name="reports")
         try:
             await evaluator.run(stop)
         finally:
             server.should_exit = True
+            await archive
             await api_task
             await hooks.drain(5.0)
             await hooks.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cablewatch.schema import Int, Str, Table, valid_url
+from cablewatch.schema import Int, Str, Table, valid_name, valid_url
 
 __all__ = ["ApiSettings", "WebhookSettings"]
 
@@ -16,7 +16,10 @@ class ApiSettings:
     tokens_env: str = ""
     """An environment variable holding the bearer tokens, comma-separated ..."""
     tokens_file: str = ""
-    """... or a file with one token per line (# comments allowed)."""
+    """... or a file with one token per line (# comments allowed). A line ``name:token`` names
+    its token, for ``scopes``; an unnamed token is an operator's."""
+    scopes: tuple[tuple[str, str], ...] = ()
+    """``[api.scopes]``: token name -> "operator" or the one customer it may read."""
 
     @classmethod
     def from_table(cls, t: Table | None) -> ApiSettings | None:
@@ -24,6 +27,16 @@ class ApiSettings:
             return None
         v = t.read(listen_host=Str(), listen_port=Int(0, 65535), tokens_env=Str(),
                    tokens_file=Str())  # fmt: skip
+        scopes = t.table("scopes", required=False)
+        if scopes is not None:
+            pairs = []
+            for name in scopes.data:
+                scope = scopes.identifier(name)
+                if not valid_name(name) or ":" in name:
+                    scopes.problem(name, "a token name has no ':' or control characters")
+                elif scope is not None:
+                    pairs.append((name, scope))
+            v["scopes"] = tuple(pairs)
         t.finish(secret_hint=("token", "tokens"))
         if ("tokens_env" in v) == ("tokens_file" in v):
             t.problem("", "give exactly one of tokens_env or tokens_file: the API needs bearer "

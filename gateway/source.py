@@ -11,6 +11,10 @@ from prometheus_client import CollectorRegistry
 from cablewatch import __version__
 from cablewatch.evaluator.view import EvaluatorView
 from cablewatch.failover.score import Score
+from cablewatch.reports import status
+from cablewatch.reports.period import Period
+from cablewatch.reports.produce import produce
+from cablewatch.reports.render import Format
 from cablewatch.timefmt import utc_iso
 
 __all__ = ["EvaluatorSource"]
@@ -106,3 +110,31 @@ class EvaluatorSource:
         else:
             state = "ok"
         return {"status": state, "version": __version__, "last_poll": utc_iso(last)}
+
+    # -- customers ---------------------------------------------------------------------------
+
+    def customers(self) -> Sequence[str]:
+        return [p.customer for p in self.view.config.slas]
+
+    def status_page(self, customer: str) -> str:
+        config = self.view.config
+        policy = config.sla(customer)
+        states = self.view.path_states()
+        regions = {}
+        for region in policy.regions:
+            rec = self.view.recommendation(region)
+            p50 = {s.cable: s.stats.p50_ms if s.stats else None for s in self.view.scores(region)}
+            regions[region] = status.RegionNow(
+                region, rec.cable if rec else None, rec.reason if rec else "",
+                {c: states.get((region, c), "unknown") for c in policy.cables}, p50,
+            )  # fmt: skip
+        incidents = [status.OpenIncident(e.scope, e.subject, e.cable, e.started_s,
+                                         tuple(e.regions))
+                     for e in self.view.open_events()]  # fmt: skip
+        return status.page(policy, config.topology.landing_station.name, self.view.now(),
+                           regions, incidents, self.view.minutes(), config.maintenance)  # fmt: skip
+
+    async def report(self, customer: str, period: Period, fmt: Format) -> bytes:
+        _report, body = await produce(self.view.config, customer, period, fmt, ql=self.view.ql,
+                                      now_s=self.view.now())  # fmt: skip
+        return body

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from cablewatch.sla.maintenance import MaintenanceWindow, excluded
 from cablewatch.sla.policy import BURN_ALERTS, BurnAlert, SlaPolicy
 
 __all__ = [
@@ -22,11 +23,13 @@ __all__ = [
     "evaluate_path",
     "evaluate_region",
     "minute_state",
+    "path_states",
     "region_minute_state",
+    "region_states",
     "window_minutes",
 ]
 
-MinuteState = Literal["good", "bad", "nodata"]
+MinuteState = Literal["good", "bad", "nodata", "excluded"]
 ANY_CABLE = "any"
 """The ``cable`` of a region's row: the best of the policy's cables, minute by minute."""
 
@@ -40,9 +43,16 @@ class Minute:
     received: int
     median_rtt_ms: float | None
     """Median RTT of the minute's replies; None when none came back."""
+    rtt_p95_ms: float | None = None
+    """95th percentile of the minute's replies (the rollups carry it; reports use it)."""
+    jitter_ms: float | None = None
+    """Mean of the minute's rounds' jitter."""
 
 
-def minute_state(minute: Minute | None, policy: SlaPolicy) -> MinuteState:
+def minute_state(minute: Minute | None, policy: SlaPolicy, *, out: bool = False) -> MinuteState:
+    """``out``: the minute lies in a maintenance window (excluded, whatever was measured)."""
+    if out:
+        return "excluded"
     if minute is None or minute.sent < policy.min_packets:
         return "nodata"
     loss_pct = 100.0 * (minute.sent - minute.received) / minute.sent
@@ -54,11 +64,48 @@ def minute_state(minute: Minute | None, policy: SlaPolicy) -> MinuteState:
 
 
 def region_minute_state(states: Iterable[MinuteState]) -> MinuteState:
-    """Good if any cable was good; bad if every cable with data was bad; else no data."""
+    """Good if any cable was good; bad if every cable with data was bad; excluded if none had
+    data and a cable was under maintenance; else no data."""
     seen = set(states)
-    if "good" in seen:
-        return "good"
-    return "bad" if "bad" in seen else "nodata"
+    for state in ("good", "bad", "excluded"):
+        if state in seen:
+            return state
+    return "nodata"
+
+
+def path_states(
+    policy: SlaPolicy,
+    region: str,
+    cable: str,
+    minutes: Mapping[int, Minute],
+    starts: Iterable[int],
+    maintenance: Sequence[MaintenanceWindow] = (),
+) -> dict[int, MinuteState]:
+    """Each minute's state on one path."""
+    return {
+        s: minute_state(minutes.get(s), policy, out=excluded(maintenance, region, cable, s))
+        for s in starts
+    }
+
+
+def region_states(
+    policy: SlaPolicy,
+    region: str,
+    paths: Mapping[str, Mapping[int, Minute]],
+    starts: Iterable[int],
+    maintenance: Sequence[MaintenanceWindow] = (),
+) -> dict[int, MinuteState]:
+    """Each minute's state of the region as the customer feels it (its best cable)."""
+    out: dict[int, MinuteState] = {}
+    for s in starts:
+        if excluded(maintenance, region, None, s):
+            out[s] = "excluded"
+            continue
+        out[s] = region_minute_state(
+            minute_state(m.get(s), policy, out=excluded(maintenance, region, c, s))
+            for c, m in paths.items()
+        )
+    return out
 
 
 def window_minutes(now_s: float, window_s: int) -> range:
@@ -69,7 +116,7 @@ def window_minutes(now_s: float, window_s: int) -> range:
 
 def burn_rate(states: Sequence[MinuteState], policy: SlaPolicy) -> float | None:
     """(bad / minutes with data) / (1 - objective); None without data."""
-    known = sum(1 for s in states if s != "nodata")
+    known = sum(1 for s in states if s in ("good", "bad"))
     if known == 0:
         return None
     bad = sum(1 for s in states if s == "bad")
@@ -85,6 +132,7 @@ class SlaStatus:
     good_minutes: int
     bad_minutes: int
     nodata_minutes: int
+    excluded_minutes: int
     availability_pct: float | None
     budget_minutes: float
     budget_left_pct: float
@@ -129,6 +177,7 @@ def _status(
     period = [states.get(m, "nodata") for m in window_minutes(now_s, policy.period_days * 86400)]
     good = period.count("good")
     bad = period.count("bad")
+    out = period.count("excluded")
     burns = {
         window_name(w): burn_rate([states.get(m, "nodata") for m in window_minutes(now_s, w)],
                                   policy)
@@ -148,7 +197,8 @@ def _status(
         cable=cable,
         good_minutes=good,
         bad_minutes=bad,
-        nodata_minutes=len(period) - good - bad,
+        nodata_minutes=len(period) - good - bad - out,
+        excluded_minutes=out,
         availability_pct=availability,
         budget_minutes=policy.budget_minutes,
         budget_left_pct=100.0 * (1.0 - bad / policy.budget_minutes),
@@ -160,6 +210,19 @@ def _status(
         rtt_ok=None if rtt_p95_ms is None else rtt_p95_ms <= policy.rtt_p95_ms,
         loss_ok=None if loss_pct is None else loss_pct <= policy.loss_pct,
     )
+
+
+def _known(
+    starts: Iterable[int], maintenance: Sequence[MaintenanceWindow], period: range
+) -> list[int]:
+    """The minutes of ``period`` that may be other than no data: those with measurements and
+    those in a maintenance window (the rest are no data; not computing them keeps a pass
+    proportional to the data, not to the period)."""
+    out = {s for s in starts if s in period}
+    for w in maintenance:
+        first = max(period.start, int(w.start_s // 60 * 60))
+        out.update(range(first, min(period.stop, int(w.end_s)), 60))
+    return sorted(out)
 
 
 def window_loss_pct(minutes: Mapping[int, Minute], now_s: float, window_s: int) -> float | None:
@@ -181,10 +244,12 @@ def evaluate_path(
     now_s: float,
     rtt_p95_ms: float | None,
     alerts: Sequence[BurnAlert] = BURN_ALERTS,
+    maintenance: Sequence[MaintenanceWindow] = (),
 ) -> SlaStatus:
     """One path's SLA status at ``now_s``. ``rtt_p95_ms`` is the p95 of the path's replies over
     the policy's objective window (computed where the replies are: InfluxDB)."""
-    states = {start: minute_state(m, policy) for start, m in minutes.items()}
+    starts = _known(minutes.keys(), maintenance, window_minutes(now_s, policy.period_days * 86400))
+    states = path_states(policy, region, cable, minutes, starts, maintenance)
     loss = window_loss_pct(minutes, now_s, policy.objective_window_s)
     return _status(policy, region, cable, states, now_s, rtt_p95_ms, loss, alerts)
 
@@ -196,13 +261,13 @@ def evaluate_region(
     now_s: float,
     rtt_p95_ms: Mapping[str, float | None],
     alerts: Sequence[BurnAlert] = BURN_ALERTS,
+    maintenance: Sequence[MaintenanceWindow] = (),
 ) -> SlaStatus:
     """The region as the customer feels it: each minute on its best cable (see the policy's
     definitions); RTT p95 and loss are those of the best cable over the objective window."""
-    starts = sorted({s for minutes in paths.values() for s in minutes})
-    states = {
-        s: region_minute_state(minute_state(paths[c].get(s), policy) for c in paths) for s in starts
-    }
+    period = window_minutes(now_s, policy.period_days * 86400)
+    starts = _known((s for m in paths.values() for s in m), maintenance, period)
+    states = region_states(policy, region, paths, starts, maintenance)
     losses = [
         loss
         for minutes in paths.values()

@@ -11,7 +11,13 @@ Definitions (the evaluator, the generated Prometheus rules and the reports all u
 - A **region's minute** (what the customer feels, with traffic on the best cable; cablewatch's
   failover recommendations keep it there) is good when at least one of the policy's cables had a
   good minute, bad when every cable with data had a bad one, no data when none had data.
+- A minute inside a **maintenance window** (sla/maintenance.py) is **excluded**: neither good,
+  bad nor no data. A region's minute is excluded when its region or the station is under
+  maintenance; a cable's window excludes only that cable's path minutes.
 - **Availability** = good minutes / minutes with data, over the period.
+- **Credit**: the policy's tiers (``credits``), e.g. below 99.9 % -> 10 %, below 99 % -> 25 %;
+  a region owes the credit of the lowest tier its availability falls below (the largest credit);
+  the customer is owed the largest credit over its regions, in % of the period's fee.
 - **Error budget** = (1 - availability objective) x the period's minutes; the budget left is
   1 - bad minutes / budget.
 - **Burn rate** over a window = (bad minutes / minutes with data in the window) / (1 - objective):
@@ -20,13 +26,22 @@ Definitions (the evaluator, the generated Prometheus rules and the reports all u
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from cablewatch.schema import Int, Num, Table
 from cablewatch.topology.model import normalise_name
 
-__all__ = ["BURN_ALERTS", "BurnAlert", "SlaPolicy"]
+__all__ = ["BURN_ALERTS", "BurnAlert", "CreditTier", "SlaPolicy"]
+
+
+@dataclass(frozen=True, slots=True)
+class CreditTier:
+    below_pct: float
+    """Availability below this ..."""
+    credit_pct: float
+    """... owes this share of the period's fee."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +59,15 @@ class SlaPolicy:
     bad_minute_loss_pct: float = 5.0
     bad_minute_rtt_ms: float = 150.0
     min_packets: int = 5
+    credits: tuple[CreditTier, ...] = ()
+    """Sorted by ``below_pct``, highest first."""
+
+    def credit_pct(self, availability_pct: float | None) -> float:
+        """The credit owed for ``availability_pct`` (0 without data or above every tier)."""
+        if availability_pct is None:
+            return 0.0
+        owed = [c.credit_pct for c in self.credits if availability_pct < c.below_pct]
+        return max(owed, default=0.0)
 
     @classmethod
     def from_table(
@@ -60,6 +84,7 @@ class SlaPolicy:
             objective_window_s=Int(60), bad_minute_loss_pct=Num(0, 100),
             bad_minute_rtt_ms=Num(0, low_open=True), min_packets=Int(1),
         )  # fmt: skip
+        credits = _credits(t)
         t.finish()
         unknown = [r for r in regions or () if r not in region_ids]
         if unknown:
@@ -77,7 +102,8 @@ class SlaPolicy:
             return None
         if customer is None or regions is None or unknown or strangers:
             return None
-        return cls(customer, tuple(regions), tuple(cables[k] for k in key), **v)
+        return cls(customer, tuple(regions), tuple(cables[k] for k in key), **v,
+                   credits=credits)  # fmt: skip
 
     @property
     def error_ratio(self) -> float:
@@ -87,6 +113,25 @@ class SlaPolicy:
     @property
     def budget_minutes(self) -> float:
         return self.error_ratio * self.period_days * 1440
+
+
+def _credits(t: Table) -> tuple[CreditTier, ...]:
+    """``credits = [{below_pct = 99.9, credit_pct = 10}, ...]``: a larger credit further down."""
+    tiers: list[CreditTier] = []
+    for c in t.tables("credits", required=False):
+        below = c.number("below_pct", low=0, high=100, low_open=True)
+        credit = c.number("credit_pct", low=0, high=100, low_open=True)
+        c.finish()
+        if below is not None and credit is not None:
+            tiers.append(CreditTier(below, credit))
+    tiers.sort(key=lambda c: -c.below_pct)
+    for higher, lower in itertools.pairwise(tiers):
+        if lower.below_pct == higher.below_pct or lower.credit_pct <= higher.credit_pct:
+            t.problem("credits", f"the tier below {lower.below_pct:g} % must owe more than the "
+                      f"tier below {higher.below_pct:g} % (got {lower.credit_pct:g} % and "
+                      f"{higher.credit_pct:g} %)")  # fmt: skip
+            return ()
+    return tuple(tiers)
 
 
 @dataclass(frozen=True, slots=True)

@@ -231,6 +231,7 @@ def sla_rows(statuses: Sequence[SlaStatus]) -> list[dict[str, Any]]:
             "good_minutes": s.good_minutes,
             "bad_minutes": s.bad_minutes,
             "nodata_minutes": s.nodata_minutes,
+            "excluded_minutes": s.excluded_minutes,
             "budget_minutes": s.budget_minutes,
             "budget_left_pct": s.budget_left_pct,
             "burn_rates": dict(s.burn_rates),

@@ -27,7 +27,7 @@ from cablewatch.collectors.influx import InfluxQL
 from cablewatch.config import load
 from cablewatch.evaluator.service import Evaluator
 from cablewatch.evaluator.view import EvaluatorView
-from cablewatch.gateway.api import create_app
+from cablewatch.gateway.api import OPERATOR, create_app
 from cablewatch.gateway.source import EvaluatorSource
 from cablewatch.gateway.webhooks import verify
 from cablewatch.lab.stack import agent_config, free_port, influxd
@@ -232,7 +232,7 @@ def api_schema(served: Served) -> Any:
         await ev.ql.close()
         return ev
 
-    app = create_app(EvaluatorSource(EvaluatorView(asyncio.run(evaluated()))), [TOKEN])
+    app = create_app(EvaluatorSource(EvaluatorView(asyncio.run(evaluated()))), {TOKEN: OPERATOR})
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 
 

@@ -34,6 +34,20 @@ EXPECTED: dict[str, list[str]] = {
     "region-id": [
         "regions[0].id: got 'Singapore City', expected a lowercase id such as 'kuala-lumpur'",
     ],
+    "reports": [
+        "sla[0].credits: the tier below 99 % must owe more than the tier below 99.9 % (got 10 % "
+        "and 25 %)",
+        "maintenance[0]: give exactly one of cable, region or station (what the work covers); "
+        "got cable, region",
+        "maintenance[1].cable: unknown cable 'SMW3' (known: ADC, SJC)",
+        "maintenance[2].start: got 2026-11-10T02:00:00 (no offset: whose time?), expected a "
+        "date-time with an offset, such as 2026-11-10T02:00:00Z",
+        "maintenance[3].end: the window ends before it starts",
+        "report.timezone: got 'Mars/Olympus', expected an IANA time zone such as 'UTC' or "
+        "'Asia/Singapore'",
+        "api.scopes.nobody-portal: got 'nobody', expected 'operator' or a customer of an [[sla]] "
+        "(acme)",
+    ],
     "round-longer-than-interval": [
         "probe.interval_s: got 5, but a round of 3 packets 3 s apart with a 1 s timeout takes "
         "up to 7 s: expected interval_s >= 7",

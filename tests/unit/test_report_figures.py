@@ -1,0 +1,80 @@
+"""The report's figures against the hand computation of tests/report_fixture.py."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from report_fixture import DAY, EVENTS, EXPECTED, MAINTENANCE, POLICY, SWITCHES, T0, minutes
+
+from cablewatch.reports.figures import PathFigures, Report, build, figures_digest
+from cablewatch.reports.render import to_json
+
+
+def report() -> Report:
+    return build(POLICY, minutes(), start_s=T0, end_s=T0 + 86400, label=DAY,
+                 timezone="UTC", now_s=T0 + 2 * 86400, version="test",
+                 maintenance=MAINTENANCE, events=EVENTS, switches=SWITCHES)  # fmt: skip
+
+
+def check(got: PathFigures, want: dict[str, float]) -> None:
+    assert (got.good_minutes, got.bad_minutes, got.nodata_minutes, got.excluded_minutes) == (
+        want["good"], want["bad"], want["nodata"], want["excluded"])  # fmt: skip
+    assert got.availability_pct == pytest.approx(want["availability"], abs=1e-9)
+    for key, value in (("p50", got.rtt_p50_ms), ("p95", got.rtt_p95_ms),
+                       ("loss", got.loss_pct), ("jitter", got.jitter_ms)):  # fmt: skip
+        if key in want:
+            assert value == pytest.approx(want[key], abs=1e-9), key
+
+
+def test_every_figure_equals_the_hand_computation() -> None:
+    r = report()
+    assert [g.region for g in r.regions] == ["singapore", "jakarta"]
+    for g in r.regions:
+        want = EXPECTED[g.region]
+        check(g.best, want["best"])
+        for c in g.cables:
+            check(c, want[c.cable])
+        assert (g.met, g.credit_pct) == (want["met"], want["credit"])
+        assert g.budget_minutes == pytest.approx(want["budget"])
+        assert g.budget_used_pct == pytest.approx(want["budget_used"])
+    assert (r.met, r.credit_pct) == (EXPECTED["customer"]["met"], EXPECTED["customer"]["credit"])
+    got = [(i.id, round(i.duration_s, 6), i.regions, len(i.switches),
+            None if i.back_within_s is None else round(i.back_within_s, 6))
+           for i in r.incidents]  # fmt: skip
+    assert got == EXPECTED["incidents"]
+    assert [w["reason"] for w in r.maintenance] == ["jakarta PoP power work"]
+    assert not r.partial
+
+
+def test_daily_bars_and_burn_down() -> None:
+    r = report()
+    sg = r.regions[0]
+    [(day, availability)] = sg.daily
+    assert day == DAY
+    assert availability == pytest.approx(1430 / 1440 * 100)
+    assert sg.burndown[0] == (float(T0), 100.0)
+    end, left = sg.burndown[-1]
+    assert end == T0 + 86400
+    assert left == pytest.approx(100 * (1 - 10 / 7.2))
+    assert len(sg.burndown) == 25  # the start and each hour's end
+
+
+def test_the_digest_is_of_the_figures_and_changes_with_them() -> None:
+    r = report()
+    data = json.loads(to_json(r))
+    assert data["digest"] == figures_digest(data) == r.digest
+    data["regions"][0]["best"]["bad_minutes"] += 1
+    assert figures_digest(data) != r.digest
+    data = json.loads(to_json(r))
+    data["generated_s"] += 3600  # when it was made is not a figure
+    assert figures_digest(data) == r.digest
+
+
+def test_a_period_in_progress_counts_only_the_minutes_so_far() -> None:
+    r = build(POLICY, minutes(), start_s=T0, end_s=T0 + 86400, label="today", timezone="UTC",
+              now_s=T0 + 200 * 60 + 30, version="test")  # fmt: skip
+    sg = r.regions[0].best
+    assert r.partial
+    assert sg.good_minutes + sg.bad_minutes + sg.nodata_minutes == 200
+    assert sg.bad_minutes == 10
