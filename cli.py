@@ -521,7 +521,10 @@ def spool_report(
 @db_app.command("init")
 def db_init(
     config: ConfigOpt = None,
-    raw_days: Annotated[int, typer.Option(min=1, help="Keep raw points this long.")] = 30,
+    raw_days: Annotated[
+        int,
+        typer.Option(min=1, help="Keep raw points (and the evaluator's minute rollups) this long."),
+    ] = 40,
     rollup_days: Annotated[int, typer.Option(min=1, help="Keep 1-minute rollups this long.")] = 400,
 ) -> None:
     """Create the database, retention policies and rollup queries (idempotent)."""

@@ -1,6 +1,8 @@
 """``cablewatch db init``: the database, its retention policies and continuous queries.
 
-- ``raw`` (default policy): every point as written, kept ``raw_days``.
+- ``raw`` (default policy): every point as written, kept ``raw_days`` (40: the evaluator's
+  1-minute rollups, which the SLA reports read, live here too, and a 31-day month must still
+  be whole when its report is made).
 - ``rollup``: per-minute rollups kept ``rollup_days``, filled by continuous queries:
   ``ping_1m`` (min / mean / max of the rounds' RTT statistics, loss from the packet counts,
   per series) and ``ping_rtt_1m`` (p50 / p95 / p99 over every packet of the minute).
@@ -34,7 +36,7 @@ def continuous_queries(db: str) -> dict[str, str]:
     }
 
 
-async def init_database(ql: InfluxQL, *, raw_days: int = 30, rollup_days: int = 400) -> list[str]:
+async def init_database(ql: InfluxQL, *, raw_days: int = 40, rollup_days: int = 400) -> list[str]:
     """Create or update; returns what was done, one line each."""
     db = ql.sink.database
     done: list[str] = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from cablewatch.collectors.influx import InfluxQL
@@ -13,6 +13,11 @@ from cablewatch.sla.evaluate import Minute
 __all__ = ["minutes", "rolled_up", "rollups", "rounds", "rtt_p95"]
 
 _BY_PATH = 'GROUP BY "region", "cable"'
+
+
+def _float(value: Any) -> float | None:
+    """JSON gives 30 for 30.0: a float field must stay a float when written back."""
+    return None if value is None else float(value)
 
 
 def _rows(series: Iterable[dict[str, Any]]) -> Iterable[tuple[PathKey, dict[str, Any]]]:
@@ -49,10 +54,17 @@ async def rounds(ql: InfluxQL, since_ns: int) -> list[Round]:
     return out
 
 
-async def minutes(ql: InfluxQL, start_ns: int, end_ns: int) -> dict[PathKey, dict[int, Minute]]:
+def _only(regions: Collection[str] | None) -> str:
+    """A filter on the region tag (ids are lowercase letters, digits and hyphens)."""
+    return "" if regions is None else f' AND "region" =~ /^({"|".join(sorted(regions))})$/'
+
+
+async def minutes(
+    ql: InfluxQL, start_ns: int, end_ns: int, regions: Collection[str] | None = None
+) -> dict[PathKey, dict[int, Minute]]:
     """Per path and wall-clock minute in [start_ns, end_ns), from the raw points: packets sent
     and received, the median and p95 RTT of the replies, the rounds' mean jitter."""
-    where = f"WHERE time >= {start_ns} AND time < {end_ns}"
+    where = f"WHERE time >= {start_ns} AND time < {end_ns}{_only(regions)}"
     by = 'GROUP BY time(1m), "region", "cable" fill(none)'
     counts = await ql.query(
         f'SELECT sum("packets_transmitted") AS "sent", sum("packets_received") AS "received", '
@@ -72,23 +84,26 @@ async def minutes(ql: InfluxQL, start_ns: int, end_ns: int) -> dict[PathKey, dic
         start = row["time"] // 10**9
         median, p95 = rtts.get((key, start), (None, None))
         out.setdefault(key, {})[start] = Minute(
-            start, int(row["sent"] or 0), int(row["received"] or 0), median, p95, row["jitter"]
-        )
+            start, int(row["sent"] or 0), int(row["received"] or 0), _float(median),
+            _float(p95), _float(row["jitter"]),
+        )  # fmt: skip
     return out
 
 
-async def rollups(ql: InfluxQL, start_ns: int, end_ns: int) -> dict[PathKey, dict[int, Minute]]:
+async def rollups(
+    ql: InfluxQL, start_ns: int, end_ns: int, regions: Collection[str] | None = None
+) -> dict[PathKey, dict[int, Minute]]:
     """The same minutes as :func:`minutes`, from the evaluator's 1-minute rollups."""
     q = (
         'SELECT "sent", "received", "rtt_median_ms", "rtt_p95_ms", "jitter_ms" FROM "minute" '
-        f"WHERE time >= {start_ns} AND time < {end_ns} {_BY_PATH}"
+        f"WHERE time >= {start_ns} AND time < {end_ns}{_only(regions)} {_BY_PATH}"
     )
     out: dict[PathKey, dict[int, Minute]] = {}
     for key, row in _rows(await ql.query(q)):
         start = row["time"] // 10**9
         out.setdefault(key, {})[start] = Minute(
-            start, int(row["sent"] or 0), int(row["received"] or 0), row["rtt_median_ms"],
-            row["rtt_p95_ms"], row["jitter_ms"],
+            start, int(row["sent"] or 0), int(row["received"] or 0), _float(row["rtt_median_ms"]),
+            _float(row["rtt_p95_ms"]), _float(row["jitter_ms"]),
         )  # fmt: skip
     return out
 

@@ -29,7 +29,12 @@ _DAY_NS = 86400 * 10**9
 
 
 async def read_minutes(
-    ql: InfluxQL, start_ns: int, end_ns: int, *, rolled: tuple[int, int] | None
+    ql: InfluxQL,
+    start_ns: int,
+    end_ns: int,
+    *,
+    rolled: tuple[int, int] | None,
+    regions: Collection[str] | None = None,
 ) -> tuple[dict[PathKey, dict[int, Minute]], tuple[int, int]]:
     """Every path's minutes in [start_ns, end_ns): from the rollups where ``rolled`` (their
     span [from, until)) holds them, less the late margin at its end; from the raw points
@@ -40,13 +45,13 @@ async def read_minutes(
         lo = min(end_ns, max(start_ns, rolled[0]))
         hi = min(end_ns, max(lo, rolled[1] - LATE_S * 10**9))
     if hi > lo:
-        for key, minutes in (await reader.rollups(ql, lo, hi)).items():
+        for key, minutes in (await reader.rollups(ql, lo, hi, regions)).items():
             out.setdefault(key, {}).update(minutes)
     for a, b in ((start_ns, lo), (hi, end_ns)):
         chunk = a
         while chunk < b:
             upto = min(chunk + _DAY_NS, b)
-            for key, minutes in (await reader.minutes(ql, chunk, upto)).items():
+            for key, minutes in (await reader.minutes(ql, chunk, upto, regions)).items():
                 out.setdefault(key, {}).update(minutes)
             chunk = upto
     return out, (lo, hi)

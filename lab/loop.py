@@ -118,11 +118,13 @@ def closed_loop(
     holddown_s: float = 60.0,
     step_region: str | None = None,
     say: Callable[[str], None] = lambda _text: None,
+    before_stop: Callable[[str, str], None] | None = None,
 ) -> LoopRun:
     """The closed loop: agents, `cablewatch serve`, a gateway stand-in per region; an
     optional noisy baseline, an optional latency step (``step_region``'s cable gets its
     one-way delay again: its RTT doubles, until the region moves), then a cut of
-    ``cut_cable``, held ``hold_s``, restored, watched ``after_restore_s``."""
+    ``cut_cable``, held ``hold_s``, restored, watched ``after_restore_s``; then
+    ``before_stop(api_url, token)``, while everything still runs."""
     state = manager.load_state(opts)
     host = state["mgmt_host_addr"].split("/")[0]
     out = tmp / "standins"
@@ -137,6 +139,7 @@ def closed_loop(
                               poll_s=min(0.5, interval_s * 1.25),
                               flush_interval_s=min(0.25, interval_s))  # fmt: skip
         text = config.read_text().replace("dwell_s = 60.0", f"dwell_s = {dwell_s}")
+        text = text.replace("sla_interval_s = 60.0", "sla_interval_s = 10.0")  # status pages
         config.write_text(text.replace("holddown_s = 300.0", f"holddown_s = {holddown_s}"))
         port = free_port(host)
         add_api(config, host, port, tmp / "tokens", "standin-token")
@@ -191,6 +194,8 @@ def closed_loop(
                     say(f"{cut_cable} restored; watching {after_restore_s:.0f} s for flapping")
                     time.sleep(after_restore_s)
                     end = time.time()
+                    if before_stop is not None:
+                        before_stop(f"http://{host}:{port}", "standin-token")
         finally:
             manager.restore(opts, None)
     objective = {r: min((p.rtt_p95_ms for p in topo.slas if r in p.regions), default=1e9)

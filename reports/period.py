@@ -49,7 +49,11 @@ def span(start: str, end: str, timezone: str) -> Period:
     start_s, end_s = int(a.timestamp()) // 60 * 60, int(b.timestamp()) // 60 * 60
     if end_s <= start_s:
         raise CablewatchError(f"--to {end} is not after --from {start} (by a minute at least)")
-    return Period(start_s, end_s, f"{a.isoformat()} to {b.isoformat()}")
+    return Period(start_s, end_s, f"{_short(start_s, tz)} to {_short(end_s, tz)}")
+
+
+def _short(t: int, tz: zoneinfo.ZoneInfo) -> str:
+    return dt.datetime.fromtimestamp(t, tz).strftime("%Y-%m-%d %H:%M")
 
 
 def parse(period: str | None, start: str | None, end: str | None, timezone: str) -> Period:

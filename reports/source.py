@@ -71,7 +71,8 @@ async def make_report(
     now = time.time() if now_s is None else now_s
     end_s = max(period.start_s, min(period.end_s, int(now // 60 * 60)))
     minutes, (lo, hi) = await read_minutes(ql, period.start_s * 10**9, end_s * 10**9,
-                                           rolled=await reader.rolled_up(ql))  # fmt: skip
+                                           rolled=await reader.rolled_up(ql),
+                                           regions=policy.regions)  # fmt: skip
     mine = {k: v for k, v in minutes.items() if k[0] in policy.regions and k[1] in policy.cables}
     found_events = await events(ql, period.start_s, end_s)
     found_switches = await switches(ql, period.start_s - _LOOKBACK_S, end_s)

@@ -69,7 +69,8 @@ def page(
             "reason": now.reason,
             "cables": [{"cable": c, "state": now.states.get(c, "unknown"),
                         "p50_ms": now.p50_ms.get(c)} for c in policy.cables],
-            "availability": f"{100.0 * good / (good + bad):.3f} %" if good + bad else "no data",
+            "availability": f"{100.0 * good / (good + bad):.3f} %" if good + bad
+            else "no complete minute yet",
         })  # fmt: skip
     mine = set(policy.regions)
     shown = [

@@ -5,15 +5,21 @@ recommends a cable per region; a gateway stand-in in each region's namespace fol
 recommendations (polling the API with ETags) by moving the region's route to the service
 address, and measures the time to first token of the station's streaming API through it. ADC
 is cut: the table shows, per region that was on ADC, when the recommendation came, when the
-route moved and when requests were back within the SLA, with the TTFT before and after.
+route moved and when requests were back within the SLA, with the TTFT before and after. Then
+sea-retail's SLA report over the run (from the gateway API, as PDF and JSON; page 1 drawn with
+pdftoppm) and its status page (headless Chromium) are written to out/.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import tempfile
+import time
 from pathlib import Path
 
+import httpx
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -22,13 +28,74 @@ from cablewatch.lab import manager
 from cablewatch.lab.loop import closed_loop, recoveries, switches
 
 out = Console(width=200)
+ROOT = Path(__file__).resolve().parents[1]
+CUSTOMER = "sea-retail"
+
+
+def _iso(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def report(api: str, token: str, since: float) -> None:
+    """sea-retail's report over the run and its status page, into out/."""
+    done = (time.time() // 60 + 1) * 60 + 2  # the restore's minute complete: it counts
+    out.print(f"[bold]... {done - time.time():.0f} s until the restore's minute is complete, "
+              f"then {CUSTOMER}'s SLA report over the run (gateway API)[/bold]")  # fmt: skip
+    time.sleep(max(0.0, done - time.time()))
+    folder = ROOT / "out"
+    folder.mkdir(exist_ok=True)
+    window = {"from": _iso(since // 60 * 60), "to": _iso(time.time() // 60 * 60)}
+    headers = {"Authorization": f"Bearer {token}"}
+    url = f"{api}/v1/customers/{CUSTOMER}/report"
+    pdf = folder / f"report-{CUSTOMER}.pdf"
+    for fmt in ("pdf", "json"):
+        r = httpx.get(url, params=window | {"format": fmt}, headers=headers, timeout=120)
+        r.raise_for_status()
+        (folder / f"report-{CUSTOMER}.{fmt}").write_bytes(r.content)
+    data = httpx.get(url, params=window | {"format": "json"}, headers=headers, timeout=120).json()
+    out.print(f"$ GET /v1/customers/{CUSTOMER}/report?from={window['from']}&to={window['to']}"
+              f"&format=pdf -> {pdf.relative_to(ROOT)} ({pdf.stat().st_size // 1024} KiB)",
+              markup=False, highlight=False)  # fmt: skip
+    for i in data["incidents"]:
+        moves = ", ".join(f"{w['region']} {w['previous']}->{w['cable']} at "
+                          f"+{w['at_s'] - i['start_s']:.1f} s" for w in i["switches"])  # fmt: skip
+        back = i["back_within_s"]
+        after = f"{back:.1f} s" if back is not None else "- (none of its regions was on it)"
+        out.print(f"  incident {i['scope']} {i['subject']}: {i['duration_s']:.1f} s, regions "
+                  f"{', '.join(i['regions'])}; switches: {moves or 'none'}; back within SLA "
+                  f"after {after}", markup=False)  # fmt: skip
+    for g in data["regions"]:
+        cut = next(c for c in g["cables"] if c["cable"] == "ADC")
+        out.print(f"  {g['region']:18} best cable: {g['best']['availability_pct']:.3f} % "
+                  f"({g['best']['bad_minutes']} bad min); ADC alone: {cut['bad_minutes']} bad "
+                  f"min, loss {cut['loss_pct']:.2f} %", markup=False)  # fmt: skip
+    out.print(f"  SLA {'met' if data['met'] else 'missed'}, credit {data['credit_pct']:g} %, "
+              f"figures SHA-256 {data['digest']}", markup=False)  # fmt: skip
+    if shutil.which("pdftoppm"):
+        page1 = folder / f"report-{CUSTOMER}-page1"
+        subprocess.run(["pdftoppm", "-r", "70", "-png", "-f", "1", "-l", "1", "-singlefile",
+                        str(pdf), str(page1)], check=True)  # fmt: skip
+        out.print(f"  page 1: out/report-{CUSTOMER}-page1.png", markup=False)
+    if shutil.which("chromium"):
+        shot = folder / f"status-{CUSTOMER}.png"
+        with tempfile.TemporaryDirectory() as profile:
+            subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                            "--no-first-run", "--disable-background-networking",
+                            "--disable-component-update", "--disable-sync",
+                            f"--user-data-dir={profile}", "--window-size=1280,760",
+                            f"--screenshot={shot}",
+                            f"{api}/v1/customers/{CUSTOMER}/status?access_token={token}"],
+                           capture_output=True, timeout=120, check=False)  # fmt: skip
+        out.print(f"  status page (headless Chromium): {shot.relative_to(ROOT)}", markup=False)
 
 
 def main() -> None:
     opts = manager.LabOptions(state_dir=Path(os.environ["CABLEWATCH_LAB_DIR"]))
     tmp = Path(tempfile.mkdtemp(prefix="cablewatch-demo-loop-"))
+    since = time.time()
     run = closed_loop(opts, tmp, interval_s=1.0, hold_s=8, after_restore_s=5,
-                      say=lambda text: out.print(f"[bold]{text}[/bold]"))  # fmt: skip
+                      say=lambda text: out.print(f"[bold]{text}[/bold]"),
+                      before_stop=lambda api, token: report(api, token, since))  # fmt: skip
     first = {r: next(x for x in rs if x["kind"] == "switch") for r, rs in run.records.items()}
     table = Table(title="Recommendations before the cut",
                   title_justify="left", box=box.SIMPLE_HEAD)  # fmt: skip
