@@ -579,7 +579,9 @@ def serve(
         render.print_json(out, openapi_document())
         return
     cfg = _evaluator_config(config)
-    _check(gateway_server.read_tokens, _call(gateway_server.api_settings, cfg))
+    api = _call(gateway_server.api_settings, cfg)
+    _check(gateway_server.read_tokens, api)
+    _check(gateway_server.tls_arguments, api)
     where = _check_listen(listen, (cfg.evaluator.listen_host, cfg.evaluator.listen_port))
     _start_logging(log_level)
     _run(lambda: gateway_server.serve(cfg, where, delivery_log=delivery_log))

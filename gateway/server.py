@@ -30,7 +30,7 @@ from cablewatch.gateway.source import EvaluatorSource
 from cablewatch.gateway.webhooks import WebhookSender
 from cablewatch.reports.archive import close_periods
 
-__all__ = ["api_settings", "read_tokens", "serve"]
+__all__ = ["api_settings", "read_tokens", "serve", "tls_arguments"]
 
 log = logging.getLogger("cablewatch.gateway")
 
@@ -61,6 +61,24 @@ def read_tokens(api: ApiSettings) -> dict[str, str]:
     if not tokens:
         raise CablewatchError(f"gateway API: no bearer tokens in {where}")
     return tokens
+
+
+def tls_arguments(api: ApiSettings) -> tuple[str, str] | None:
+    """(certificate, key) for uvicorn, None for plain HTTP; a one-line error when the files
+    cannot be read, are not PEM, or do not belong together."""
+    if not api.tls_cert_file:
+        return None
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(api.tls_cert_file, api.tls_key_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise CablewatchError(
+            f"gateway API: cannot use api.tls_cert_file {api.tls_cert_file} with "
+            f"api.tls_key_file {api.tls_key_file}: {exc}"
+        ) from exc
+    return api.tls_cert_file, api.tls_key_file
 
 
 def api_settings(config: Config) -> ApiSettings:
@@ -111,12 +129,16 @@ async def serve(
             hooks.publish(source.version, body)
 
         app = create_app(source, tokens, timezone=config.report.timezone)
+        tls = tls_arguments(api)
         settings = uvicorn.Config(app, host=api.listen_host, port=api.listen_port,
-                                log_level="warning", access_log=False, lifespan="off")  # fmt: skip
+                                log_level="warning", access_log=False, lifespan="off",
+                                ssl_certfile=tls[0] if tls else None,
+                                ssl_keyfile=tls[1] if tls else None)  # fmt: skip
         server = _Server(settings)
         hooks.start()
-        log.info("gateway API on http://%s:%d (OpenAPI: /openapi.json); %d webhooks",
-                 api.listen_host, api.listen_port, len(config.webhooks))  # fmt: skip
+        log.info("gateway API on %s://%s:%d (OpenAPI: /openapi.json); %d webhooks",
+                 "https" if tls else "http", api.listen_host, api.listen_port,
+                 len(config.webhooks))  # fmt: skip
         api_task = asyncio.create_task(server.serve(), name="api")
         archive = asyncio.create_task(_archive(config, evaluator, stop, announce), name="reports")
         try:

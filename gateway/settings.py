@@ -20,13 +20,17 @@ class ApiSettings:
     its token, for ``scopes``; an unnamed token is an operator's."""
     scopes: tuple[tuple[str, str], ...] = ()
     """``[api.scopes]``: token name -> "operator" or the one customer it may read."""
+    tls_cert_file: str = ""
+    """Serve HTTPS with this certificate (PEM, the chain after it) ..."""
+    tls_key_file: str = ""
+    """... and this private key (PEM); both or neither."""
 
     @classmethod
     def from_table(cls, t: Table | None) -> ApiSettings | None:
         if t is None:
             return None
         v = t.read(listen_host=Str(), listen_port=Int(0, 65535), tokens_env=Str(),
-                   tokens_file=Str())  # fmt: skip
+                   tokens_file=Str(), tls_cert_file=Str(), tls_key_file=Str())  # fmt: skip
         scopes = t.table("scopes", required=False)
         if scopes is not None:
             pairs = []
@@ -41,6 +45,8 @@ class ApiSettings:
         if ("tokens_env" in v) == ("tokens_file" in v):
             t.problem("", "give exactly one of tokens_env or tokens_file: the API needs bearer "
                       "tokens, and they never live in this file")  # fmt: skip
+        if ("tls_cert_file" in v) != ("tls_key_file" in v):
+            t.problem("", "give both tls_cert_file and tls_key_file (HTTPS), or neither")
         return cls(**v)
 
 
