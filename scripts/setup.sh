@@ -16,6 +16,7 @@ apt_packages=(
     wrk                                    # HTTP load for bench/api.py
     libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core  # WeasyPrint prints the PDF reports
     poppler-utils chromium                 # reports and pages checked as a person sees them
+    systemd                                # systemd-analyze checks the units in deploy/systemd
 )
 
 missing=()

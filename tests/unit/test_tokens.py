@@ -27,3 +27,17 @@ def test_a_name_without_a_scope_is_refused(tmp_path: Path, monkeypatch: pytest.M
     with pytest.raises(CablewatchError, match="token 2 in CW_TOKENS is named 'stranger', which "
                        r"\[api.scopes\] does not list"):  # fmt: skip
         read_tokens(api)
+
+
+def test_a_bare_name_is_a_systemd_credential(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "api-tokens").write_text("acme-portal:from-systemd\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    api = ApiSettings(tokens_file="api-tokens", scopes=(("acme-portal", "acme"),))
+    assert read_tokens(api) == {"from-systemd": "acme"}
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY")
+    with pytest.raises(CablewatchError, match=r"cannot read api\.tokens_file api-tokens"):
+        read_tokens(api)  # outside systemd, a bare name is a relative path

@@ -1,0 +1,80 @@
+"""The systemd units in deploy/systemd/ pass `systemd-analyze verify` (with ExecStart pointing
+at this checkout's cablewatch, as an install would), grant the agent CAP_NET_RAW and nothing
+else and serve no capability at all; and their exposure (`systemd-analyze security`) stays low.
+A unit with a wrong option or a missing program fails the same check."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cablewatch.lab.stack import need
+
+UNITS = Path(__file__).resolve().parents[2] / "deploy" / "systemd"
+INSTALLED = "/opt/cablewatch/bin/cablewatch"
+
+
+def _installed(tmp: Path, text: str, name: str) -> Path:
+    unit = tmp / name
+    unit.write_text(text.replace(INSTALLED, str(Path(sys.executable).parent / "cablewatch")))
+    return unit
+
+
+def _verify(unit: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([need("systemd-analyze"), "verify", str(unit)], capture_output=True,
+                          text=True, check=False, cwd=unit.parent)  # fmt: skip
+
+
+def _options(text: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            out.setdefault(key.strip(), []).append(value.strip())
+    return out
+
+
+@pytest.mark.parametrize("name", ["cablewatch-agent@singapore.service",
+                                  "cablewatch-serve.service"])  # fmt: skip
+def test_units_verify_and_stay_confined(tmp_path: Path, name: str) -> None:
+    source = UNITS / re.sub(r"@[^.]+", "@", name)
+    text = source.read_text()
+    unit = _installed(tmp_path, text, source.name)
+    if "@" in name:  # verify the instance, as systemctl would start it
+        unit = unit.rename(tmp_path / name)
+    done = _verify(unit)
+    assert (done.returncode, done.stdout + done.stderr) == (0, "")
+    opts = _options(text)
+    assert opts["User"] == ["cablewatch"]
+    assert opts["NoNewPrivileges"] == ["yes"]
+    assert opts["ProtectSystem"] == ["strict"]
+    assert opts["Restart"] == ["on-failure"]
+    assert opts["StateDirectory"]
+    assert opts["LoadCredential"]
+    wanted = "CAP_NET_RAW" if "agent" in name else ""
+    assert opts["AmbientCapabilities"] == [wanted]
+    assert opts["CapabilityBoundingSet"] == [wanted]
+    exposure = subprocess.run(
+        [need("systemd-analyze"), "security", "--offline=true", str(unit)],
+        capture_output=True, text=True, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    score = re.search(r"Overall exposure level for \S+: ([0-9.]+)", exposure.stdout)
+    assert score is not None, exposure.stdout + exposure.stderr
+    assert float(score[1]) <= 2.0, exposure.stdout[-3000:]
+    print(f"{name}: exposure {score[1]}")
+
+
+def test_the_check_fails_on_a_broken_unit(tmp_path: Path) -> None:
+    text = (UNITS / "cablewatch-serve.service").read_text()
+    typo = _installed(tmp_path, text.replace("ProtectSystem=strict", "ProtectSystem=sometimes"),
+                      "cablewatch-serve.service")  # fmt: skip
+    assert "Failed to parse" in _verify(typo).stderr
+    missing = tmp_path / "missing"
+    missing.mkdir()
+    gone = missing / "cablewatch-serve.service"
+    gone.write_text(text.replace(INSTALLED, "/nonexistent/cablewatch"))
+    assert _verify(gone).returncode != 0
