@@ -66,7 +66,7 @@ def test_db_init_is_idempotent(tmp_path: Path) -> None:
     assert "continuous query ping_1m: unchanged" in second
     assert "retention policy rollup: 365 days (altered)" in second
     values = {row[0]: row for row in policies[0]["values"]}
-    assert values["raw"][1] == "720h0m0s"
+    assert values["raw"][1] == "960h0m0s"  # 40 days: a 31-day month of rollups is whole
     assert values["raw"][4] is True
     assert values["rollup"][1] == "8760h0m0s"
 
