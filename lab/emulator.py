@@ -55,6 +55,8 @@ _IFF_TUN, _IFF_NO_PI = 0x0001, 0x1000
 _PR_SET_TIMERSLACK = 29
 _ETH_P_ALL = 0x0003
 _SO_ATTACH_FILTER = 26
+_SO_RCVBUFFORCE = 33
+_SOL_PACKET, _PACKET_STATISTICS = 263, 6
 _SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 _ANC_SIZE = socket.CMSG_SPACE(16)  # struct timespec
 _PACKET_OUTGOING = 4
@@ -110,7 +112,10 @@ def open_tap(ns: str, dev: str) -> socket.socket:
     prog, _keep = _fprog(*_OUTGOING_ONLY)
     sock.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_FILTER, prog)
     sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    try:  # root may exceed net.core.rmem_max: a stalled emulator must not drop packets here
+        sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, 4 << 20)
+    except PermissionError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     sock.bind((dev, _ETH_P_ALL))  # resolved in the socket's own namespace
     sock.setblocking(False)
     return sock
@@ -182,6 +187,7 @@ class Emulator:
         self.ends: dict[int, _End] = {}
         self.heap: list[tuple[int, int, int, bytes, PathState, int]] = []
         self.seq = 0
+        self._tap_drops = 0
         self.started = time.monotonic()
         by_segment: dict[str, dict[int, PathState]] = {}
         for p in spec["paths"]:
@@ -278,6 +284,15 @@ class Emulator:
             return None
         return max(0.0, (self.heap[0][0] - _SPIN_NS - time.monotonic_ns()) / 1e9)
 
+    @property
+    def tap_drops(self) -> int:
+        """Packets the kernel dropped because a packet socket's buffer was full (the emulator
+        fell behind), since the last call (PACKET_STATISTICS resets on read)."""
+        for end in self.ends.values():
+            raw = end.tap.getsockopt(_SOL_PACKET, _PACKET_STATISTICS, 8)
+            self._tap_drops += struct.unpack("II", raw)[1]
+        return self._tap_drops
+
     # -- control -----------------------------------------------------------------------
 
     def command(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -289,6 +304,7 @@ class Emulator:
                 "pid": os.getpid(),
                 "uptime_s": time.monotonic() - self.started,
                 "cpu_s": usage.ru_utime + usage.ru_stime,
+                "tap_drops": self.tap_drops,
                 "paths": [p.report() for p in self.paths],
             }
         if cmd in ("set", "restore"):

@@ -257,7 +257,9 @@ def test_a_minority_degradation_is_one_partial_warning_for_its_customers(run: Ru
     before, after = run.phases["noise"].seen[-1].recommended, phase.seen[-1].recommended
     moved = {r for r in before if before[r] != after[r]}
     assert moved == {r for r in ("jakarta", "bangkok") if before[r] == "ADC"}
-    assert moved == {"bangkok"}  # on ADC at the start; Jakarta was on APCN-2 and stays
+    # Bangkok starts on ADC (37.7 ms against 47.9 over APCN-2); Jakarta's ADC and APCN-2 are
+    # within 1 ms of each other, so either may carry it at the start: only the rule above holds
+    assert "bangkok" in moved
     assert run.phases["minority-restore"].seen[-1].alerts == []
 
 
