@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import overload
 
 __all__ = ["utc_iso"]
+
+
+@overload
+def utc_iso(unix_s: float) -> str: ...
+@overload
+def utc_iso(unix_s: None) -> None: ...
+@overload
+def utc_iso(unix_s: float | None) -> str | None: ...
 
 
 def utc_iso(unix_s: float | None) -> str | None:

@@ -35,10 +35,7 @@ from cablewatch.evaluator.sla_minutes import read_minutes
 from cablewatch.lab.stack import agent_config, influxd
 from cablewatch.reports.period import span
 from cablewatch.reports.produce import produce
-
-
-def _iso(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+from cablewatch.timefmt import utc_iso
 
 
 def day_lines(paths: list[tuple[str, str, float]], day_start: int, round_s: int) -> list[str]:
@@ -114,9 +111,10 @@ def main() -> None:
                             f"{ifx.url}/write", params={"db": "cw"}, content=chunk
                         )
                         r.raise_for_status()
+                period = span(utc_iso(start), utc_iso(end), "UTC")
                 t = time.monotonic()
-                report, body = await produce(config, "sea-retail", span(_iso(start), _iso(end),
-                                             "UTC"), "pdf", ql=ql, now_s=end + 3600)  # fmt: skip
+                report, body = await produce(config, "sea-retail", period, "pdf", ql=ql,
+                                             now_s=end + 3600)  # fmt: skip
                 report_s = time.monotonic() - t
                 (tmp / "report.pdf").write_bytes(body)
                 return raw_s, report_s, report.rollup_minutes, report.raw_minutes

@@ -160,11 +160,14 @@ def create_app(source: ApiSource, tokens: Mapping[str, str], *, timezone: str = 
                                 headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
         return found
 
+    def presented(creds: HTTPAuthorizationCredentials | None) -> bytes:
+        if creds is None or creds.scheme.lower() != "bearer":
+            return b""
+        return creds.credentials.encode()
+
     # a default, not Annotated: annotations are strings here and `bearer` is a local
     def bearer_scope(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:  # noqa: B008
-        if creds is None or creds.scheme.lower() != "bearer":
-            return scope_of(b"")
-        return scope_of(creds.credentials.encode())
+        return scope_of(presented(creds))
 
     def authorized(scope: str = Depends(bearer_scope)) -> None:
         if scope != OPERATOR:
@@ -185,16 +188,15 @@ def create_app(source: ApiSource, tokens: Mapping[str, str], *, timezone: str = 
         return for_customer(customer, scope)
 
     def browser_scope(
-        request: Request,
         customer: Annotated[str, Path(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")],
         access_token: Annotated[
             str | None, Query(description="The bearer token, for a browser (RFC 6750 2.3)")
         ] = None,
+        creds: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
     ) -> str:
-        header = request.headers.get("authorization", "")
-        if header.lower().startswith("bearer "):
-            return for_customer(customer, scope_of(header[7:].strip().encode()))
-        return for_customer(customer, scope_of((access_token or "").encode()))
+        """The Authorization header's token, else ``access_token``."""
+        given = presented(creds) or (access_token or "").encode()
+        return for_customer(customer, scope_of(given))
 
     auth = [Depends(authorized)]
     errors: dict[int | str, dict[str, Any]] = {

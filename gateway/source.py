@@ -57,7 +57,7 @@ class EvaluatorSource:
         return (self.view.version, self.view.last_poll_s)
 
     def now_iso(self) -> str:
-        return utc_iso(self.view.now()) or ""
+        return utc_iso(self.view.now())
 
     def recommendation(self, region: str) -> dict[str, Any]:
         rec = self.view.recommendation(region)
@@ -80,7 +80,7 @@ class EvaluatorSource:
             unknown = sorted(r for r, s in mine.items() if s == "unknown")
             events = [
                 {"id": e.id, "scope": e.scope, "subject": e.subject,
-                 "started": utc_iso(e.started_s) or "", "raised": utc_iso(e.raised_s),
+                 "started": utc_iso(e.started_s), "raised": utc_iso(e.raised_s),
                  "regions": e.regions}
                 for e in open_events
                 if e.cable == cable or e.scope == "station" or any(c == cable for _r, c in e.paths)

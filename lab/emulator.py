@@ -284,10 +284,9 @@ class Emulator:
             return None
         return max(0.0, (self.heap[0][0] - _SPIN_NS - time.monotonic_ns()) / 1e9)
 
-    @property
-    def tap_drops(self) -> int:
+    def count_tap_drops(self) -> int:
         """Packets the kernel dropped because a packet socket's buffer was full (the emulator
-        fell behind), since the last call (PACKET_STATISTICS resets on read)."""
+        fell behind), since start: PACKET_STATISTICS resets on read, so each read is added."""
         for end in self.ends.values():
             raw = end.tap.getsockopt(_SOL_PACKET, _PACKET_STATISTICS, 8)
             self._tap_drops += struct.unpack("II", raw)[1]
@@ -304,7 +303,7 @@ class Emulator:
                 "pid": os.getpid(),
                 "uptime_s": time.monotonic() - self.started,
                 "cpu_s": usage.ru_utime + usage.ru_stime,
-                "tap_drops": self.tap_drops,
+                "tap_drops": self.count_tap_drops(),
                 "paths": [p.report() for p in self.paths],
             }
         if cmd in ("set", "restore"):

@@ -15,7 +15,7 @@ from cablewatch.collectors.influx import InfluxQL
 from cablewatch.config import Config
 from cablewatch.reports.period import previous_month
 from cablewatch.reports.produce import produce
-from cablewatch.reports.render import render
+from cablewatch.reports.render import to_json
 
 __all__ = ["close_periods"]
 
@@ -46,7 +46,7 @@ async def close_periods(
             continue
         folder.mkdir(parents=True, exist_ok=True)
         report, body = await produce(config, policy.customer, period, "pdf", ql=ql, now_s=now_s)
-        _write(folder / f"{period.label}.json", render(report, "json", ""))
+        _write(folder / f"{period.label}.json", to_json(report))
         _write(pdf, body)
         made.append(pdf)
         log.info("report %s: %s", pdf, report.headline())

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from cablewatch.probes.stats import percentile
-from cablewatch.sla.evaluate import Minute, MinuteState, path_states, region_states
+from cablewatch.sla.evaluate import Minute, MinuteState, best_cable_states, path_states
 from cablewatch.sla.maintenance import MaintenanceWindow
 from cablewatch.sla.policy import SlaPolicy
 
@@ -238,7 +238,7 @@ def _region(
     paths = {c: minutes.get((region, c), {}) for c in policy.cables}
     cable_states = {c: path_states(policy, region, c, m, starts, windows)
                     for c, m in paths.items()}  # fmt: skip
-    best_states = region_states(policy, region, paths, starts, windows)
+    best_states = best_cable_states(region, cable_states, starts, windows)
     best_used = [
         m
         for s in starts

@@ -88,7 +88,7 @@ def page(
     }[overall]
     return environment().get_template("status.html.j2").render(
         customer=policy.customer, station=station,
-        now=(utc_iso(now_s) or "")[:19].replace("T", " "),
+        now=utc_iso(now_s)[:19].replace("T", " "),
         regions=cards, incidents=shown, overall=overall, headline=headline,
         objective=f"{policy.availability_pct:g}", version=__version__,
     )  # fmt: skip

@@ -26,14 +26,11 @@ from rich.table import Table
 
 from cablewatch.lab import manager
 from cablewatch.lab.loop import closed_loop, recoveries, switches
+from cablewatch.timefmt import utc_iso
 
 out = Console(width=200)
 ROOT = Path(__file__).resolve().parents[1]
 CUSTOMER = "sea-retail"
-
-
-def _iso(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
 def report(api: str, token: str, since: float) -> None:
@@ -44,7 +41,7 @@ def report(api: str, token: str, since: float) -> None:
     time.sleep(max(0.0, done - time.time()))
     folder = ROOT / "out"
     folder.mkdir(exist_ok=True)
-    window = {"from": _iso(since // 60 * 60), "to": _iso(time.time() // 60 * 60)}
+    window = {"from": utc_iso(since // 60 * 60), "to": utc_iso(time.time() // 60 * 60)}
     headers = {"Authorization": f"Bearer {token}"}
     url = f"{api}/v1/customers/{CUSTOMER}/report"
     pdf = folder / f"report-{CUSTOMER}.pdf"

@@ -19,6 +19,7 @@ __all__ = [
     "Minute",
     "MinuteState",
     "SlaStatus",
+    "best_cable_states",
     "burn_rate",
     "evaluate_path",
     "evaluate_region",
@@ -96,16 +97,25 @@ def region_states(
     maintenance: Sequence[MaintenanceWindow] = (),
 ) -> dict[int, MinuteState]:
     """Each minute's state of the region as the customer feels it (its best cable)."""
-    out: dict[int, MinuteState] = {}
-    for s in starts:
-        if excluded(maintenance, region, None, s):
-            out[s] = "excluded"
-            continue
-        out[s] = region_minute_state(
-            minute_state(m.get(s), policy, out=excluded(maintenance, region, c, s))
-            for c, m in paths.items()
-        )
-    return out
+    minutes = list(starts)
+    per_cable = {c: path_states(policy, region, c, m, minutes, maintenance)
+                 for c, m in paths.items()}  # fmt: skip
+    return best_cable_states(region, per_cable, minutes, maintenance)
+
+
+def best_cable_states(
+    region: str,
+    per_cable: Mapping[str, Mapping[int, MinuteState]],
+    starts: Iterable[int],
+    maintenance: Sequence[MaintenanceWindow] = (),
+) -> dict[int, MinuteState]:
+    """The region's minutes from its paths' (:func:`path_states` of each cable): excluded when
+    the region or the station is under maintenance, else the best of its cables."""
+    return {
+        s: "excluded" if excluded(maintenance, region, None, s)
+        else region_minute_state(states[s] for states in per_cable.values())
+        for s in starts
+    }  # fmt: skip
 
 
 def window_minutes(now_s: float, window_s: int) -> range:

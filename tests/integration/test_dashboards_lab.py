@@ -18,14 +18,14 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from conftest import cablewatch_cmd
 from lab_helpers import Lab
+from waiting import wait_until
 
 from cablewatch.config import load_default
 from cablewatch.dashboards.build import build_all
@@ -82,17 +82,6 @@ def by_region(answer: Answer) -> dict[str, float]:
     return out
 
 
-def wait(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        got = condition()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
-        time.sleep(0.5)
-
-
 @pytest.fixture(scope="module")
 def stack(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("dashboards")
@@ -115,7 +104,7 @@ def stack(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]
                     evaluator(config, log, metrics, command="serve") as serve:  # fmt: skip
                 wait_http(f"{api}/healthz", (200,), serve, log)
                 start = time.time()
-                wait(lambda: time.time() - start > 75, 80, "75 s of probing")
+                wait_until(lambda: time.time() - start > 75, 80, "75 s of probing", poll_s=0.5)
 
                 def medians() -> dict[tuple[str, str], float]:
                     out: dict[tuple[str, str], float] = {}
@@ -144,13 +133,13 @@ def stack(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]
                             and set(states["SJC"].values()) == {0.0}
                             and set(states["APCN-2"].values()) == {0.0})  # fmt: skip
 
-                wait(adc_red, 30, "ADC red on the NOC overview")
+                wait_until(adc_red, 30, "ADC red on the NOC overview", poll_s=0.5)
                 seen = time.time()
                 pictures = [draw(model, src, VALUES, tmp / "previews" / f"{uid}.png",
                                  start_s=seen - 300, end_s=seen)
                             for uid, model in MODELS.items()]  # fmt: skip
                 # the cut stays until every query ran: the event panels have an event to show
-                wait(
+                wait_until(
                     lambda: (
                         run(
                             "influxql",
@@ -163,6 +152,7 @@ def stack(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]
                     ),
                     30,
                     "a stored event",
+                    poll_s=0.5,
                 )
                 end = time.time()
                 answers = [

@@ -10,8 +10,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import pytest
 import schemathesis
 from conftest import cablewatch_cmd
 from pipeline_helpers import ping_line
+from servers import Received, webhook_receiver
 from waiting import wait_until
 
 from cablewatch.collectors.influx import InfluxQL
@@ -37,12 +37,6 @@ SECRET = "hmac-secret-abcdef"
 
 
 @dataclass
-class Received:
-    posts: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    fail_first: int = 1
-
-
-@dataclass
 class Served:
     url: str
     received: Received
@@ -50,32 +44,11 @@ class Served:
     config: Path
 
 
-def _receiver(received: Received) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            if received.fail_first > 0:  # the first delivery fails: it must be retried
-                received.fail_first -= 1
-                self.send_response(503)
-            else:
-                received.posts.append((dict(self.headers), body))
-                self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *_args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     tmp = tmp_path_factory.mktemp("gateway")
-    received = Received()
-    hook = _receiver(received)
-    with influxd(tmp / "influx") as influx:
+    received = Received(fail_first=1)  # the first delivery fails: it must be retried
+    with webhook_receiver(received) as hook_port, influxd(tmp / "influx") as influx:
         httpx.post(f"{influx.url}/query", data={"q": 'CREATE DATABASE "cw"'}, timeout=10)
         config = agent_config(tmp / "cw.toml", influx.url, icmp_only=True, poll_s=0.5)
         port = free_port()
@@ -83,7 +56,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         (tmp / "secret").write_text(SECRET + "\n")
         with config.open("a") as f:
             f.write(f'[api]\nlisten_port = {port}\ntokens_file = "{tmp / "tokens"}"\n'
-                    f'[[webhooks]]\nurl = "http://127.0.0.1:{hook.server_address[1]}/hook"\n'
+                    f'[[webhooks]]\nurl = "http://127.0.0.1:{hook_port}/hook"\n'
                     f'secret_file = "{tmp / "secret"}"\n')  # fmt: skip
         topo = load(config)
         floors = {(r.id, c): p.floor_rtt_ms for r in topo.topology.regions
@@ -127,8 +100,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             stop.set()
             proc.terminate()
             assert proc.wait(30) == 0, log.read_text()
-            hook.shutdown()
-            hook.server_close()
 
 
 def get(served: Served, path: str, token: str | None = TOKEN, **kw: Any) -> httpx.Response:

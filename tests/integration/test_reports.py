@@ -18,32 +18,27 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from conftest import cablewatch_cmd
 from report_fixture import DAY, EVENTS, EXPECTED, SWITCHES, T0, minutes
+from servers import Received, webhook_receiver
+from waiting import wait_until
 
 from cablewatch.collectors.lineprotocol import line
 from cablewatch.gateway.webhooks import verify
 from cablewatch.lab.stack import agent_config, evaluator, free_port, influxd, need, wait_http
 from cablewatch.reports.figures import figures_digest
 from cablewatch.reports.period import previous_month
+from cablewatch.timefmt import utc_iso
 
 OPERATOR, ACME, OTHER, SECRET = "op-token-1", "acme-token-2", "other-token-3", "hook-secret"
 STATION = "shantou"
-
-
-@dataclass
-class Hook:
-    posts: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
 
 
 @dataclass
@@ -52,7 +47,7 @@ class Served:
     influx: str
     config: Path
     tmp: Path
-    hook: Hook
+    hook: Received
     reports: Path
 
 
@@ -122,43 +117,11 @@ secret_file = "{secret}"
 """
 
 
-def _receiver(hook: Hook) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            hook.posts.append((dict(self.headers), body))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *_args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
-def _iso(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
-
-
-def _wait(condition: Any, timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        got = condition()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
-        time.sleep(0.3)
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     tmp = tmp_path_factory.mktemp("reports")
-    hook = Hook()
-    receiver = _receiver(hook)
-    with influxd(tmp / "influx") as ifx:
+    hook = Received()
+    with webhook_receiver(hook) as hook_port, influxd(tmp / "influx") as ifx:
         config = agent_config(tmp / "cw.toml", ifx.url, icmp_only=True)
         config.write_text(config.read_text().replace("sla_interval_s = 60.0",
                                                      "sla_interval_s = 5.0"))  # fmt: skip
@@ -167,9 +130,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
                                     f"acme-portal:{ACME}\nretail-portal:{OTHER}\n")  # fmt: skip
         (tmp / "secret").write_text(SECRET + "\n")
         with config.open("a") as f:
-            f.write(_EXTRA.format(start=_iso(T0 + 600 * 60), end=_iso(T0 + 720 * 60),
+            f.write(_EXTRA.format(start=utc_iso(T0 + 600 * 60), end=utc_iso(T0 + 720 * 60),
                                   reports=tmp / "reports", port=port, tokens=tmp / "tokens",
-                                  hook_port=receiver.server_address[1],
+                                  hook_port=hook_port,
                                   secret=tmp / "secret"))  # fmt: skip
         subprocess.run(cablewatch_cmd("db", "init", "--config", str(config)), check=True,
                        capture_output=True)  # fmt: skip
@@ -189,10 +152,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
                 series = r.json()["results"][0].get("series")
                 return bool(series) and series[0]["values"][0][1] == 4 * 1440 - 10 - 2 * 60
 
-            _wait(rolled, 60, "the evaluator's rollups of the fixture day")
+            wait_until(rolled, 60, "the evaluator's rollups of the fixture day", poll_s=0.3)
             yield Served(url, ifx.url, config, tmp, hook, tmp / "reports")
-    receiver.shutdown()
-    receiver.server_close()
 
 
 def _get(served: Served, path: str, token: str | None = OPERATOR, **params: str) -> httpx.Response:
@@ -201,8 +162,8 @@ def _get(served: Served, path: str, token: str | None = OPERATOR, **params: str)
 
 
 def _day(served: Served, fmt: str, token: str = OPERATOR) -> httpx.Response:
-    r = _get(served, "/v1/customers/acme/report", token, format=fmt, **{"from": _iso(T0),
-             "to": _iso(T0 + 86400)})  # fmt: skip
+    r = _get(served, "/v1/customers/acme/report", token, format=fmt, **{"from": utc_iso(T0),
+             "to": utc_iso(T0 + 86400)})  # fmt: skip
     assert r.status_code == 200, r.text
     return r
 
@@ -242,7 +203,7 @@ def test_sla_status_agrees_with_a_report_over_the_same_window(served: Served) ->
                              capture_output=True, text=True, check=True)  # fmt: skip
         end = minute * 60
         report = _get(served, "/v1/customers/acme/report", format="json",
-                      **{"from": _iso(end - 30 * 86400), "to": _iso(end)}).json()  # fmt: skip
+                      **{"from": utc_iso(end - 30 * 86400), "to": utc_iso(end)}).json()  # fmt: skip
         if time.time() // 60 == minute:
             break
     else:
@@ -342,7 +303,7 @@ def test_serve_stores_the_closed_month_and_announces_it(served: Served) -> None:
         made = {p.parent.name for p in served.reports.glob(f"*/{label}.pdf")}
         return len(made) == 3 and len(served.hook.posts) >= 3
 
-    _wait(done, 120, "three stored reports and their webhooks")
+    wait_until(done, 120, "three stored reports and their webhooks", poll_s=0.3)
     stored = {p.parent.name: p for p in served.reports.glob(f"*/{label}.pdf")}
     assert set(stored) == {"sea-retail", "north-asia-fintech", "acme"}
     ready = []
