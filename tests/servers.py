@@ -55,6 +55,13 @@ def http_server(tls_dir: Path | None = None) -> Iterator[int]:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert, key)
         server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    with _serving(server) as port:
+        yield port
+
+
+@contextlib.contextmanager
+def _serving(server: ThreadingHTTPServer) -> Iterator[int]:
+    """Serve from a thread until the context exits; yields the port."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -95,14 +102,8 @@ def webhook_receiver(received: Received) -> Iterator[int]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with _serving(server) as port:
+        yield port
 
 
 def self_signed_cert(directory: Path) -> tuple[Path, Path]:
