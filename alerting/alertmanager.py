@@ -1,13 +1,16 @@
 """Fault events as Alertmanager alerts, and a small client of Alertmanager's v2 API.
 
 An event is one alert for its whole life: the same labels (scope, subject, cable, region,
-the event's id) from raised to resolved. Firing alerts carry ``endsAt`` 4 x the resend interval
-ahead and are re-sent, as Prometheus does, so that Alertmanager resolves them by itself if the
-evaluator dies; resolving sends ``endsAt`` = now.
+severity, customers) from raised to resolved. The labels name what broke, not which
+evaluator saw it first: two evaluators on the same data (``serve`` run twice for high
+availability) post the same alert, which Alertmanager merges into one; the event's id, which
+holds the time one evaluator first saw it, is an annotation. Firing alerts carry ``endsAt``
+4 x the resend interval ahead and are re-sent, as Prometheus does, so that Alertmanager
+resolves them by itself if the evaluator dies; resolving sends ``endsAt`` = now.
 
 Labels: alertname (CablewatchCableFault, CablewatchSegmentFault, CablewatchCablePartialFault,
 CablewatchRegionFault, CablewatchStationFault, CablewatchPathFault, CablewatchProbeDown),
-severity, scope, subject, cable, region, landing_station, event_id, and ``customers``: the
+severity, scope, subject, cable, region, landing_station, and ``customers``: the
 customers with an affected path, comma-separated (route with
 ``customers=~"(.*,)?name(,.*)?"``). Severity and customers are decided when the event is raised
 (alerting/impact.py) and kept for its life.
@@ -92,7 +95,6 @@ def alert(
         "cable": event.cable,
         "region": event.region,
         "landing_station": station,
-        "event_id": event.id,
         "customers": ",".join(event.customers),
     }
     ends = event.resolved_s if event.resolved_s is not None else now_s + 4 * resend_s
@@ -101,6 +103,7 @@ def alert(
         "annotations": {
             "summary": summary(event),
             "description": json.dumps(evidence, sort_keys=True),
+            "event_id": event.id,
         },
         "startsAt": _iso(event.raised_s if event.raised_s is not None else now_s),
         "endsAt": _iso(ends),

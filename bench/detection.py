@@ -116,7 +116,7 @@ def flaps(opts: manager.LabOptions, am_url: str, seconds: float) -> int:
     raised, present, ids = 0, False, set()
     for _t, alerts in history:
         now = [a for a in alerts if a["labels"].get("subject") == "tokyo/SJC"]
-        ids |= {a["labels"]["event_id"] for a in now}
+        ids |= {a["annotations"]["event_id"] for a in now}
         raised += int(bool(now) and not present)
         present = bool(now)
     first = next((t for t, al in history if al), None)

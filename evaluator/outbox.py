@@ -5,13 +5,19 @@ to Alertmanager. Both are kept until they are taken, and retried on every flush.
   that the oldest are dropped, with an error in the log.
 - Every open event has a record: posted when raised or grown, re-posted every ``resend_s``
   with ``endsAt`` ahead, and once more when resolved (``endsAt`` = then).
+- Alerts go to every Alertmanager replica (a gossip cluster deduplicates the notifications),
+  each with its own bookkeeping: a replica that is down gets what it missed when it is back,
+  and does not hold back the others. A resolution a replica never took is dropped after
+  4 x ``resend_s``: by then the replica has let the alert expire by itself (its ``endsAt``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from cablewatch.alerting.alertmanager import AlertmanagerClient, alert
@@ -35,8 +41,21 @@ class EventRecord:
     event: Event
     start_s: float
     evidence: dict[str, Any]
-    posted: bool = False
     evidence_paths: int = 0
+
+
+@dataclass
+class _Replica:
+    """One Alertmanager, and what it has been told."""
+
+    client: AlertmanagerClient
+    posted: set[str] = field(default_factory=set)
+    """Open events whose latest state this replica took."""
+    resolved: list[EventRecord] = field(default_factory=list)
+    """Resolved events whose resolution it has not taken yet."""
+    last_post_s: float = 0.0
+    failing: bool = False
+    """Its last post failed (logged once, when it starts failing; again when it is back)."""
 
 
 class Outbox:
@@ -45,18 +64,15 @@ class Outbox:
         config: Config,
         metrics: EvaluatorMetrics,
         writer: Writer | None,
-        alertmanager: AlertmanagerClient | None,
+        alertmanagers: Sequence[AlertmanagerClient] = (),
     ) -> None:
         self.config = config
         self.metrics = metrics
         self.writer = writer
-        self.alertmanager = alertmanager
+        self.replicas = [_Replica(am) for am in alertmanagers]
         self.pending_lines: list[str] = []
         self.records: dict[str, EventRecord] = {}
         """Open events, by id."""
-        self.resolved: list[EventRecord] = []
-        """Resolved events whose resolution is not posted yet."""
-        self.last_post_s = 0.0
 
     def queue(self, *lines: str) -> None:
         self.pending_lines.extend(lines)
@@ -78,14 +94,16 @@ class Outbox:
 
     def changed(self, rec: EventRecord) -> None:
         """The event's evidence changed: store it and post it again."""
-        rec.posted = False
+        for replica in self.replicas:
+            replica.posted.discard(rec.event.id)
         self.store(rec)
 
     def closed(self, event_id: str, evidence: dict[str, Any]) -> EventRecord:
         rec = self.records.pop(event_id)
         rec.evidence = evidence
-        rec.posted = False
-        self.resolved.append(rec)
+        for replica in self.replicas:
+            replica.posted.discard(event_id)
+            replica.resolved.append(rec)
         self.store(rec)
         return rec
 
@@ -98,26 +116,35 @@ class Outbox:
             except SinkError as exc:
                 self.metrics.errors.labels("write").inc()
                 log.warning("%s; %d points kept for the next try", exc, len(self.pending_lines))
-        if self.alertmanager is None:
-            self.resolved.clear()
-            return
+        await asyncio.gather(*(self._post(r, now_s) for r in self.replicas))
+
+    async def _post(self, replica: _Replica, now_s: float) -> None:
         resend = self.config.alerting.resend_s
-        due = [r for r in self.records.values()
-               if not r.posted or now_s - self.last_post_s >= resend]  # fmt: skip
-        due += self.resolved
+        expired = now_s - 4 * resend
+        replica.resolved = [r for r in replica.resolved
+                            if (r.event.resolved_s or now_s) > expired]  # fmt: skip
+        resend_all = now_s - replica.last_post_s >= resend
+        due = [r for r in self.records.values() if resend_all or r.event.id not in replica.posted]
+        due += replica.resolved
         if not due:
             return
         station = self.config.topology.landing_station.id
         body = [alert(r.event, station=station, evidence=r.evidence, now_s=now_s,
                       resend_s=resend) for r in due]  # fmt: skip
         try:
-            await self.alertmanager.post(body)
+            await replica.client.post(body)
         except CablewatchError as exc:
             self.metrics.errors.labels("alert").inc()
-            log.warning("%s; %d alerts kept for the next try", exc, len(body))
+            if not replica.failing:
+                log.warning("%s; its alerts are kept until it takes them (%d now)", exc,
+                            len(body))  # fmt: skip
+            replica.failing = True
             return
-        for r in due:
-            r.posted = True
-        self.resolved.clear()
+        if replica.failing:
+            log.warning("alertmanager %s takes alerts again (%d sent)", replica.client.url,
+                        len(body))  # fmt: skip
+            replica.failing = False
+        replica.posted |= {r.event.id for r in due if r.event.resolved_s is None}
+        replica.resolved.clear()
         if any(r.event.resolved_s is None for r in due):
-            self.last_post_s = now_s
+            replica.last_post_s = now_s

@@ -79,7 +79,7 @@ class Phase:
 
     def raises(self) -> set[str]:
         """Every alert identity (event) that was active at some point."""
-        return {a["labels"]["event_id"] for s in self.seen for a in s.alerts}
+        return {a["annotations"]["event_id"] for s in self.seen for a in s.alerts}
 
 
 @dataclass

@@ -73,7 +73,7 @@ def test_cut_raises_one_cable_alert_and_resolves(servers: tuple[Server, Server],
         writer = InfluxV1Writer(topo.influx("tests"), secret=None)
         client = AlertmanagerClient(am.url)
         clock = Clock(base)
-        ev = Evaluator(topo, ql, writer=writer, alertmanager=client, clock=clock)
+        ev = Evaluator(topo, ql, writer=writer, alertmanagers=[client], clock=clock)
         await writer.write([ln for k in range(-60, 0) for ln in round_lines(k)])
         assert await ev.warm_up() == 60 * 27
         transitions: list[Transition] = []
@@ -120,6 +120,57 @@ def test_cut_raises_one_cable_alert_and_resolves(servers: tuple[Server, Server],
     assert row[1:4] == ["resolved", 9, pytest.approx(35 + 1.2 - 10)]
     assert len(row[4].split(",")) == 9
     assert ev.metrics.events.labels("cable")._value.get() == 1
+
+
+def test_a_replica_that_was_down_gets_the_alert_when_it_is_back(
+    servers: tuple[Server, Server], tmp_path: Path
+) -> None:
+    """Alerts go to every Alertmanager replica, each with its own bookkeeping: one that is down
+    when the cable fails does not hold back the other, and gets the alert once it is back."""
+    influx, am = servers
+    topo = setup_db(influx, "replicas", am.url, tmp_path)
+    floors = {(r.id, c): p.floor_rtt_ms for r in topo.topology.regions
+              for c, p in r.paths.items()}  # fmt: skip
+    base = float(int(time.time()) - 40)
+
+    def round_lines(k: int) -> list[str]:
+        return [ping_line(r, c, base + k, 5, 0, None) if c == "SJC" and k >= 0
+                else ping_line(r, c, base + k, 5, 5, floor + 0.3)
+                for (r, c), floor in floors.items()]  # fmt: skip
+
+    def sjc(url: str) -> list[dict[str, Any]]:
+        return [a for a in active_alerts(url) if a["labels"].get("cable") == "SJC"]
+
+    with alertmanager(tmp_path / "am-2") as other:
+        other.stop()  # down when SJC fails
+
+        async def go() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+            ql = InfluxQL(topo.influx("tests"))
+            writer = InfluxV1Writer(topo.influx("tests"), secret=None)
+            clients = [AlertmanagerClient(am.url), AlertmanagerClient(other.url)]
+            clock = Clock(base)
+            ev = Evaluator(topo, ql, writer=writer, alertmanagers=clients, clock=clock)
+            await writer.write([ln for k in range(-30, 0) for ln in round_lines(k)])
+            await ev.warm_up()
+            for k in range(0, 5):
+                await writer.write(round_lines(k))
+                clock.now = base + k + 1.2
+                await ev.detect()
+                await ev.flush()
+            while_down = await asyncio.to_thread(sjc, am.url)
+            await asyncio.to_thread(other.start)  # back, with nothing of ours
+            clock.now += 0.5
+            await ev.flush()  # not due for a resend: it goes to the replica that missed it
+            back = await asyncio.to_thread(sjc, other.url)
+            for c in clients:
+                await c.close()
+            await ql.close()
+            await writer.close()
+            return while_down, back
+
+        while_down, back = run(go())
+    assert [a["labels"]["alertname"] for a in while_down] == ["CablewatchCableFault"]
+    assert [a["labels"] for a in back] == [a["labels"] for a in while_down]
 
 
 @dataclass(frozen=True)

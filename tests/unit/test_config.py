@@ -65,6 +65,8 @@ EXPECTED: dict[str, list[str]] = {
         "sla[1].rtt_p95_ms: got -5, expected a number > 0",
         "detection.enter_rounds: got 0, expected a whole number from 1 to 100000",
         "detection.max_stretch: got 0.5, expected a number >= 1",
+        "alerting.alertmanager_urls: give alertmanager_url (one) or alertmanager_urls (every "
+        "replica of a cluster), not both",
         "alerting.alertmanager_url: got 'alertmanager:9093', expected an http:// or https:// URL",
     ],
     "syntax": [
