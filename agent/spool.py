@@ -6,12 +6,17 @@ the same transaction, so the spool's count is exactly what was measured and is s
 Points leave the spool only after a sink acknowledged them (at-least-once); since the same round
 always has the same lines, a replay overwrites itself in InfluxDB instead of counting twice.
 
+Only its owner reads it (mode 0600, and 0700 for a directory it creates; SQLite gives the WAL
+and shared-memory files the database's mode): results can name internal addresses.
+
 Disk bound: when the points pending exceed ``max_bytes``, the oldest are dropped (counted in
 ``dropped``; the agent logs it). Not thread-safe: use from one thread at a time.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,7 +40,11 @@ class SpoolDepth:
 class Spool:
     def __init__(self, path: str | Path, *, max_bytes: int = 256 * 1024 * 1024) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+        for suffix in ("", "-wal", "-shm"):  # made by an older version, or under another umask
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(f"{self.path}{suffix}", 0o600)
         self.max_bytes = max_bytes
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")

@@ -62,3 +62,16 @@ def test_committed_rounds_survive_sigkill(tmp_path: Path) -> None:
     spool = Spool(path)
     assert spool.rounds() == {"ping|x": 151}
     assert spool.depth().points == 151
+
+
+def test_only_its_owner_reads_it(tmp_path: Path) -> None:
+    old = tmp_path / "old.db"
+    old.write_bytes(b"")
+    old.chmod(0o644)  # made under a looser umask
+    for path in (tmp_path / "state" / "s.db", old):
+        spool = Spool(path)
+        spool.add([("ping|sg|ADC", ["a 1"])])
+        for f in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            assert f.stat().st_mode & 0o777 == 0o600, f
+        spool.close()
+    assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700
