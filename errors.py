@@ -73,8 +73,9 @@ class IcmpPermissionError(CablewatchError):
     def __init__(self, family: str, gid: int) -> None:
         self.family = family
         super().__init__(
-            f"no permission to open an ICMP socket ({family}): run as root, or grant the "
-            f"interpreter raw sockets with `setcap cap_net_raw+ep <python>`, or allow "
+            f"no permission to open an ICMP socket ({family}): run as root or with CAP_NET_RAW "
+            f"(deploy/systemd's agent unit grants it; elsewhere `setcap cap_net_raw+ep "
+            f"<python>`), or allow "
             f"unprivileged ICMP for group {gid} with "
             f'`sysctl -w net.ipv4.ping_group_range="{gid} {gid}"`'
         )
