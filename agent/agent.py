@@ -8,6 +8,11 @@ work) and observed by the Prometheus exporter; the sender (agent/sender.py) move
 points to the sink; probing never waits for it. SIGTERM: stop scheduling, let the probes
 in flight finish, try to drain the spool for a few seconds, exit. What is not sent stays in the
 spool for the next start.
+
+SIGHUP re-reads the configuration file (config/reload.py): the region's targets and probe
+settings change between two rounds; the probes in flight finish and are recorded once, the
+spool and the sender carry on. A file that does not load is refused with one log line, and
+the agent keeps probing as it was.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import logging
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,11 +29,13 @@ from typing import Any, TypeVar
 
 from cablewatch.agent.sender import Sender, SenderOptions
 from cablewatch.agent.spool import Spool
-from cablewatch.aio import stop_on_signals
+from cablewatch.aio import first_of, signal_event, stop_on_signals
 from cablewatch.collectors.exporter import AgentMetrics
 from cablewatch.collectors.influx import Writer, writer_for
 from cablewatch.collectors.lineprotocol import result_lines
-from cablewatch.config import Config
+from cablewatch.config import Config, load
+from cablewatch.config.reload import take
+from cablewatch.errors import CablewatchError
 from cablewatch.probes.icmp import IcmpEngine
 from cablewatch.probes.jobs import ProbeJob, region_jobs, run_job
 from cablewatch.probes.result import ProbeResult
@@ -73,12 +81,14 @@ class Agent:
     async def _db(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._db_thread, fn, *args)
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, reload: asyncio.Event | None = None) -> None:
+        """Until ``stop``; each time ``reload`` is set, re-read the configuration file."""
         log.info(
             "agent %s (%s): %d probe jobs; spool %s holds %d points",
             self.opts.region, self.opts.host, len(self.jobs), self.opts.spool_path,
             self.spool.depth().points,
         )  # fmt: skip
+        reload = reload or asyncio.Event()
         probes_done = asyncio.Event()
         sending = (
             asyncio.create_task(self.sender.run(probes_done), name="sender")
@@ -86,15 +96,23 @@ class Agent:
             else None
         )
         async with IcmpEngine() as engine:
+            if any(job.protocol == "icmp" for job in self.jobs):
+                engine.open(v6=False)  # IcmpPermissionError now, not at the first round
+                log.info("ICMP through %s sockets", engine.mode)
             ctx = ProbeContext(engine)
-            start = asyncio.get_running_loop().time()
-            n = len(self.jobs)
-            probes = [
-                asyncio.create_task(self._schedule(job, ctx, start + i * job.interval_s / n, stop))
-                for i, job in enumerate(self.jobs)
-            ]
-            await stop.wait()
-            await asyncio.gather(*probes)  # each finishes its probe in flight
+            halt, probes = self._start(ctx)
+            while await first_of(stop, reload) is reload:
+                reload.clear()
+                new = self._reread()
+                if new is None:
+                    continue
+                halt.set()
+                await asyncio.gather(*probes)  # each finishes (and records) its probe in flight
+                self.config = new
+                self.jobs = region_jobs(new.topology, new.probe, self.opts.region)
+                halt, probes = self._start(ctx)
+            halt.set()
+            await asyncio.gather(*probes)
         probes_done.set()  # only now may the sender drain the spool and stop
         if self.sender is not None and sending is not None:
             self.sender.new_data.set()
@@ -104,6 +122,34 @@ class Agent:
         self.spool.close()
         log.info("agent %s stopped: %d rounds made, %d points left in the spool",
                  self.opts.region, self.rounds_made, depth.points)  # fmt: skip
+
+    def _start(self, ctx: ProbeContext) -> tuple[asyncio.Event, list[asyncio.Task[None]]]:
+        """Schedule every job, staggered across its interval from now; the event ends them."""
+        halt = asyncio.Event()
+        start = asyncio.get_running_loop().time()
+        n = len(self.jobs)
+        return halt, [
+            asyncio.create_task(self._schedule(job, ctx, start + i * job.interval_s / n, halt))
+            for i, job in enumerate(self.jobs)
+        ]
+
+    def _reread(self) -> Config | None:
+        """The configuration file again, as this agent takes it; None (logged) if refused."""
+        path = self.config.source
+        try:
+            new = load(path)
+            new.topology.region(self.opts.region)
+        except CablewatchError as exc:
+            log.error("reload of %s refused, running configuration kept: %s", path,
+                      str(exc).replace("\n", "; "))  # fmt: skip
+            return None
+        change = take(self.config, new, "agent")
+        if change.at_restart:
+            log.warning("reload of %s: %s changed; they take effect at the next restart", path,
+                        ", ".join(change.at_restart))  # fmt: skip
+        jobs = region_jobs(change.config.topology, change.config.probe, self.opts.region)
+        log.warning("reloaded %s: %d probe jobs (were %d)", path, len(jobs), len(self.jobs))
+        return change.config
 
     async def _schedule(
         self, job: ProbeJob, ctx: ProbeContext, first: float, stop: asyncio.Event
@@ -157,7 +203,7 @@ async def serve(config: Config, opts: AgentOptions, listen: tuple[str, int] | No
     stop = stop_on_signals()
     agent = Agent(config, opts, writer, metrics)
     try:
-        await agent.run(stop)
+        await agent.run(stop, signal_event(signal.SIGHUP))
     finally:
         if writer is not None:
             await writer.close()

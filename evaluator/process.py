@@ -1,27 +1,63 @@
 """The evaluator as a process: its clients (InfluxDB, Alertmanager), its metrics endpoint,
-SIGTERM / SIGINT; and the commands built on it (``evaluate``, ``sla status``; ``serve`` adds
-the gateway, gateway/server.py)."""
+SIGTERM / SIGINT, SIGHUP (reload); and the commands built on it (``evaluate``, ``sla status``;
+``serve`` adds the gateway, gateway/server.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import signal
+from collections.abc import AsyncIterator, Callable
 
-from cablewatch.aio import stop_on_signals
+from cablewatch.aio import first_of, signal_event, stop_on_signals
 from cablewatch.alerting.alertmanager import AlertmanagerClient
 from cablewatch.collectors.influx import InfluxQL, writer_for
-from cablewatch.config import Config
+from cablewatch.config import Config, load
+from cablewatch.config.reload import take
+from cablewatch.errors import CablewatchError
 from cablewatch.evaluator.metrics import EvaluatorMetrics
 from cablewatch.evaluator.service import Evaluator
 from cablewatch.sla.evaluate import SlaStatus
 
-__all__ = ["running", "serve", "sla_status"]
+__all__ = ["Prepare", "reloads", "running", "serve", "sla_status"]
 
 log = logging.getLogger("cablewatch.evaluator")
 
 _NEEDS_INFLUX = "the evaluator reads the agents' results from it"
+
+Prepare = Callable[[Config], Callable[[], str]]
+"""Readies what a process adds to a reload (may raise CablewatchError: the reload is refused);
+returns what commits it, which says what it took."""
+
+
+def _nothing(_config: Config) -> Callable[[], str]:
+    return lambda: ""
+
+
+async def reloads(evaluator: Evaluator, stop: asyncio.Event, prepare: Prepare = _nothing) -> None:
+    """Each SIGHUP until ``stop``: re-read the configuration file and take what the evaluator
+    takes of it (config/reload.py), plus what ``prepare`` readies; a file that does not load, or
+    that ``prepare`` refuses, changes nothing (one log line)."""
+    hup = signal_event(signal.SIGHUP)
+    while await first_of(stop, hup) is hup:
+        hup.clear()
+        path = evaluator.config.source
+        try:
+            change = take(evaluator.config, load(path), "evaluator")
+            commit = prepare(change.config)
+        except CablewatchError as exc:
+            log.error("reload of %s refused, running configuration kept: %s", path,
+                      str(exc).replace("\n", "; "))  # fmt: skip
+            continue
+        evaluator.reconfigure(change.config)
+        extra = commit()
+        if change.at_restart:
+            log.warning("reload of %s: %s changed; they take effect at the next restart", path,
+                        ", ".join(change.at_restart))  # fmt: skip
+        log.warning("reloaded %s: %d SLA policies%s; changed: %s", path,
+                    len(change.config.slas), f", {extra}" if extra else "",
+                    ", ".join(change.taken) or "nothing")  # fmt: skip
 
 
 @contextlib.asynccontextmanager
@@ -33,28 +69,32 @@ async def running(
     sink = config.influx(_NEEDS_INFLUX)
     ql = InfluxQL(sink)
     writer = writer_for(sink)
-    url = config.alerting.alertmanager_url
-    am = AlertmanagerClient(url) if url else None
+    ams = [AlertmanagerClient(url) for url in config.alerting.alertmanager_urls]
     metrics = EvaluatorMetrics()
     if listen is not None:
         metrics.serve(*listen)
         log.info("metrics on http://%s:%d/metrics", *listen)
-    if am is None:
-        log.info("no [alerting] alertmanager_url: events are stored, not posted")
+    if not ams:
+        log.info("no [alerting] alertmanager_url(s): events are stored, not posted")
     stop = stop_on_signals()
     try:
-        yield Evaluator(config, ql, writer=writer, alertmanager=am, metrics=metrics), stop
+        yield Evaluator(config, ql, writer=writer, alertmanagers=ams, metrics=metrics), stop
     finally:
         await ql.close()
         await writer.close()
-        if am is not None:
+        for am in ams:
             await am.close()
 
 
 async def serve(config: Config, listen: tuple[str, int] | None) -> None:
     """``cablewatch evaluate``: until SIGTERM / SIGINT."""
     async with running(config, listen) as (evaluator, stop):
-        await evaluator.run(stop)
+        reloading = asyncio.create_task(reloads(evaluator, stop), name="reload")
+        try:
+            await evaluator.run(stop)
+        finally:
+            stop.set()
+            await reloading
 
 
 async def sla_status(config: Config) -> list[SlaStatus]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from cablewatch.aio import wait_event
 from cablewatch.alerting import impact
@@ -55,7 +55,7 @@ class Evaluator:
         ql: InfluxQL,
         *,
         writer: Writer | None = None,
-        alertmanager: AlertmanagerClient | None = None,
+        alertmanagers: Sequence[AlertmanagerClient] = (),
         metrics: EvaluatorMetrics | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -65,7 +65,7 @@ class Evaluator:
         self.clock = clock
         self.detection = Detection(config)
         self.tracker = EventTracker(config.detection.settle_for(config.probe.interval_s))
-        self.outbox = Outbox(config, self.metrics, writer, alertmanager)
+        self.outbox = Outbox(config, self.metrics, writer, alertmanagers)
         self.sla = SlaMinutes(config, self.detection.detectors)
         self.failover = FailoverEngine(config.failover)
         self.on_recommendation: list[Callable[[Recommendation], None]] = []
@@ -77,6 +77,13 @@ class Evaluator:
         """(customer, region) whose fast burn-rate alert fires, as of the last SLA pass."""
         self.cable_regions = {c.name: [r.id for r in config.topology.regions if c.name in r.paths]
                               for c in config.topology.cables}  # fmt: skip
+
+    def reconfigure(self, config: Config) -> None:
+        """Run with ``config`` from now on (a reload: config/reload.py decides what of a new
+        file it holds). Open events, baselines and recommendations are kept."""
+        self.config = config
+        self.outbox.config = config
+        self.sla.config = config
 
     # -- detection ---------------------------------------------------------------------------
 

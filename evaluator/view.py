@@ -15,6 +15,7 @@ from cablewatch.failover.score import Score
 from cablewatch.sla.evaluate import Minute
 
 if TYPE_CHECKING:
+    from cablewatch.config import Config
     from cablewatch.evaluator.service import Evaluator
 
 __all__ = ["EvaluatorView", "OpenEvent"]
@@ -46,9 +47,13 @@ class EvaluatorView:
         self.poll_s = config.evaluator.poll_s
         self.registry: CollectorRegistry = evaluator.metrics.registry
         self.now: Callable[[], float] = evaluator.clock
-        self.config = config
         self.ql = evaluator.ql
         """For reads the evaluator does not keep (reports)."""
+
+    @property
+    def config(self) -> Config:
+        """The evaluator's configuration, as of its last reload."""
+        return self._ev.config
 
     @property
     def version(self) -> int:

@@ -34,7 +34,7 @@ from cablewatch.errors import CablewatchError, SinkError
 from cablewatch.reports.period import Period, month, span
 from cablewatch.reports.render import Format, media_type
 
-__all__ = ["OPERATOR", "ApiSource", "create_app", "openapi_document"]
+__all__ = ["OPERATOR", "ApiSource", "Tokens", "create_app", "openapi_document"]
 
 OPERATOR = "operator"
 """The scope of a token that reads everything; any other scope is one customer's name."""
@@ -137,10 +137,25 @@ class ApiSource(Protocol):
     def registry(self) -> CollectorRegistry: ...
 
 
-def create_app(source: ApiSource, tokens: Mapping[str, str], *, timezone: str = "UTC") -> FastAPI:
+class Tokens:
+    """The bearer tokens the API takes, each with its scope (OPERATOR or a customer);
+    ``replace`` swaps them at once (a reload), for requests that arrive after it."""
+
+    def __init__(self, tokens: Mapping[str, str]) -> None:
+        self.entries: list[tuple[bytes, str]] = []
+        self.replace(tokens)
+
+    def replace(self, tokens: Mapping[str, str]) -> None:
+        if not tokens or any(not t for t in tokens):
+            raise ValueError("the API needs at least one non-empty bearer token")
+        self.entries = [(t.encode(), scope) for t, scope in tokens.items()]
+
+
+def create_app(
+    source: ApiSource, tokens: Mapping[str, str] | Tokens, *, timezone: str = "UTC"
+) -> FastAPI:
     """``tokens``: each bearer token and its scope (OPERATOR or a customer)."""
-    if not tokens or any(not t for t in tokens):
-        raise ValueError("the API needs at least one non-empty bearer token")
+    table = tokens if isinstance(tokens, Tokens) else Tokens(tokens)
     app = FastAPI(
         title="cablewatch gateway API",
         version=__version__,
@@ -148,11 +163,10 @@ def create_app(source: ApiSource, tokens: Mapping[str, str], *, timezone: str = 
         "statistics, for the API gateway. Read-only; bearer tokens.",
     )
     bearer = HTTPBearer(auto_error=False)
-    wanted = [(t.encode(), scope) for t, scope in tokens.items()]
 
     def scope_of(given: bytes) -> str:
         found = ""
-        for token, scope in wanted:  # every comparison runs: no early exit to time
+        for token, scope in table.entries:  # every comparison runs: no early exit to time
             if hmac.compare_digest(given, token):
                 found = scope
         if not given or not found:

@@ -3,6 +3,11 @@
 One asyncio loop runs the evaluator's loops (detection, SLA, recommendations), the HTTP API
 (uvicorn) and one webhook worker per URL. SIGTERM / SIGINT stop all three: the API stops
 accepting, the evaluator finishes its pass and flushes, queued webhooks get a few seconds.
+SIGHUP re-reads the configuration file: SLA policies, maintenance windows, reports, webhooks
+and the API's tokens (their file too) change in place, with open events, alert state and
+recommendations kept; a file that does not load, or whose tokens or webhook secrets cannot
+be read, is refused with one log line and the running configuration kept
+(config/reload.py).
 """
 
 from __future__ import annotations
@@ -20,11 +25,11 @@ from cablewatch.aio import wait_event
 from cablewatch.config import Config
 from cablewatch.credentials import read_secret
 from cablewatch.errors import CablewatchError
-from cablewatch.evaluator.process import running
+from cablewatch.evaluator.process import Prepare, reloads, running
 from cablewatch.evaluator.service import Evaluator
 from cablewatch.evaluator.view import EvaluatorView
 from cablewatch.failover.engine import Recommendation
-from cablewatch.gateway.api import OPERATOR, create_app
+from cablewatch.gateway.api import OPERATOR, Tokens, create_app
 from cablewatch.gateway.settings import ApiSettings
 from cablewatch.gateway.source import EvaluatorSource
 from cablewatch.gateway.webhooks import WebhookSender
@@ -90,16 +95,34 @@ def api_settings(config: Config) -> ApiSettings:
 
 
 async def _archive(
-    config: Config, evaluator: Evaluator, stop: asyncio.Event,
-    announce: Callable[[dict[str, Any]], None],
-) -> None:  # fmt: skip
-    """Each closed month's reports, checked every minute (``[report] dir``)."""
-    while config.report.dir and not stop.is_set():
+    evaluator: Evaluator, stop: asyncio.Event, announce: Callable[[dict[str, Any]], None]
+) -> None:
+    """Each closed month's reports, checked every minute (``[report] dir``, as reloaded)."""
+    while not stop.is_set():
+        config = evaluator.config
         try:
-            await close_periods(config, evaluator.ql, evaluator.clock(), announce)
+            if config.report.dir:
+                await close_periods(config, evaluator.ql, evaluator.clock(), announce)
         except (CablewatchError, OSError) as exc:
             log.warning("closed-period reports: %s; retrying in a minute", exc)
         await wait_event(stop, 60.0)
+
+
+def _prepare_reload(tokens: Tokens, hooks: WebhookSender) -> Prepare:
+    """What ``serve`` adds to the evaluator's reload: the API's tokens (re-read from their
+    file or variable) and the webhooks (secrets read before anything changes)."""
+
+    def prepare(config: Config) -> Callable[[], str]:
+        new_tokens = read_tokens(api_settings(config))
+        hooks.reconfigure(config.webhooks)
+
+        def commit() -> str:
+            tokens.replace(new_tokens)
+            return f"{len(config.webhooks)} webhooks, {len(new_tokens)} API tokens"
+
+        return commit
+
+    return prepare
 
 
 class _Server(uvicorn.Server):
@@ -114,7 +137,7 @@ async def serve(
     config: Config, listen: tuple[str, int] | None, *, delivery_log: Path | None = None
 ) -> None:
     api = api_settings(config)
-    tokens = read_tokens(api)
+    tokens = Tokens(read_tokens(api))
     hooks = WebhookSender(config.webhooks, log_file=delivery_log)
     async with running(config, listen) as (evaluator, stop):
         source = EvaluatorSource(EvaluatorView(evaluator))
@@ -140,11 +163,15 @@ async def serve(
                  "https" if tls else "http", api.listen_host, api.listen_port,
                  len(config.webhooks))  # fmt: skip
         api_task = asyncio.create_task(server.serve(), name="api")
-        archive = asyncio.create_task(_archive(config, evaluator, stop, announce), name="reports")
+        archive = asyncio.create_task(_archive(evaluator, stop, announce), name="reports")
+        reloading = asyncio.create_task(reloads(evaluator, stop, _prepare_reload(tokens, hooks)),
+                                        name="reload")  # fmt: skip
         try:
             await evaluator.run(stop)
         finally:
+            stop.set()  # also when the evaluator failed: the other loops end with it
             server.should_exit = True
+            await reloading
             await archive
             await api_task
             await hooks.drain(5.0)

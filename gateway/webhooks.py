@@ -66,22 +66,37 @@ class WebhookSender:
     def __init__(self, hooks: tuple[WebhookSettings, ...], *, log_file: Path | None = None,
                  backoff_s: float = 1.0, timeout_s: float = 5.0) -> None:  # fmt: skip
         self.hooks = hooks
-        self.secrets = {
-            h.url: read_secret(f"webhook {h.url}", h.secret_env, "webhooks.secret_env",
-                               h.secret_file, "webhooks.secret_file") or ""
-            for h in hooks
-        }  # fmt: skip
+        self.secrets = _secrets(hooks)
         self.log_file = log_file
         self.backoff_s = backoff_s
         self.deliveries: collections.deque[Delivery] = collections.deque(maxlen=1000)
         self._queues: dict[str, asyncio.Queue[tuple[int, bytes]]] = {}
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: dict[str, asyncio.Task[None]] = {}
         self._client = httpx.AsyncClient(timeout=timeout_s)
 
     def start(self) -> None:
         for h in self.hooks:
-            self._queues[h.url] = asyncio.Queue()
-            self._tasks.append(asyncio.create_task(self._worker(h), name=f"webhook {h.url}"))
+            self._start(h.url)
+
+    def _start(self, url: str) -> None:
+        self._queues[url] = asyncio.Queue()
+        self._tasks[url] = asyncio.create_task(self._worker(url), name=f"webhook {url}")
+
+    def reconfigure(self, hooks: tuple[WebhookSettings, ...]) -> None:
+        """Deliver to ``hooks`` from now on (a reload). Their secrets are read first: one
+        that cannot be read raises, and nothing changes. A URL kept keeps its queue; a URL
+        dropped loses what was queued for it (logged)."""
+        secrets = _secrets(hooks)
+        urls = {h.url for h in hooks}
+        for url in [u for u in self._queues if u not in urls]:
+            queued = self._queues.pop(url).qsize()
+            self._tasks.pop(url).cancel()
+            if queued:
+                log.warning("webhook %s removed: %d queued deliveries dropped", url, queued)
+        self.hooks, self.secrets = hooks, secrets
+        for h in hooks:
+            if h.url not in self._queues:
+                self._start(h.url)
 
     def publish(self, version: int, payload: dict[str, Any]) -> None:
         body = json.dumps(payload, sort_keys=True).encode()
@@ -97,15 +112,16 @@ class WebhookSender:
             w.cancel()
 
     async def close(self) -> None:
-        for t in self._tasks:
+        for t in self._tasks.values():
             t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         await self._client.aclose()
 
-    async def _worker(self, hook: WebhookSettings) -> None:
-        queue = self._queues[hook.url]
+    async def _worker(self, url: str) -> None:
+        queue = self._queues[url]
         while True:
             version, body = await queue.get()
+            hook = next(h for h in self.hooks if h.url == url)  # as of the last reload
             try:
                 await self._deliver(hook, version, body)
             finally:
@@ -154,3 +170,11 @@ class WebhookSender:
             except OSError as exc:
                 msg = f"webhook delivery log {self.log_file}: {exc.strerror}"
                 raise CablewatchError(msg) from exc
+
+
+def _secrets(hooks: tuple[WebhookSettings, ...]) -> dict[str, str]:
+    return {
+        h.url: read_secret(f"webhook {h.url}", h.secret_env, "webhooks.secret_env",
+                           h.secret_file, "webhooks.secret_file") or ""
+        for h in hooks
+    }  # fmt: skip

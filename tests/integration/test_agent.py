@@ -10,6 +10,7 @@ from pathlib import Path
 
 from conftest import DATA, cablewatch_cmd
 from pipeline_helpers import influx_counts, spool_report
+from waiting import wait_until
 
 from cablewatch.lab.stack import free_port, influxd
 
@@ -84,3 +85,72 @@ def test_sink_down_at_start_spools_then_delivers_everything(tmp_path: Path) -> N
     rounds = sum(counts.values())
     assert 1 <= len(retries) < rounds / 4  # per backoff, not per point
     assert all("influxdb sink http://127.0.0.1:" in line for line in retries)
+
+
+def _targets(config: Path, port: int, interval_s: float, addresses: tuple[str, str]) -> None:
+    """``config``: ICMP only, every ``interval_s``, to one address per cable."""
+    text = _config(config.parent, port).read_text()
+    text = text.replace("interval_s = 0.3", f"interval_s = {interval_s}")
+    text = text.replace('["icmp", "tcp", "http", "dns"]', '["icmp"]')
+    text = text.replace('address = "127.0.0.1"', f'address = "{addresses[0]}"')
+    text = text.replace('address = "127.0.0.2"', f'address = "{addresses[1]}"')
+    config.write_text(text)
+
+
+def test_sighup_changes_targets_during_an_outage_without_losing_a_round(tmp_path: Path) -> None:
+    port = free_port()
+    config = tmp_path / "agent.toml"
+    _targets(config, port, 0.3, ("127.0.0.1", "127.0.0.2"))
+    spool = tmp_path / "s.db"
+    env = os.environ | {"CABLEWATCH_INFLUX_TOKEN": "not-checked-by-influxdb-1.6"}
+    log = tmp_path / "agent.log"
+    cmd = cablewatch_cmd("agent", "--config", str(config), "--region", "singapore",
+                         "--spool", str(spool), "--host", "sg-probe-1")  # fmt: skip
+    old, new = "icmp|singapore|SJC|127.0.0.2", "icmp|singapore|SJC|127.0.0.3"
+
+    def made() -> dict[str, int]:
+        rounds: dict[str, int] = spool_report(spool)["rounds"]
+        return rounds
+
+    def logged(text: str) -> int:
+        return log.read_text().count(text)
+
+    with influxd(tmp_path / "influx", port=port) as server:
+        subprocess.run(cablewatch_cmd("db", "init", "--config", str(config)), env=env,
+                       check=True, capture_output=True)  # fmt: skip
+        with log.open("wb") as out:
+            agent = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+        try:
+            wait_until(lambda: influx_counts(server.url, "cablewatch").get(old, 0) >= 3, 30,
+                       "rounds stored")  # fmt: skip
+            server.stop()  # the outage
+            wait_until(lambda: logged("retrying in") >= 1, 30, "the agent noticing the outage")
+            # a file that does not load: refused, the agent probes on as it was
+            config.write_text(config.read_text().replace("[probe]", "[probe", 1))
+            agent.send_signal(signal.SIGHUP)
+            wait_until(lambda: logged("refused, running configuration kept") == 1, 30,
+                       "the refusal")  # fmt: skip
+            n = made()[old]
+            wait_until(lambda: made()[old] >= n + 3, 30, "rounds after the refusal")
+            # SJC's target moves from 127.0.0.2 to 127.0.0.3, every 0.25 s
+            _targets(config, port, 0.25, ("127.0.0.1", "127.0.0.3"))
+            agent.send_signal(signal.SIGHUP)
+            wait_until(lambda: made().get(new, 0) >= 10, 30, "rounds of the new target")
+            left = made()[old]
+            server.start()  # the outage ends
+            wait_until(lambda: logged("takes writes again") >= 1, 60, "the sink back")
+            agent.send_signal(signal.SIGTERM)
+            assert agent.wait(30) == 0, log.read_text()
+            report = spool_report(spool)
+            counts = influx_counts(server.url, "cablewatch")
+        finally:
+            if agent.poll() is None:
+                agent.kill()
+                agent.wait()
+    text = log.read_text()
+    assert "reloaded " in text
+    assert "2 probe jobs (were 2)" in text
+    assert report["points_pending"] == 0
+    assert report["rounds"][old] == left  # probing the old target stopped at the reload
+    assert counts == report["rounds"]  # every round made is stored, none twice
+    assert set(counts) == {"icmp|singapore|ADC|127.0.0.1", old, new}

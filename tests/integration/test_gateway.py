@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import subprocess
 import threading
 import time
@@ -42,6 +43,9 @@ class Served:
     received: Received
     delivery_log: Path
     config: Path
+    proc: subprocess.Popen[bytes]
+    log: Path
+    tokens: Path
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +99,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
                     return False
 
             wait_until(ready, 30, "the API")
-            yield Served(url, received, tmp / "deliveries.jsonl", config)
+            yield Served(url, received, tmp / "deliveries.jsonl", config, proc, log,
+                         tmp / "tokens")  # fmt: skip
         finally:
             stop.set()
             proc.terminate()
@@ -235,3 +240,57 @@ def test_published_openapi_schema_is_what_is_served(served: Served) -> None:
     }  # fmt: skip
     security = served_schema["components"]["securitySchemes"]
     assert security == {"HTTPBearer": {"type": "http", "scheme": "bearer"}}
+
+
+def _hup(served: Served, expect: str) -> str:
+    """SIGHUP, then wait for the log line with ``expect`` that it causes; returns it."""
+
+    def lines() -> list[str]:
+        return [ln for ln in served.log.read_text().splitlines() if expect in ln]
+
+    before = len(lines())
+    served.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: len(lines()) > before, 30, expect)
+    return lines()[before]
+
+
+def test_sighup_reloads_slas_and_tokens_and_refuses_a_bad_file(served: Served) -> None:
+    """Last in the module: it changes the configuration, and with it the tokens."""
+    good = served.config.read_text()
+
+    def events() -> list[Any]:
+        return [c["events"] for c in get(served, "/v1/cables").json()["cables"]]
+
+    wait_until(lambda: any(events()), 30, "an open event (jakarta loses all over ADC)")
+    before = events()
+    version = get(served, "/v1/recommendations").json()["version"]
+    assert get(served, "/v1/customers/north-asia-fintech/status").status_code == 200
+    # a file that does not load: refused, nothing changes
+    served.config.write_text(good.replace("[[sla]]", "[[sla", 1))
+    line = _hup(served, "reload of")
+    assert "refused, running configuration kept: " in line
+    assert "invalid TOML" in line
+    # a webhook secret that cannot be read: refused too, before anything changed
+    (served.tokens.parent / "secret").rename(served.tokens.parent / "secret.gone")
+    served.tokens.write_text("fresh-token\n")
+    served.config.write_text(good)
+    line = _hup(served, "reload of")
+    assert "refused, running configuration kept: webhook http://127.0.0.1:" in line
+    assert get(served, "/v1/cables").status_code == 200  # the old token still works
+    # a good file: one SLA policy fewer, new tokens; events and recommendations kept
+    (served.tokens.parent / "secret.gone").rename(served.tokens.parent / "secret")
+    cut = good.index('[[sla]]\ncustomer = "north-asia-fintech"')
+    end = good.index("\n[", cut + 1) + 1  # the next table
+    served.config.write_text(good[:cut] + good[end:])
+    line = _hup(served, "reloaded")
+    assert line.endswith("1 SLA policies, 1 webhooks, 1 API tokens; changed: slas"), line
+    assert get(served, "/v1/cables").status_code == 401  # the old token is gone
+    assert get(served, "/v1/cables", token="fresh-token").status_code == 200
+    fresh = {"Authorization": "Bearer fresh-token"}
+    status = httpx.get(f"{served.url}/v1/customers/north-asia-fintech/status", headers=fresh,
+                       timeout=10)  # fmt: skip
+    assert status.status_code == 404
+    after = get(served, "/v1/cables", token="fresh-token").json()["cables"]
+    assert [c["events"] for c in after] == before
+    assert get(served, "/v1/recommendations", token="fresh-token").json()["version"] == version
+    assert served.proc.poll() is None
