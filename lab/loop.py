@@ -30,7 +30,17 @@ from cablewatch.lab.stack import (
     stopping,
 )
 
-__all__ = ["LoopRun", "cable_at", "closed_loop", "recoveries", "switches"]
+__all__ = [
+    "LoopRun",
+    "cable_at",
+    "closed_loop",
+    "on_cable",
+    "read_records",
+    "recoveries",
+    "standin_command",
+    "switches",
+    "wait_for",
+]
 
 
 @dataclass
@@ -50,7 +60,7 @@ class LoopRun:
     """The latency step, if one was made: region, from, to, switched_s (after the step)."""
 
 
-def _read(out: Path) -> dict[str, list[dict[str, Any]]]:
+def read_records(out: Path) -> dict[str, list[dict[str, Any]]]:
     return {f.stem: [json.loads(ln) for ln in f.read_text().splitlines()]
             for f in out.glob("*.jsonl")}  # fmt: skip
 
@@ -61,6 +71,11 @@ def cable_at(records: list[dict[str, Any]], t: float) -> str:
         if r["kind"] in ("start", "switch") and r["t"] <= t:
             cable = r.get("to") or r["cable"]
     return cable
+
+
+def on_cable(records: dict[str, list[dict[str, Any]]], cable: str, t: float) -> list[str]:
+    """The regions whose stand-in used ``cable`` at ``t``."""
+    return [r for r, rs in records.items() if cable_at(rs, t) == cable]
 
 
 def switches(run: LoopRun, region: str, start: float, end: float) -> list[dict[str, Any]]:
@@ -154,16 +169,12 @@ def closed_loop(
         standins = []
         try:
             with stopping([serve]), agents(state, config, tmp, listen_port=None):
-                for region, ns in state["region_ns"].items():
-                    cmd = ["ip", "netns", "exec", ns, sys.executable, "-m",
-                           "cablewatch.lab.standin", "--region", region, "--api",
-                           f"http://{host}:{port}", "--token-file", str(tmp / "tokens"),
-                           "--state", str(opts.state_file), "--out",
-                           str(out / f"{region}.jsonl"), "--poll-s", "0.25", "--probe-s",
-                           "0.25"]  # fmt: skip
+                for region in state["region_ns"]:
+                    cmd = standin_command(state, opts, region, [f"http://{host}:{port}"],
+                                          tmp / "tokens", out)  # fmt: skip
                     standins.append(subprocess.Popen(cmd, stderr=subprocess.DEVNULL))
                 with stopping(standins):
-                    _wait(lambda: len(r := _read(out)) == 9 and all(
+                    wait_for(lambda: len(r := read_records(out)) == 9 and all(
                         any(x["kind"] == "switch" for x in rs) for rs in r.values()),
                         60 + 20 * interval_s, "every stand-in following a recommendation",
                         serve, serve_log)  # fmt: skip
@@ -182,10 +193,10 @@ def closed_loop(
                     if step_region is not None:
                         step = _step(opts, state, out, step_region, serve, serve_log, say)
                     cut = time.time()
-                    on_cut = [r for r, rs in _read(out).items() if cable_at(rs, cut) == cut_cable]
+                    on_cut = on_cable(read_records(out), cut_cable, cut)
                     manager.set_links(opts, cut_cable, None, {"cut": True})
                     say(f"{cut_cable} cut; regions on it: {', '.join(on_cut) or 'none'}")
-                    _wait(lambda: all(cable_at(_read(out)[r], time.time()) != cut_cable
+                    wait_for(lambda: all(cable_at(read_records(out)[r], time.time()) != cut_cable
                                       for r in on_cut), 60, f"every region off {cut_cable}",
                           serve, serve_log)  # fmt: skip
                     time.sleep(hold_s)
@@ -200,29 +211,42 @@ def closed_loop(
             manager.restore(opts, None)
     objective = {r: min((p.rtt_p95_ms for p in topo.slas if r in p.regions), default=1e9)
                  for r in state["region_ns"]}  # fmt: skip
-    return LoopRun(_read(out), (noise_start, noise_end), cut, restore, end, on_cut, objective,
-                   serve_log, step)  # fmt: skip
+    return LoopRun(read_records(out), (noise_start, noise_end), cut, restore, end, on_cut,
+                   objective, serve_log, step)  # fmt: skip
+
+
+def standin_command(state: dict[str, Any], opts: manager.LabOptions, region: str,
+                    apis: list[str], tokens: Path, out: Path) -> list[str]:  # fmt: skip
+    """The gateway stand-in of ``region`` in its namespace, asking ``apis`` in turn, polling
+    and measuring every 0.25 s, writing to ``out/REGION.jsonl``."""
+    cmd = ["ip", "netns", "exec", state["region_ns"][region], sys.executable, "-m",
+           "cablewatch.lab.standin", "--region", region, "--token-file", str(tokens),
+           "--state", str(opts.state_file), "--out", str(out / f"{region}.jsonl"),
+           "--poll-s", "0.25", "--probe-s", "0.25"]  # fmt: skip
+    for api in apis:
+        cmd += ["--api", api]
+    return cmd
 
 
 def _step(opts: manager.LabOptions, state: dict[str, Any], out: Path, region: str,
           serve: subprocess.Popen[bytes], serve_log: Path,
           say: Callable[[str], None]) -> dict[str, Any]:  # fmt: skip
     """Double ``region``'s RTT on its current cable until it moves; then undo it."""
-    cable = cable_at(_read(out)[region], time.time())
+    cable = cable_at(read_records(out)[region], time.time())
     path = next(p for p in state["paths"] if p["region"] == region and p["cable"] == cable)
     t0 = time.time()
     manager.set_links(opts, cable, region, {"add_delay_ms": path["one_way_ms"]})
     say(f"{region}: RTT over {cable} doubled ({path['floor_rtt_ms']:.1f} ms more)")
-    _wait(lambda: cable_at(_read(out)[region], time.time()) != cable, 120,
+    wait_for(lambda: cable_at(read_records(out)[region], time.time()) != cable, 120,
           f"{region} off {cable}", serve, serve_log)  # fmt: skip
-    move = next(r for r in _read(out)[region] if r["kind"] == "switch" and r["t"] >= t0)
+    move = next(r for r in read_records(out)[region] if r["kind"] == "switch" and r["t"] >= t0)
     manager.set_links(opts, cable, region, {"add_delay_ms": 0.0})
     say(f"{region} moved to {move['to']} {move['t'] - t0:.1f} s after the step ({move['reason']})")
     time.sleep(5)
     return {"region": region, "from": cable, "to": move["to"], "switched_s": move["t"] - t0}
 
 
-def _wait(condition: Callable[[], object], timeout_s: float, what: str,
+def wait_for(condition: Callable[[], object], timeout_s: float, what: str,
           proc: subprocess.Popen[bytes], log: Path) -> None:  # fmt: skip
     deadline = time.monotonic() + timeout_s
     while not condition():

@@ -149,21 +149,63 @@ def alertmanager(tmp: Path, config: Path | None = None) -> Iterator[Server]:
     """Alertmanager (Debian's prometheus-alertmanager), no clustering; ``config`` defaults to
     a single receiver that delivers nowhere (alerts are read back over the v2 API)."""
     tmp.mkdir(parents=True, exist_ok=True)
-    port = free_port()
     if config is None:
         config = tmp / "alertmanager.yml"
         config.write_text(
             "route:\n  receiver: none\n  group_wait: 1s\nreceivers:\n  - name: none\n"
         )
-    args = [need("prometheus-alertmanager"), f"--config.file={config}",
-            f"--storage.path={tmp}/am", f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address="]  # fmt: skip
-    server = _launch(args, f"http://127.0.0.1:{port}", tmp / "alertmanager.log", "/-/ready",
-                     (200,))  # fmt: skip
+    server = _alertmanager(tmp, config, ["--cluster.listen-address="])
     try:
         yield server
     finally:
         server.stop()
+
+
+def _alertmanager(tmp: Path, config: Path, cluster: list[str]) -> Server:
+    tmp.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    args = [need("prometheus-alertmanager"), f"--config.file={config}",
+            f"--storage.path={tmp}/am", f"--web.listen-address=127.0.0.1:{port}",
+            *cluster]  # fmt: skip
+    return _launch(args, f"http://127.0.0.1:{port}", tmp / "alertmanager.log", "/-/ready",
+                   (200,))  # fmt: skip
+
+
+@contextlib.contextmanager
+def alertmanager_cluster(
+    tmp: Path, configs: list[Path], *, peer_timeout_s: float = 2.0
+) -> Iterator[list[Server]]:
+    """One Alertmanager replica per configuration, clustered by gossip on loopback (each
+    names every other as a peer); yields when every replica sees them all. A replica waits
+    ``peer_timeout_s`` per position in the cluster before it notifies, so that the first one's
+    notification log reaches it and it does not notify again."""
+    gossip = [free_port() for _ in configs]
+    servers: list[Server] = []
+    try:
+        for i, config in enumerate(configs):
+            flags = [f"--cluster.listen-address=127.0.0.1:{gossip[i]}",
+                     f"--cluster.advertise-address=127.0.0.1:{gossip[i]}",
+                     f"--cluster.peer-timeout={peer_timeout_s}s",
+                     "--cluster.gossip-interval=100ms", "--cluster.pushpull-interval=2s",
+                     *(f"--cluster.peer=127.0.0.1:{g}" for j, g in enumerate(gossip)
+                       if j != i)]  # fmt: skip
+            servers.append(_alertmanager(tmp / f"am-{i}", config, flags))
+        deadline = time.monotonic() + 30
+        while not all(cluster_size(s.url) == len(configs) for s in servers):
+            if time.monotonic() > deadline:
+                raise CablewatchError(f"alertmanager replicas did not form a cluster of "
+                                      f"{len(configs)} in 30 s: {servers[0].log}")  # fmt: skip
+            time.sleep(0.1)
+        yield servers
+    finally:
+        for s in servers:
+            s.stop()
+
+
+def cluster_size(url: str) -> int:
+    """How many replicas (itself included) an Alertmanager sees in its cluster."""
+    status = httpx.get(f"{url}/api/v2/status", timeout=5).json()
+    return len(status.get("cluster", {}).get("peers") or [])
 
 
 def active_alerts(url: str) -> list[dict[str, Any]]:
@@ -195,7 +237,7 @@ def agent_config(
     influx_url: str,
     *,
     database: str = "cw",
-    alertmanager_url: str = "",
+    alertmanager_url: str | list[str] = "",
     interval_s: float = 1.0,
     packet_interval_s: float = 0.05,
     timeout_s: float = 0.5,
@@ -205,12 +247,17 @@ def agent_config(
 ) -> Path:
     """The default topology probed fast (by default every second: 5 packets 50 ms apart, 0.5 s
     timeout, every protocol), writing to ``influx_url``: the agents' and the evaluator's
-    configuration in the lab's tests, benchmarks and demo. Written to ``path``."""
+    configuration in the lab's tests, benchmarks and demo; ``alertmanager_url`` is one
+    Alertmanager, or a list of a cluster's replicas. Written to ``path``."""
     from cablewatch.config import default_path
 
     text = default_path().read_text()
     commented = "# alertmanager_url = "
-    alerting = f'alertmanager_url = "{alertmanager_url}" #' if alertmanager_url else commented
+    if isinstance(alertmanager_url, list):  # every replica of a cluster
+        listed = ", ".join(f'"{u}"' for u in alertmanager_url)
+        alerting = f"alertmanager_urls = [{listed}] #"
+    else:
+        alerting = f'alertmanager_url = "{alertmanager_url}" #' if alertmanager_url else commented
     for old, new, count in (
         ("interval_s = 10.0", f"interval_s = {interval_s}", 1),
         ("packet_interval_s = 0.2 ", f"packet_interval_s = {packet_interval_s} ", 1),

@@ -1,18 +1,21 @@
 """A gateway stand-in: runs in a region's namespace, applies the failover recommendations, and
 measures what the region's customers feel.
 
-- Polls ``GET /v1/recommendations/{region}`` with ``If-None-Match`` (a 304 costs nothing);
-  when the recommended cable changes, it moves the region's route to the service address (the
-  lab's VIP) onto that cable: ``ip route replace VIP/32 via <landing-point router> dev <cable>
-  src <the region's address on that cable>`` (the source makes the replies come back over the
-  same cable).
+- Polls ``GET /v1/recommendations/{region}`` with ``If-None-Match`` (a 304 costs nothing) on
+  the first of its API URLs (``--api``, given once per ``cablewatch serve`` instance); when that
+  one does not answer (or answers 5xx), it moves to the next at once and says so
+  (``{"kind": "api_failover", ...}`` with the gap between the last good answer of the old URL
+  and the first of the new). When the recommended cable changes, it moves the region's route
+  to the service address (the lab's VIP) onto that cable: ``ip route replace VIP/32 via
+  <landing-point router> dev <cable> src <the region's address on that cable>`` (the source
+  makes the replies come back over the same cable).
 - Every ``--probe-s``, the time to first token of the station's streaming API at the VIP
   (probes/ttft.py), tagged with the cable in use.
 
 Writes one JSON object per line to ``--out``: ``{"kind": "switch", ...}`` and
 ``{"kind": "ttft", ...}``, each with ``t`` (Unix seconds). Run:
-``ip netns exec NS python -m cablewatch.lab.standin --region R --api URL --token-file F
---state lab.json --out FILE``.
+``ip netns exec NS python -m cablewatch.lab.standin --region R --api URL [--api URL2 ...]
+--token-file F --state lab.json --out FILE``.
 """
 
 from __future__ import annotations
@@ -43,7 +46,13 @@ class StandIn:
         self.paths = {p["cable"]: p for p in state["paths"] if p["region"] == self.region}
         self.cable: str = next(iter(self.paths))  # the lab's initial route: the first cable
         self.adopted = False
-        self.api: str = args.api.rstrip("/")
+        self.apis: list[str] = [a.rstrip("/") for a in args.api]
+        self.at = 0
+        """Which of ``apis`` is in use."""
+        self.last_ok = 0.0
+        """When an API last answered."""
+        self.failed_over: str | None = None
+        """The API given up on, until another answers."""
         self.token = Path(args.token_file).read_text().split()[0]
         self.out = Path(args.out)
         self.poll_s: float = args.poll_s
@@ -59,18 +68,27 @@ class StandIn:
                         p["dev"], "src", p["source"]], check=True)  # fmt: skip
         self.write({"kind": "switch", "from": self.cable, "to": rec["cable"],
                     "rec_kind": rec["kind"], "version": rec["version"],
-                    "reason": rec["reason"], "since": rec["since"]})  # fmt: skip
+                    "reason": rec["reason"], "since": rec["since"],
+                    "api": self.apis[self.at]})  # fmt: skip
         self.cable = rec["cable"]
 
     async def follow(self, stop: asyncio.Event) -> None:
         etag = ""
+        misses = 0  # failed asks in a row
         headers = {"Authorization": f"Bearer {self.token}"}
         async with httpx.AsyncClient(timeout=2.0) as client:
             while not stop.is_set():
+                api = self.apis[self.at]
                 try:
-                    r = await client.get(f"{self.api}/v1/recommendations/{self.region}",
+                    r = await client.get(f"{api}/v1/recommendations/{self.region}",
                                          headers=headers | ({"If-None-Match": etag} if etag
                                                             else {}))  # fmt: skip
+                    if r.status_code >= 500:
+                        raise httpx.HTTPStatusError(f"HTTP {r.status_code}", request=r.request,
+                                                    response=r)  # fmt: skip
+                    if r.status_code in (200, 304):
+                        misses = 0
+                        self.answered()
                     if r.status_code == 200:
                         etag = r.headers.get("ETag", "")
                         rec = r.json()
@@ -78,10 +96,26 @@ class StandIn:
                             self.switch(rec)  # the first one is applied even if unchanged
                             self.adopted = True
                     elif r.status_code != 304:
-                        self.write({"kind": "api_error", "status": r.status_code})
+                        self.write({"kind": "api_error", "status": r.status_code, "api": api})
                 except httpx.HTTPError as exc:
-                    self.write({"kind": "api_error", "error": str(exc) or type(exc).__name__})
+                    self.write({"kind": "api_error", "error": str(exc) or type(exc).__name__,
+                                "api": api})  # fmt: skip
+                    misses += 1
+                    if len(self.apis) > 1:
+                        self.at = (self.at + 1) % len(self.apis)
+                        self.failed_over = self.failed_over or api
+                        etag = ""  # another instance: its versions are its own
+                        if misses < len(self.apis):
+                            continue  # ask the next one at once
                 await wait_event(stop, self.poll_s)
+
+    def answered(self) -> None:
+        now = time.time()
+        if self.failed_over is not None:
+            self.write({"kind": "api_failover", "from": self.failed_over, "to": self.apis[self.at],
+                        "gap_s": now - self.last_ok})  # fmt: skip
+            self.failed_over = None
+        self.last_ok = now
 
     async def measure(self, stop: asyncio.Event) -> None:
         """A request every probe_s, as a gateway's clients keep sending them: one that hangs on
@@ -115,7 +149,9 @@ async def run(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description="A gateway stand-in for one lab region.")
     parser.add_argument("--region", required=True)
-    parser.add_argument("--api", required=True, help="The gateway API's base URL.")
+    parser.add_argument("--api", required=True, action="append",
+                        help="The gateway API's base URL; once per serve instance, in the "
+                        "order to try them.")  # fmt: skip
     parser.add_argument("--token-file", required=True)
     parser.add_argument("--state", required=True, help="The lab's lab.json.")
     parser.add_argument("--out", required=True)

@@ -1,5 +1,6 @@
 """Real servers on loopback for tests: HTTP(S), TCP listeners, DNS (dnslib), a silent UDP port,
-a webhook receiver. Each runs in its own thread and stops when its context exits."""
+a webhook receiver (cablewatch.lab.receiver). Each runs in its own thread and stops when its
+context exits."""
 
 from __future__ import annotations
 
@@ -7,15 +8,26 @@ import contextlib
 import socket
 import ssl
 import subprocess
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from dnslib import QTYPE, RCODE, RR, A, DNSRecord
 from dnslib.server import BaseResolver, DNSServer
+
+from cablewatch.lab.receiver import Received, serving, webhook_receiver
+
+__all__ = [
+    "Received",
+    "dns_server",
+    "free_port",
+    "http_server",
+    "self_signed_cert",
+    "silent_udp",
+    "tcp_listener",
+    "webhook_receiver",
+]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -55,54 +67,7 @@ def http_server(tls_dir: Path | None = None) -> Iterator[int]:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert, key)
         server.socket = ctx.wrap_socket(server.socket, server_side=True)
-    with _serving(server) as port:
-        yield port
-
-
-@contextlib.contextmanager
-def _serving(server: ThreadingHTTPServer) -> Iterator[int]:
-    """Serve from a thread until the context exits; yields the port."""
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-
-@dataclass
-class Received:
-    """What a webhook receiver got."""
-
-    posts: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    """(headers, body) of every POST it accepted, in order."""
-    fail_first: int = 0
-    """Answer this many POSTs 503 first (a sender must retry them)."""
-
-
-@contextlib.contextmanager
-def webhook_receiver(received: Received) -> Iterator[int]:
-    """A server that records POSTs into ``received`` (204); yields its port."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            if received.fail_first > 0:
-                received.fail_first -= 1
-                self.send_response(503)
-            else:
-                received.posts.append((dict(self.headers), body))
-                self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *_args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    with _serving(server) as port:
+    with serving(server) as port:
         yield port
 
 
