@@ -10,6 +10,8 @@ Figures, over --runs runs:
 - duplicate_notifications: notifications of the cable alert beyond one firing and one
   resolution, summed over runs;
 - lost_notifications: of those two per run, how many never came, summed.
+Beside them: for how many regions A and B recommended the same cable just before the cut
+(they decide from the same rounds, but each from its own poll times).
 
 Needs root. The last line holds the headline figures:
 
@@ -36,26 +38,30 @@ def main() -> None:
     manager.up(load_default(), opts)
     gaps: list[float] = []
     duplicates = lost = 0
+    agreed: list[int] = []
     try:
         for k in range(args.runs):
             print(f"run {k + 1} of {args.runs}", flush=True)
             run = ha_run(opts, tmp / f"run-{k}", say=lambda text: print("  " + text, flush=True))
             gap = max(r["gap_s"] for rs in run.records.values() for r in rs
                       if r["kind"] == "api_failover")  # fmt: skip
-            moved = sum(1 for region in run.on_cut_cable for r in run.records[region]
-                        if r["kind"] == "switch" and r["t"] > run.cut)  # fmt: skip
+            moved = sum(1 for region in run.on_cut_cable
+                        if any(r["kind"] == "switch" and r["t"] > run.cut and r["from"] == "ADC"
+                               for r in run.records[region]))  # fmt: skip
             notes = [s for s, _p, _t in cable_notifications(run.posts, "ADC")]
+            agreed.append(sum(a == b for a, b in run.choices.values()))
             firing, resolved = notes.count("firing"), notes.count("resolved")
             duplicates += max(0, firing - 1) + max(0, resolved - 1)
             lost += int(firing == 0) + int(resolved == 0)
             gaps.append(gap)
             print(
-                f"  API gap {gap:.2f} s; {moved} switches off ADC for "
-                f"{len(run.on_cut_cable)} regions; notifications: {notes}",
+                f"  API gap {gap:.2f} s; {moved} of {len(run.on_cut_cable)} regions on ADC "
+                f"moved off it; notifications: {notes}",
                 flush=True,
             )
     finally:
         manager.down(opts)
+    print(f"A and B agreed on {min(agreed)}-{max(agreed)} of 9 regions' cables before the cut")
     print(
         f"api_gap_s={max(gaps):.2f} duplicate_notifications={duplicates} lost_notifications={lost}"
     )

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from cablewatch.lab import manager
 from cablewatch.lab.loop import on_cable, read_records, standin_command, wait_for
 from cablewatch.lab.receiver import Post, Received, webhook_receiver
@@ -66,6 +68,8 @@ class HaRun:
     """Which replica was killed: the one that sent the cable alert's notification."""
     am_killed_at: float
     serve_logs: tuple[Path, Path]
+    choices: dict[str, tuple[str, str]]
+    """Per region, A's and B's recommended cable just before the cut."""
 
 
 def cable_notifications(posts: list[Post], cable: str) -> list[tuple[str, str, float]]:
@@ -139,6 +143,9 @@ def ha_run(
                 any(x["kind"] == "switch" for x in rs) for rs in r.values()), 60,
                 "every stand-in following a recommendation", procs[0], logs[0])  # fmt: skip
             say("two serve instances and two Alertmanager replicas up; every stand-in follows A")
+            choices = _choices(apis)
+            same = sum(a == b for a, b in choices.values())
+            say(f"A and B recommend the same cable for {same} of {len(choices)} regions")
             cut = time.time()
             on_cut = on_cable(read_records(out), cable, cut)
             manager.set_links(opts, cable, None, {"cut": True})
@@ -172,4 +179,14 @@ def ha_run(
             manager.restore(opts, None)
     return HaRun(read_records(out), list(received.log), cut, restore, end, on_cut,
                  (apis[0], apis[1]), serve_killed, killed, am_killed_at,
-                 (logs[0], logs[1]))  # fmt: skip
+                 (logs[0], logs[1]), choices)  # fmt: skip
+
+
+def _choices(apis: list[str]) -> dict[str, tuple[str, str]]:
+    """Each region's recommended cable from A and from B."""
+    got = []
+    for api in apis:
+        body = httpx.get(f"{api}/v1/recommendations", timeout=5,
+                         headers={"Authorization": f"Bearer {TOKEN}"}).json()  # fmt: skip
+        got.append({r["region"]: r["cable"] for r in body["recommendations"]})
+    return {region: (cable, got[1].get(region, "")) for region, cable in got[0].items()}

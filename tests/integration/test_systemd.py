@@ -55,6 +55,7 @@ def test_units_verify_and_stay_confined(tmp_path: Path, name: str) -> None:
     assert opts["Restart"] == ["on-failure"]
     assert opts["StateDirectory"]
     assert opts["LoadCredential"]
+    assert opts["ExecReload"] == ["/bin/kill -HUP $MAINPID"]  # the processes reload on SIGHUP
     wanted = "CAP_NET_RAW" if "agent" in name else ""
     assert opts["AmbientCapabilities"] == [wanted]
     assert opts["CapabilityBoundingSet"] == [wanted]
