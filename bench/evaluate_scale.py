@@ -1,0 +1,152 @@
+"""How the evaluator's cost grows with the number of paths it watches.
+
+For N = 27, 2,700 and 27,000 paths (regions x 3 cables; 9, 900 and 9,000 synthetic regions),
+a real influxd holds --warm-rounds rounds of every path (one ICMP round per path per second,
+as agents at the default 1 s would write), then the evaluator (the same Evaluator that
+`cablewatch serve` runs) warms up and makes --polls detection passes, a fresh round of every
+path written before each. Each N runs in a process of its own, so its RSS is its own.
+
+Reported per N: warm-up time, detection pass (median and max; read + judge + classify +
+recommend), and the process's RSS after the passes. ``paths_at_1s`` is how many paths one
+evaluator keeps up with at a 1 s poll, extrapolated linearly from the largest N: N / poll_s
+(the table shows how linear the cost is).
+
+Needs influxd. The last line holds the headline figures:
+
+    paths=27000 poll_s=X rss_mib=Y paths_at_1s=N
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from cablewatch.collectors.influx import InfluxQL, InfluxV1Writer
+from cablewatch.collectors.lineprotocol import line
+from cablewatch.config import load
+from cablewatch.evaluator.service import Evaluator
+from cablewatch.lab.stack import influxd
+
+CABLES = ("ADC", "SJC", "APCN-2")
+
+
+def write_config(path: Path, influx_url: str, database: str, regions: int, warm: int) -> Path:
+    """A landing station, 3 cables, ``regions`` regions with a path over each, 1 s rounds."""
+    parts = [
+        '[landing_station]\nid = "shantou"\nname = "Shantou"\nlat = 23.37\nlon = 116.69\n',
+        "[probe]\ninterval_s = 1.0\npackets = 5\npacket_interval_s = 0.05\ntimeout_s = 0.5\n",
+        f"[detection]\nbaseline_rounds = {warm}\n",
+        f'[sinks.influxdb]\nurl = "{influx_url}"\ndatabase = "{database}"\n',
+    ]
+    for cable in CABLES:
+        parts.append(f'[[cables]]\nname = "{cable}"\nlength_km = 9000\nlanding_points = '
+                     '[{ name = "Tuas", country = "SG", lat = 1.32, lon = 103.65 }]\n')  # fmt: skip
+    for i in range(regions):
+        paths = ", ".join(f'"{c}" = {{ one_way_ms = {30 + i % 17 + k * 3} }}'
+                          for k, c in enumerate(CABLES))  # fmt: skip
+        parts.append(f'[[regions]]\nid = "r{i:05d}"\nname = "R{i}"\nlat = 1.3\nlon = 103.8\n'
+                     f"paths = {{ {paths} }}\n")  # fmt: skip
+    for k, cable in enumerate(CABLES):
+        parts.append(f'[[targets]]\ncable = "{cable}"\naddress = "198.19.{k}.1"\n'
+                     'protocols = ["icmp"]\n')  # fmt: skip
+    path.write_text("\n".join(parts))
+    return path
+
+
+def round_lines(regions: int, t_s: float) -> list[str]:
+    out = []
+    for i in range(regions):
+        for k, cable in enumerate(CABLES):
+            rtt = 2 * (30 + i % 17 + k * 3) + 0.2 + 0.05 * (int(t_s) % 5)
+            out.append(line("ping", {"region": f"r{i:05d}", "cable": cable, "protocol": "icmp",
+                                     "landing_station": "shantou"},
+                            {"packets_transmitted": 5, "packets_received": 5,
+                             "median_response_ms": rtt, "jitter_ms": 0.1},
+                            int(t_s * 1e9)))  # fmt: skip
+    return out
+
+
+def rss_mib() -> float:
+    for ln in Path("/proc/self/status").read_text().splitlines():
+        if ln.startswith("VmRSS:"):
+            return int(ln.split()[1]) / 1024
+    return float("nan")
+
+
+def measure(config_path: str, regions: int, warm: int, polls: int, out: dict[str, float]) -> None:
+    """In a process of its own: fill the database, warm up, poll; figures into ``out``."""
+    config = load(config_path)
+    sink = config.sinks.influxdb
+    assert sink is not None
+
+    async def go() -> None:
+        writer = InfluxV1Writer(sink, secret=None)
+        now = time.time()
+        for k in range(warm, 0, -1):
+            await writer.write(round_lines(regions, now - k))
+        base = rss_mib()
+        ql = InfluxQL(sink)
+        ev = Evaluator(config, ql)
+        t0 = time.perf_counter()
+        await ev.warm_up()
+        out["warm_s"] = time.perf_counter() - t0
+        passes = []
+        for _ in range(polls):
+            await writer.write(round_lines(regions, time.time()))
+            t0 = time.perf_counter()
+            await ev.detect()
+            passes.append(time.perf_counter() - t0)
+        out["poll_s"] = statistics.median(passes)
+        out["poll_max_s"] = max(passes)
+        out["rss_mib"] = rss_mib()
+        out["rss_before_mib"] = base
+        await ql.close()
+        await writer.close()
+
+    asyncio.run(go())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--warm-rounds", type=int, default=30)
+    parser.add_argument("--polls", type=int, default=8)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="cablewatch-evalscale-"))
+    ctx = multiprocessing.get_context("spawn")
+    rows = []
+    with influxd(tmp / "influx") as server:
+        for regions in (9, 900, 9000):
+            db = f"scale{regions}"
+            httpx.post(f"{server.url}/query", data={"q": f'CREATE DATABASE "{db}"'}, timeout=10)
+            config = write_config(tmp / f"{db}.toml", server.url, db, regions, args.warm_rounds)
+            with ctx.Manager() as manager:
+                out = manager.dict()
+                proc = ctx.Process(target=measure, args=(str(config), regions, args.warm_rounds,
+                                                         args.polls, out))  # fmt: skip
+                proc.start()
+                proc.join()
+                got = dict(out)
+            if proc.exitcode != 0 or "poll_s" not in got:
+                raise SystemExit(f"{3 * regions} paths: the measuring process failed")
+            paths = 3 * regions
+            rows.append((paths, got))
+            print(f"{paths:>6} paths: warm-up {got['warm_s']:.2f} s; detection pass median "
+                  f"{got['poll_s'] * 1000:.0f} ms, max {got['poll_max_s'] * 1000:.0f} ms; RSS "
+                  f"{got['rss_mib']:.0f} MiB ({got['rss_before_mib']:.0f} MiB before the "
+                  "evaluator)", flush=True)  # fmt: skip
+    paths, got = rows[-1]
+    at_1s = int(paths / got["poll_s"])
+    print(
+        f"paths={paths} poll_s={got['poll_s']:.2f} rss_mib={got['rss_mib']:.0f} paths_at_1s={at_1s}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""One agent probing many targets: CPU, memory, false loss and scheduling skew.
+
+For N = 100, 1,000 and 10,000 loopback targets (127.1.x.y: every one answers, so every lost
+packet is false loss), `cablewatch agent` (the real process, spool only, no sink) probes each
+with 5 ICMP packets 0.1 s apart, one round per target per second, for --seconds. Measured from
+outside the agent:
+
+- cpu_pct: its CPU time (utime + stime, /proc/PID/stat) over the window, in % of one core;
+- rss_mib: its peak resident memory (VmHWM);
+- false_loss_pct: packets lost in the rounds it spooled (every target answers);
+- skew_p99_ms: p99 over rounds of |start - due|, where due = the target's first round +
+  k x 1 s (the agent's drift-free schedule); rounds it skipped count as 1 s late each;
+- rounds_pct: rounds spooled against rounds due.
+
+Needs root (raw ICMP). The last line holds the figures for N = 10,000:
+
+    targets=10000 cpu_pct=X rss_mib=Y false_loss_pct=Z skew_p99_ms=W
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HEADER = """[landing_station]
+id = "shantou"
+name = "Shantou"
+lat = 23.37
+lon = 116.69
+
+[probe]
+interval_s = 1.0
+packets = 5
+packet_interval_s = 0.1
+timeout_s = 0.5
+
+[[cables]]
+name = "ADC"
+length_km = 9988
+landing_points = [{ name = "Tuas", country = "SG", lat = 1.32, lon = 103.649 }]
+
+[[regions]]
+id = "singapore"
+name = "Singapore"
+lat = 1.30
+lon = 103.80
+paths.ADC = { one_way_ms = 17.1 }
+"""
+
+
+def address(i: int) -> str:
+    return f"127.1.{i // 250}.{i % 250 + 1}"
+
+
+def write_config(path: Path, n: int) -> Path:
+    targets = "".join(f'\n[[targets]]\ncable = "ADC"\naddress = "{address(i)}"\n'
+                      'protocols = ["icmp"]\n' for i in range(n))  # fmt: skip
+    path.write_text(HEADER + targets)
+    return path
+
+
+def cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def hwm_mib(pid: int) -> float:
+    for ln in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if ln.startswith("VmHWM:"):
+            return int(ln.split()[1]) / 1024
+    return float("nan")
+
+
+def rounds(spool: Path, since_ns: int, until_ns: int) -> dict[str, list[tuple[int, int, int]]]:
+    """Per target: (start ns, sent, received) of every round spooled in [since, until)."""
+    db = sqlite3.connect(spool)
+    out: dict[str, list[tuple[int, int, int]]] = {}
+    for (text,) in db.execute("SELECT line FROM points WHERE line LIKE 'ping,%'"):
+        head, rest = text.split(" ", 1)  # these tags hold no spaces
+        fields, stamp = rest.rsplit(" ", 1)
+        ts = int(stamp)
+        if not since_ns <= ts < until_ns:
+            continue
+        target = re.search(r",target=([^,]+)", head)
+        sent = re.search(r"packets_transmitted=(\d+)i", fields)
+        got = re.search(r"packets_received=(\d+)i", fields)
+        if target and sent and got:
+            out.setdefault(target.group(1), []).append((ts, int(sent.group(1)),
+                                                        int(got.group(1))))  # fmt: skip
+    db.close()
+    return out
+
+
+def p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)] if ordered else 0.0
+
+
+def run(n: int, seconds: float, tmp: Path) -> dict[str, float]:
+    config = write_config(tmp / f"scale-{n}.toml", n)
+    spool = tmp / f"scale-{n}.db"
+    cmd = [
+        sys.executable,
+        "-m",
+        "cablewatch",
+        "agent",
+        "--config",
+        str(config),
+        "--region",
+        "singapore",
+        "--spool",
+        str(spool),
+        "--host",
+        "bench",
+        "--log-level",
+        "warning",
+    ]
+    log = tmp / f"scale-{n}.log"
+    with log.open("wb") as out:
+        agent = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        warm = 5.0  # let every schedule start and the first rounds settle
+        time.sleep(warm)  # a measuring window, not a wait for a condition
+        if agent.poll() is not None:
+            raise SystemExit(f"agent exited: {log.read_text()[-2000:]}")
+        t0, c0 = time.time(), cpu_s(agent.pid)
+        time.sleep(seconds)
+        t1, c1 = time.time(), cpu_s(agent.pid)
+        rss = hwm_mib(agent.pid)
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        agent.wait(60)
+    got = rounds(spool, int(t0 * 1e9), int((t1 - 1.0) * 1e9))  # whole rounds only
+    sent = sum(s for rs in got.values() for _t, s, _r in rs)
+    received = sum(r for rs in got.values() for _t, _s, r in rs)
+    skews: list[float] = []
+    made = 0
+    for rs in got.values():
+        rs.sort()
+        first = rs[0][0]
+        for ts, _s, _r in rs:
+            k = round((ts - first) / 1e9)
+            skews.append(abs(ts - (first + k * 1e9)) / 1e6)
+        due = round((rs[-1][0] - first) / 1e9) + 1
+        made += len(rs)
+        skews += [1000.0] * (due - len(rs))  # skipped rounds: a whole interval late
+    due_all = n * (t1 - 1.0 - t0)
+    return {
+        "cpu_pct": 100 * (c1 - c0) / (t1 - t0),
+        "rss_mib": rss,
+        "false_loss_pct": 100 * (sent - received) / sent if sent else float("nan"),
+        "skew_p99_ms": p99(skews),
+        "rounds_pct": 100 * made / due_all,
+        "targets_seen": len(got),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--counts", default="100,1000,10000")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="cablewatch-scale-"))
+    last: tuple[int, dict[str, float]] | None = None
+    print("| targets | CPU (% of a core) | RSS (MiB) | false loss | skew p99 | rounds made |")
+    print("|---|---|---|---|---|---|")
+    for n in (int(c) for c in args.counts.split(",")):
+        f = run(n, args.seconds, tmp)
+        print(f"| {n:,} | {f['cpu_pct']:.0f} | {f['rss_mib']:.0f} | {f['false_loss_pct']:.3f} % "
+              f"| {f['skew_p99_ms']:.1f} ms | {f['rounds_pct']:.1f} % of due "
+              f"({f['targets_seen']:.0f} targets) |", flush=True)  # fmt: skip
+        last = (n, f)
+    assert last is not None
+    n, f = last
+    print(
+        f"targets={n} cpu_pct={f['cpu_pct']:.0f} rss_mib={f['rss_mib']:.0f} "
+        f"false_loss_pct={f['false_loss_pct']:.3f} skew_p99_ms={f['skew_p99_ms']:.1f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
