@@ -1,17 +1,23 @@
 """The sender: moves spooled points to a sink, in batches, pipelined, acknowledged in order.
 
-Up to ``in_flight`` batches are written at once; the spool forgets a batch only when it and
-every batch before it were stored (acks in order), so a crash or a failed write never loses a
-point. A failure resends from the oldest unacknowledged point: replays are idempotent (the same
-lines), so nothing counts twice. Transient failures back off exponentially with full jitter,
-logging once per attempt; a batch the sink rejects as malformed (HTTP 4xx other than auth and
-not-found) is dropped with an error, since no retry can succeed.
+A sliding window of up to ``in_flight`` batches is written at once: when the oldest is stored
+it is acknowledged and the next batch leaves at once, so the sink is never idle while the
+spool is read or acknowledged (a lock-step "write four, wait for all four, ack, read" left it
+idle for the slowest request plus the spool's work at every turn). The spool forgets a batch
+only when it and every batch before it were stored (acks in order), so a crash or a failed
+write never loses a point. A failure resends from the oldest unacknowledged point: replays
+are idempotent (the same lines), so nothing counts twice. Transient failures back off
+exponentially with full jitter, logging once per attempt; a batch the sink rejects as
+malformed (HTTP 4xx other than auth and not-found) is dropped with an error, since no retry
+can succeed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -52,6 +58,7 @@ class Sender:
         self.metrics = metrics
         self.opts = opts
         self.new_data = asyncio.Event()
+        self._depth_at = -math.inf
         for kind in get_args(SinkErrorKind):  # every error series exists from the start, at 0
             metrics.send_errors.labels(writer.name, kind)
 
@@ -63,66 +70,99 @@ class Sender:
         failed = 0
         loop = asyncio.get_running_loop()
         drain_deadline: float | None = None
-        while True:
-            if stop.is_set() and drain_deadline is None:
-                drain_deadline = loop.time() + self.opts.drain_timeout_s
-            if drain_deadline is not None and loop.time() > drain_deadline:
-                return
-            batches = await self._next_batches()
-            if not batches:
-                if stop.is_set():
+        window: collections.deque[_Batch] = collections.deque()
+        sent_through = 0  # the last point id handed to a write
+        last_partial = -math.inf  # when a batch that was not full last left
+        try:
+            while True:
+                if stop.is_set() and drain_deadline is None:
+                    drain_deadline = loop.time() + self.opts.drain_timeout_s
+                if drain_deadline is not None and loop.time() > drain_deadline:
                     return
-                self.new_data.clear()
-                await wait_event(self.new_data, self.opts.flush_interval_s)
-                continue
-            results = await asyncio.gather(
-                *(self.writer.write([line for _id, line in b]) for b in batches),
-                return_exceptions=True,
-            )
-            acked = 0
-            failure: SinkError | None = None
-            for batch, outcome in zip(batches, results, strict=True):
-                if isinstance(outcome, SinkError) and outcome.kind == "rejected":
-                    log.error("%s; dropping a batch of %d points", outcome, len(batch))
-                elif isinstance(outcome, BaseException):
-                    if not isinstance(outcome, SinkError):
-                        raise outcome
-                    failure = outcome
-                    break  # acks stay in order: nothing after a failed batch is forgotten
-                acked = batch[-1][0]
-                self.metrics.written.labels(sink).inc(len(batch))
-            if acked:
-                await self.db(self.spool.ack, acked)
-                self.metrics.last_write.labels(sink).set(time.time())
-            if failure is not None:
-                self.metrics.send_errors.labels(sink, failure.kind).inc()
-                wait_s = random.uniform(0, backoff)  # full jitter
-                depth = (await self.db(self.spool.depth)).points
-                log.warning("%s; %d points spooled; retrying in %.1f s", failure, depth, wait_s)
-                if drain_deadline is not None:
-                    wait_s = min(wait_s, max(0.0, drain_deadline - loop.time()))
-                await wait_event(stop if not stop.is_set() else asyncio.Event(), wait_s)
-                backoff = min(backoff * 2, self.opts.backoff_max_s)
-                failed += 1
-                continue
-            if failed:  # a state change: say it once
-                log.info("%s takes writes again after %d failed attempts", sink, failed)
-                failed = 0
-            backoff = self.opts.backoff_initial_s
-            full = (
-                len(batches) == self.opts.in_flight and len(batches[-1]) == self.opts.batch_points
-            )
-            if not full and not stop.is_set():
-                await wait_event(stop, self.opts.flush_interval_s)  # batch by time
+                await self._publish_depth(loop.time())
+                waiting = 0  # points left behind for now: not a full batch, not due yet
+                while len(window) < self.opts.in_flight:  # fill the window
+                    self.new_data.clear()
+                    points = await self.db(self.spool.peek, self.opts.batch_points, sent_through)
+                    full = len(points) == self.opts.batch_points
+                    due = loop.time() - last_partial >= self.opts.flush_interval_s
+                    if points and not (full or stop.is_set() or (not window and due)):
+                        waiting = len(points)  # a batch that is not full leaves when due
+                    if not points or waiting:
+                        break
+                    if not full:
+                        last_partial = loop.time()
+                    window.append(self._send(points))
+                    sent_through = points[-1][0]
+                if not window:
+                    if stop.is_set() and not waiting:
+                        return
+                    if waiting:  # until the partial batch is due (a burst waits at most this)
+                        left = self.opts.flush_interval_s - (loop.time() - last_partial)
+                        await wait_event(stop, max(0.0, left))
+                    else:
+                        await wait_event(self.new_data, self.opts.flush_interval_s)
+                    continue
+                batch = window.popleft()
+                try:
+                    await batch.task
+                except SinkError as exc:
+                    if exc.kind == "rejected":
+                        log.error("%s; dropping a batch of %d points", exc, batch.points)
+                    else:
+                        sent_through = batch.first_id - 1  # resend from the oldest unstored
+                        await _cancel(window)
+                        self.metrics.send_errors.labels(sink, exc.kind).inc()
+                        wait_s = random.uniform(0, backoff)  # full jitter
+                        depth = (await self.db(self.spool.depth)).points
+                        log.warning("%s; %d points spooled; retrying in %.1f s", exc, depth,
+                                    wait_s)  # fmt: skip
+                        if drain_deadline is not None:
+                            wait_s = min(wait_s, max(0.0, drain_deadline - loop.time()))
+                        await wait_event(stop if not stop.is_set() else asyncio.Event(), wait_s)
+                        backoff = min(backoff * 2, self.opts.backoff_max_s)
+                        failed += 1
+                        continue
+                else:
+                    self.metrics.written.labels(sink).inc(batch.points)
+                    self.metrics.last_write.labels(sink).set(time.time())
+                await self.db(self.spool.ack, batch.last_id, batch.size)
+                if failed:  # a state change: say it once
+                    log.info("%s takes writes again after %d failed attempts", sink, failed)
+                    failed = 0
+                backoff = self.opts.backoff_initial_s
+        finally:
+            await _cancel(window)
+            await self._publish_depth(math.inf)
 
-    async def _next_batches(self) -> list[list[tuple[int, str]]]:
-        points = await self.db(self.spool.peek, self.opts.batch_points * self.opts.in_flight)
-        await self._update_depth()
-        size = self.opts.batch_points
-        return [points[i : i + size] for i in range(0, len(points), size)]
+    def _send(self, points: list[tuple[int, str]]) -> _Batch:
+        lines = [line for _id, line in points]
+        task = asyncio.create_task(self.writer.write(lines))
+        return _Batch(points[0][0], points[-1][0], len(points), sum(map(len, lines)), task)
 
-    async def _update_depth(self) -> None:
+    async def _publish_depth(self, now: float) -> None:
+        """The spool's depth as metrics, at most once a second (counting is a table scan)."""
+        if now - self._depth_at < 1.0:
+            return
+        self._depth_at = now
         depth = await self.db(self.spool.depth)
         self.metrics.spool_points.set(depth.points)
         self.metrics.spool_bytes.set(depth.bytes)
         self.metrics.spool_dropped.set(await self.db(lambda: self.spool.dropped))
+
+
+@dataclass(slots=True)
+class _Batch:
+    first_id: int
+    last_id: int
+    points: int
+    size: int
+    task: asyncio.Task[None]
+
+
+async def _cancel(window: collections.deque[_Batch]) -> None:
+    """Abandon the writes still in flight (their points stay spooled and are sent again)."""
+    for b in window:
+        b.task.cancel()
+    await asyncio.gather(*(b.task for b in window), return_exceptions=True)
+    window.clear()

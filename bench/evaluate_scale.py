@@ -95,7 +95,7 @@ def measure(config_path: str, regions: int, warm: int, polls: int, out: dict[str
         ql = InfluxQL(sink)
         ev = Evaluator(config, ql)
         t0 = time.perf_counter()
-        await ev.warm_up()
+        out["warm_rounds"] = await ev.warm_up()
         out["warm_s"] = time.perf_counter() - t0
         passes = []
         for _ in range(polls):
@@ -137,7 +137,8 @@ def main() -> None:
                 raise SystemExit(f"{3 * regions} paths: the measuring process failed")
             paths = 3 * regions
             rows.append((paths, got))
-            print(f"{paths:>6} paths: warm-up {got['warm_s']:.2f} s; detection pass median "
+            print(f"{paths:>6} paths: warm-up {got['warm_s']:.2f} s ({got['warm_rounds']:,.0f} "
+                  f"rounds still in its window); detection pass median "
                   f"{got['poll_s'] * 1000:.0f} ms, max {got['poll_max_s'] * 1000:.0f} ms; RSS "
                   f"{got['rss_mib']:.0f} MiB ({got['rss_before_mib']:.0f} MiB before the "
                   "evaluator)", flush=True)  # fmt: skip

@@ -8,8 +8,9 @@ outside the agent:
 - cpu_pct: its CPU time (utime + stime, /proc/PID/stat) over the window, in % of one core;
 - rss_mib: its peak resident memory (VmHWM);
 - false_loss_pct: packets lost in the rounds it spooled (every target answers);
-- skew_p99_ms: p99 over rounds of |start - due|, where due = the target's first round +
-  k x 1 s (the agent's drift-free schedule); rounds it skipped count as 1 s late each;
+- skew_p99_ms: p99 over rounds of |start - due|, where due = the target's first round in the
+  window + k x 1 s (the agent's drift-free schedule); a round due in the window that never
+  came (skipped, or a target not probed at all) counts as 1 s late;
 - rounds_pct: rounds spooled against rounds due.
 
 Needs root (raw ICMP). The last line holds the figures for N = 10,000:
@@ -142,6 +143,7 @@ def run(n: int, seconds: float, tmp: Path) -> dict[str, float]:
     got = rounds(spool, int(t0 * 1e9), int((t1 - 1.0) * 1e9))  # whole rounds only
     sent = sum(s for rs in got.values() for _t, s, _r in rs)
     received = sum(r for rs in got.values() for _t, _s, r in rs)
+    window_rounds = int(t1 - 1.0 - t0)  # whole seconds in the window: rounds due per target
     skews: list[float] = []
     made = 0
     for rs in got.values():
@@ -150,10 +152,10 @@ def run(n: int, seconds: float, tmp: Path) -> dict[str, float]:
         for ts, _s, _r in rs:
             k = round((ts - first) / 1e9)
             skews.append(abs(ts - (first + k * 1e9)) / 1e6)
-        due = round((rs[-1][0] - first) / 1e9) + 1
         made += len(rs)
-        skews += [1000.0] * (due - len(rs))  # skipped rounds: a whole interval late
-    due_all = n * (t1 - 1.0 - t0)
+    # rounds that never came (skipped, or a target never probed in the window): 1 s late each
+    skews += [1000.0] * max(0, n * window_rounds - made)
+    due_all = n * window_rounds
     return {
         "cpu_pct": 100 * (c1 - c0) / (t1 - t0),
         "rss_mib": rss,
