@@ -39,6 +39,7 @@ overwrite themselves in InfluxDB instead of counting twice.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 from cablewatch.probes.registry import spec
@@ -51,9 +52,15 @@ _KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n"})
 _MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n"})
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def escape_key(text: str) -> str:
-    """Tag keys, tag values, field keys."""
+    """Tag keys, tag values, field keys (the same few recur in every round: cached)."""
     return text.replace("\\", "\\\\").translate(_KEY) if text else text
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _tag_part(tags: tuple[tuple[str, str], ...]) -> str:
+    return "".join(f",{escape_key(k)}={escape_key(v)}" for k, v in tags if v != "")
 
 
 def escape_measurement(text: str) -> str:
@@ -82,9 +89,7 @@ def line(
     timestamp_ns: int,
 ) -> str:
     """One point. Empty tag values and None fields are left out (InfluxDB rejects them)."""
-    tag_part = "".join(
-        f",{escape_key(k)}={escape_key(v)}" for k, v in sorted(tags.items()) if v != ""
-    )
+    tag_part = _tag_part(tuple(sorted(tags.items())))
     field_part = ",".join(
         f"{escape_key(k)}={_field(v)}" for k, v in fields.items() if v is not None
     )
