@@ -11,9 +11,11 @@ namespace, never on the host.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -21,8 +23,11 @@ from pathlib import Path
 
 import pytest
 from conftest import DATA, cablewatch_cmd
+from lab_helpers import Lab
 from pipeline_helpers import spool_report
 from waiting import wait_until
+
+from cablewatch.lab.stack import agent_config
 
 pytestmark = pytest.mark.netns
 
@@ -56,16 +61,17 @@ def home() -> Iterator[Path]:
         shutil.rmtree(path)
 
 
-def _agent(netns: str, home: Path, caps: list[str]) -> subprocess.Popen[str]:
+def _agent(netns: str, home: Path, caps: list[str], config: str = "agent.toml"
+           ) -> subprocess.Popen[str]:  # fmt: skip
     spool = home / "state" / "spool" / "singapore.db"  # the agent makes "spool"
     cmd = ["ip", "netns", "exec", netns, *AS_NOBODY, *caps,
-           *cablewatch_cmd("agent", "--config", str(home / "agent.toml"), "--region",
+           *cablewatch_cmd("agent", "--config", str(home / config), "--region",
                            "singapore", "--spool", str(spool), "--host", "sg-1")]  # fmt: skip
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def _probe_a_while(netns: str, home: Path, caps: list[str]) -> str:
-    agent = _agent(netns, home, caps)
+def _probe_a_while(netns: str, home: Path, caps: list[str], config: str = "agent.toml") -> str:
+    agent = _agent(netns, home, caps, config)
     spool = home / "state" / "spool" / "singapore.db"
     try:
         wait_until(lambda: spool.exists() and min(
@@ -83,15 +89,21 @@ def _ping_group(netns: str, value: str) -> None:
                     f"net.ipv4.ping_group_range={value}"], check=True)  # fmt: skip
 
 
-def _received(home: Path) -> int:
-    """Echo replies the spooled rounds hold (points: ``packets_received=Ni``)."""
-    import sqlite3
-
+def _rounds(home: Path) -> list[dict[str, str]]:
+    """The spooled ICMP rounds: each point's tags and fields, as text."""
     db = sqlite3.connect(home / "state" / "spool" / "singapore.db")
-    lines = [row[0] for row in db.execute("SELECT line FROM points")]
+    lines = [row[0] for row in db.execute("SELECT line FROM points WHERE line LIKE 'ping,%'")]
     db.close()
-    return sum(int(f.split("=")[1].rstrip("i")) for ln in lines for f in ln.split(" ")[1].split(",")
-               if f.startswith("packets_received="))  # fmt: skip
+    out = []
+    for ln in lines:
+        head, fields, _ts = ln.split(" ")  # these tags and fields hold no spaces
+        out.append(dict(kv.split("=", 1) for kv in [*head.split(",")[1:], *fields.split(",")]))
+    return out
+
+
+def _received(home: Path) -> int:
+    """Echo replies the spooled rounds hold."""
+    return sum(int(r["packets_received"].rstrip("i")) for r in _rounds(home))
 
 
 def test_with_cap_net_raw_only_it_probes_through_raw_sockets(netns: str, home: Path) -> None:
@@ -99,6 +111,25 @@ def test_with_cap_net_raw_only_it_probes_through_raw_sockets(netns: str, home: P
     out = _probe_a_while(netns, home, RAW_ONLY)
     assert "ICMP through raw sockets" in out
     assert _received(home) >= 2 * 5 * 3  # two targets, 5 rounds of 3 packets, all answered
+
+
+def test_in_the_lab_over_the_emulated_cables_with_cap_net_raw_only(lab: Lab, home: Path) -> None:
+    """The same, from the lab's Singapore namespace to the landing station over its three
+    emulated cables: every reply took the cable's delay (the median is above its floor)."""
+    state = json.loads((lab.state_dir / "lab.json").read_text())
+    config = agent_config(home / "lab.toml", "http://127.0.0.1:1", icmp_only=True)
+    text = config.read_text()
+    config.write_text(text[: text.index("\n[sinks.influxdb]")])  # no sink: the spool keeps all
+    config.chmod(0o644)
+    out = _probe_a_while(state["region_ns"]["singapore"], home, RAW_ONLY, "lab.toml")
+    assert "ICMP through raw sockets" in out
+    floors = {p["target"]: p["floor_rtt_ms"] for p in state["paths"]
+              if p["region"] == "singapore"}  # fmt: skip
+    rounds = _rounds(home)
+    assert {r["target"] for r in rounds} == set(floors)
+    for r in rounds:
+        assert r["packets_received"] == "5i", r
+        assert float(r["median_response_ms"]) >= floors[r["target"]], r
 
 
 def test_without_it_it_uses_ping_sockets(netns: str, home: Path) -> None:
