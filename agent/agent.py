@@ -33,9 +33,8 @@ from cablewatch.aio import first_of, signal_event, stop_on_signals
 from cablewatch.collectors.exporter import AgentMetrics
 from cablewatch.collectors.influx import Writer, writer_for
 from cablewatch.collectors.lineprotocol import result_lines
-from cablewatch.config import Config, load
-from cablewatch.config.reload import take
-from cablewatch.errors import CablewatchError
+from cablewatch.config import Config
+from cablewatch.config.reload import reread
 from cablewatch.probes.icmp import IcmpEngine
 from cablewatch.probes.jobs import ProbeJob, region_jobs, run_job
 from cablewatch.probes.result import ProbeResult
@@ -111,8 +110,7 @@ class Agent:
                     continue
                 halt.set()
                 await asyncio.gather(*probes)  # each finishes (and records) its probe in flight
-                self.config = new
-                self.jobs = region_jobs(new.topology, new.probe, self.opts.region)
+                self.config, self.jobs = new
                 halt, probes = self._start(ctx)
             halt.set()
             await asyncio.gather(*probes)
@@ -138,23 +136,16 @@ class Agent:
             for i, job in enumerate(self.jobs)
         ]
 
-    def _reread(self) -> Config | None:
-        """The configuration file again, as this agent takes it; None (logged) if refused."""
-        path = self.config.source
-        try:
-            new = load(path)
-            new.topology.region(self.opts.region)
-        except CablewatchError as exc:
-            log.error("reload of %s refused, running configuration kept: %s", path,
-                      str(exc).replace("\n", "; "))  # fmt: skip
+    def _reread(self) -> tuple[Config, list[ProbeJob]] | None:
+        """The configuration file again and this region's jobs under it; None if refused."""
+        got = reread(self.config, "agent", log,
+                     lambda c: region_jobs(c.topology, c.probe, self.opts.region))  # fmt: skip
+        if got is None:
             return None
-        change = take(self.config, new, "agent")
-        if change.at_restart:
-            log.warning("reload of %s: %s changed; they take effect at the next restart", path,
-                        ", ".join(change.at_restart))  # fmt: skip
-        jobs = region_jobs(change.config.topology, change.config.probe, self.opts.region)
-        log.warning("reloaded %s: %d probe jobs (were %d)", path, len(jobs), len(self.jobs))
-        return change.config
+        change, jobs = got
+        log.warning("reloaded %s: %d probe jobs (were %d)", change.config.source, len(jobs),
+                    len(self.jobs))  # fmt: skip
+        return change.config, jobs
 
     async def _schedule(
         self, job: ProbeJob, ctx: ProbeContext, first: float, stop: asyncio.Event

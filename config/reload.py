@@ -1,5 +1,6 @@
-"""Reloading the configuration file on SIGHUP (pure): which of a new file's changes a running
-process takes, and which wait for its restart.
+"""Reloading the configuration file on SIGHUP: which of a new file's changes a running
+process takes, and which wait for its restart (``take``, pure), and the re-reading every
+process does the same way (``reread``, which logs).
 
 As Prometheus and blackbox_exporter do, a file that does not load is refused whole and the
 running configuration kept. A file that loads is taken section by section:
@@ -16,12 +17,18 @@ running configuration kept. A file that loads is taken section by section:
 from __future__ import annotations
 
 import dataclasses
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
+from cablewatch.config.loader import load
 from cablewatch.config.model import Config
+from cablewatch.errors import CablewatchError
 
-__all__ = ["Reloaded", "take"]
+__all__ = ["Reloaded", "reread", "take"]
+
+T = TypeVar("T")
 
 Role = Literal["agent", "evaluator"]
 
@@ -62,3 +69,24 @@ def take(running: Config, new: Config, role: Role) -> Reloaded:
                 effective, api=dataclasses.replace(running.api, **api_taken)
             )
     return Reloaded(effective, tuple(taken), tuple(at_restart))
+
+
+def reread(
+    running: Config, role: Role, log: logging.Logger, ready: Callable[[Config], T]
+) -> tuple[Reloaded, T] | None:
+    """The configuration file again, as ``role`` takes it, and what ``ready`` makes of it
+    (the process's own part: it may raise CablewatchError). None if the file does not load or
+    ``ready`` refuses it: one error line, and the running configuration stays. Sections that
+    changed but wait for a restart are named in a warning."""
+    path = running.source
+    try:
+        change = take(running, load(path), role)
+        made = ready(change.config)
+    except CablewatchError as exc:
+        log.error("reload of %s refused, running configuration kept: %s", path,
+                  str(exc).replace("\n", "; "))  # fmt: skip
+        return None
+    if change.at_restart:
+        log.warning("reload of %s: %s changed; they take effect at the next restart", path,
+                    ", ".join(change.at_restart))  # fmt: skip
+    return change, made

@@ -13,9 +13,8 @@ from collections.abc import AsyncIterator, Callable
 from cablewatch.aio import first_of, signal_event, stop_on_signals
 from cablewatch.alerting.alertmanager import AlertmanagerClient
 from cablewatch.collectors.influx import InfluxQL, writer_for
-from cablewatch.config import Config, load
-from cablewatch.config.reload import take
-from cablewatch.errors import CablewatchError
+from cablewatch.config import Config
+from cablewatch.config.reload import reread
 from cablewatch.evaluator.metrics import EvaluatorMetrics
 from cablewatch.evaluator.service import Evaluator
 from cablewatch.sla.evaluate import SlaStatus
@@ -42,20 +41,13 @@ async def reloads(evaluator: Evaluator, stop: asyncio.Event, prepare: Prepare = 
     hup = signal_event(signal.SIGHUP)
     while await first_of(stop, hup) is hup:
         hup.clear()
-        path = evaluator.config.source
-        try:
-            change = take(evaluator.config, load(path), "evaluator")
-            commit = prepare(change.config)
-        except CablewatchError as exc:
-            log.error("reload of %s refused, running configuration kept: %s", path,
-                      str(exc).replace("\n", "; "))  # fmt: skip
+        got = reread(evaluator.config, "evaluator", log, prepare)
+        if got is None:
             continue
+        change, commit = got
         evaluator.reconfigure(change.config)
         extra = commit()
-        if change.at_restart:
-            log.warning("reload of %s: %s changed; they take effect at the next restart", path,
-                        ", ".join(change.at_restart))  # fmt: skip
-        log.warning("reloaded %s: %d SLA policies%s; changed: %s", path,
+        log.warning("reloaded %s: %d SLA policies%s; changed: %s", change.config.source,
                     len(change.config.slas), f", {extra}" if extra else "",
                     ", ".join(change.taken) or "nothing")  # fmt: skip
 
