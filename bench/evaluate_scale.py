@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import httpx
+from procstat import status_mib
 
 from cablewatch.collectors.influx import InfluxQL, InfluxV1Writer
 from cablewatch.collectors.lineprotocol import line
@@ -73,13 +74,6 @@ def round_lines(regions: int, t_s: float) -> list[str]:
     return out
 
 
-def rss_mib() -> float:
-    for ln in Path("/proc/self/status").read_text().splitlines():
-        if ln.startswith("VmRSS:"):
-            return int(ln.split()[1]) / 1024
-    return float("nan")
-
-
 def measure(config_path: str, regions: int, warm: int, polls: int, out: dict[str, float]) -> None:
     """In a process of its own: fill the database, warm up, poll; figures into ``out``."""
     config = load(config_path)
@@ -91,7 +85,7 @@ def measure(config_path: str, regions: int, warm: int, polls: int, out: dict[str
         now = time.time()
         for k in range(warm, 0, -1):
             await writer.write(round_lines(regions, now - k))
-        base = rss_mib()
+        base = status_mib("VmRSS")
         ql = InfluxQL(sink)
         ev = Evaluator(config, ql)
         t0 = time.perf_counter()
@@ -105,7 +99,7 @@ def measure(config_path: str, regions: int, warm: int, polls: int, out: dict[str
             passes.append(time.perf_counter() - t0)
         out["poll_s"] = statistics.median(passes)
         out["poll_max_s"] = max(passes)
-        out["rss_mib"] = rss_mib()
+        out["rss_mib"] = status_mib("VmRSS")
         out["rss_before_mib"] = base
         await ql.close()
         await writer.close()

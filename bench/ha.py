@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="cablewatch-ha-"))
-    opts = manager.LabOptions(state_dir=tmp / "lab", prefix="cwh", mgmt_subnet="198.18.247.0/24")
+    opts = manager.LabOptions(state_dir=tmp / "lab", prefix="cwh", mgmt_subnet="198.18.246.0/24")
     manager.up(load_default(), opts)
     gaps: list[float] = []
     duplicates = lost = 0

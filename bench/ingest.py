@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import concurrent.futures
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ import time
 from pathlib import Path
 
 import httpx
+from procstat import cpu_s, status_mib
 
 from cablewatch.agent.sender import Sender, SenderOptions
 from cablewatch.agent.spool import Spool
@@ -129,22 +129,10 @@ def agents_in_lab(seconds: float, tmp: Path) -> tuple[float, float]:
                 cpu_pct = [
                     100 * (cpu_s(p.pid) - c) / wall for p, c in zip(procs, cpu0, strict=True)
                 ]
-                rss = [rss_mib(p.pid) for p in procs]
+                rss = [status_mib("VmRSS", p.pid) for p in procs]
     finally:
         manager.down(opts)
     return max(rss), sum(cpu_pct) / len(cpu_pct)
-
-
-def cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def main() -> None:

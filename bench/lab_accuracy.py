@@ -21,12 +21,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from procstat import cpu_s
 
 from cablewatch.config import load_default
 from cablewatch.lab import manager
@@ -34,11 +35,6 @@ from cablewatch.probes.icmp import IcmpEngine
 from cablewatch.probes.stats import percentile
 
 CABLES = ("ADC", "SJC", "APCN-2")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def ping_paths(
@@ -84,9 +80,9 @@ def main() -> None:
         one_way = {(p["region"], p["cable"]): p["one_way_ms"] for p in state["paths"]}
         count = int(args.seconds * 20)
         print(f"delay: 27 paths x 20 packets/s x {args.seconds:g} s ({27 * count} pings) ...")
-        cpu0, t0 = cpu_seconds(emulator), time.monotonic()
+        cpu0, t0 = cpu_s(emulator), time.monotonic()
         rtts = asyncio.run(ping_paths(state, CABLES, count, 0.05))
-        cpu_pct = 100 * (cpu_seconds(emulator) - cpu0) / (time.monotonic() - t0)
+        cpu_pct = 100 * (cpu_s(emulator) - cpu0) / (time.monotonic() - t0)
         errors, lost = [], 0
         for key, path_rtts in rtts.items():
             truth = 2 * one_way[key]

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import re
 import signal
 import sqlite3
@@ -31,6 +30,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from procstat import cpu_s, status_mib
 
 HEADER = """[landing_station]
 id = "shantou"
@@ -67,18 +68,6 @@ def write_config(path: Path, n: int) -> Path:
                       'protocols = ["icmp"]\n' for i in range(n))  # fmt: skip
     path.write_text(HEADER + targets)
     return path
-
-
-def cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def hwm_mib(pid: int) -> float:
-    for ln in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if ln.startswith("VmHWM:"):
-            return int(ln.split()[1]) / 1024
-    return float("nan")
 
 
 def rounds(spool: Path, since_ns: int, until_ns: int) -> dict[str, list[tuple[int, int, int]]]:
@@ -136,7 +125,7 @@ def run(n: int, seconds: float, tmp: Path) -> dict[str, float]:
         t0, c0 = time.time(), cpu_s(agent.pid)
         time.sleep(seconds)
         t1, c1 = time.time(), cpu_s(agent.pid)
-        rss = hwm_mib(agent.pid)
+        rss = status_mib("VmHWM", agent.pid)
     finally:
         agent.send_signal(signal.SIGTERM)
         agent.wait(60)

@@ -13,5 +13,5 @@ trap 'rm -rf "$link"' EXIT
 ln -s "$root" "$link/cablewatch"
 (cd "$link" && "$venv/bin/mypy" --config-file "$root/pyproject.toml" -p cablewatch) \
     | sed "s#^cablewatch/##"
-MYPYPATH="$link:$root/tests" "$venv/bin/mypy" --config-file "$root/pyproject.toml" \
+MYPYPATH="$link:$root/tests:$root/bench" "$venv/bin/mypy" --config-file "$root/pyproject.toml" \
     --explicit-package-bases tests bench scripts
