@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from conftest import DATA, cablewatch_cmd
 from pipeline_helpers import influx_counts, spool_report
@@ -23,6 +26,33 @@ def _config(tmp: Path, port: int) -> Path:
     path = tmp / "agent.toml"
     path.write_text(text)
     return path
+
+
+TOKEN_ENV = os.environ | {"CABLEWATCH_INFLUX_TOKEN": "not-checked-by-influxdb-1.6"}
+
+
+@contextlib.contextmanager
+def _agent(config: Path, spool: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``cablewatch agent`` for Singapore, logging to ``log``; killed if still running."""
+    cmd = cablewatch_cmd("agent", "--config", str(config), "--region", "singapore",
+                         "--spool", str(spool), "--host", "sg-probe-1")  # fmt: skip
+    with log.open("wb") as out:
+        agent = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=TOKEN_ENV)
+    try:
+        yield agent
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+            agent.wait()
+
+
+def _stop_and_count(
+    agent: subprocess.Popen[bytes], spool: Path, url: str, log: Path
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """SIGTERM (a clean exit), then the spool's report and the rounds InfluxDB holds."""
+    agent.send_signal(signal.SIGTERM)
+    assert agent.wait(30) == 0, log.read_text()
+    return spool_report(spool), influx_counts(url, "cablewatch")
 
 
 def test_missing_secret_is_one_line_exit_2(tmp_path: Path) -> None:
@@ -44,13 +74,8 @@ def test_sink_down_at_start_spools_then_delivers_everything(tmp_path: Path) -> N
     port = free_port()
     config = _config(tmp_path, port)
     spool = tmp_path / "s.db"
-    env = os.environ | {"CABLEWATCH_INFLUX_TOKEN": "not-checked-by-influxdb-1.6"}
     log = tmp_path / "agent.log"
-    cmd = cablewatch_cmd("agent", "--config", str(config), "--region", "singapore",
-                         "--spool", str(spool), "--host", "sg-probe-1")  # fmt: skip
-    with log.open("wb") as out:
-        agent = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
-    try:
+    with _agent(config, spool, log) as agent:
         deadline = time.monotonic() + 30
         while not (spool.exists() and spool_report(spool)["points_pending"]):
             assert time.monotonic() < deadline, log.read_text()
@@ -60,7 +85,7 @@ def test_sink_down_at_start_spools_then_delivers_everything(tmp_path: Path) -> N
         pending_while_down = down["points_pending"]
         rounds_while_down = sum(down["rounds"].values())
         with influxd(tmp_path / "influx", port=port) as server:
-            subprocess.run(cablewatch_cmd("db", "init", "--config", str(config)), env=env,
+            subprocess.run(cablewatch_cmd("db", "init", "--config", str(config)), env=TOKEN_ENV,
                            check=True, capture_output=True)  # fmt: skip
             # the backlog is delivered once InfluxDB holds every round made while it was down;
             # the agent keeps probing, so the spool itself is never empty for long
@@ -68,14 +93,7 @@ def test_sink_down_at_start_spools_then_delivers_everything(tmp_path: Path) -> N
             while sum(influx_counts(server.url, "cablewatch").values()) < rounds_while_down:
                 assert time.monotonic() < deadline, log.read_text()
                 time.sleep(0.1)
-            agent.send_signal(signal.SIGTERM)
-            assert agent.wait(30) == 0
-            report = spool_report(spool)
-            counts = influx_counts(server.url, "cablewatch")
-    finally:
-        if agent.poll() is None:
-            agent.kill()
-            agent.wait()
+            report, counts = _stop_and_count(agent, spool, server.url, log)
     assert isinstance(pending_while_down, int)
     assert pending_while_down > 0
     assert report["points_pending"] == 0
@@ -102,10 +120,7 @@ def test_sighup_changes_targets_during_an_outage_without_losing_a_round(tmp_path
     config = tmp_path / "agent.toml"
     _targets(config, port, 0.3, ("127.0.0.1", "127.0.0.2"))
     spool = tmp_path / "s.db"
-    env = os.environ | {"CABLEWATCH_INFLUX_TOKEN": "not-checked-by-influxdb-1.6"}
     log = tmp_path / "agent.log"
-    cmd = cablewatch_cmd("agent", "--config", str(config), "--region", "singapore",
-                         "--spool", str(spool), "--host", "sg-probe-1")  # fmt: skip
     old, new = "icmp|singapore|SJC|127.0.0.2", "icmp|singapore|SJC|127.0.0.3"
 
     def made() -> dict[str, int]:
@@ -116,11 +131,9 @@ def test_sighup_changes_targets_during_an_outage_without_losing_a_round(tmp_path
         return log.read_text().count(text)
 
     with influxd(tmp_path / "influx", port=port) as server:
-        subprocess.run(cablewatch_cmd("db", "init", "--config", str(config)), env=env,
+        subprocess.run(cablewatch_cmd("db", "init", "--config", str(config)), env=TOKEN_ENV,
                        check=True, capture_output=True)  # fmt: skip
-        with log.open("wb") as out:
-            agent = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
-        try:
+        with _agent(config, spool, log) as agent:
             wait_until(lambda: influx_counts(server.url, "cablewatch").get(old, 0) >= 3, 30,
                        "rounds stored")  # fmt: skip
             server.stop()  # the outage
@@ -139,14 +152,7 @@ def test_sighup_changes_targets_during_an_outage_without_losing_a_round(tmp_path
             left = made()[old]
             server.start()  # the outage ends
             wait_until(lambda: logged("takes writes again") >= 1, 60, "the sink back")
-            agent.send_signal(signal.SIGTERM)
-            assert agent.wait(30) == 0, log.read_text()
-            report = spool_report(spool)
-            counts = influx_counts(server.url, "cablewatch")
-        finally:
-            if agent.poll() is None:
-                agent.kill()
-                agent.wait()
+            report, counts = _stop_and_count(agent, spool, server.url, log)
     text = log.read_text()
     assert "reloaded " in text
     assert "2 probe jobs (were 2)" in text
