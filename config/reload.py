@@ -57,12 +57,10 @@ def take(running: Config, new: Config, role: Role) -> Reloaded:
     at_restart = [name for name in changed if name not in _TAKEN[role]]
     effective = dataclasses.replace(running, **{name: getattr(new, name) for name in taken})
     if role == "evaluator" and "api" in changed and running.api and new.api:
+        at_restart.remove("api")
         api_taken = {k: getattr(new.api, k) for k in _API_TAKEN}
         if dataclasses.replace(running.api, **api_taken) != new.api:
-            at_restart.remove("api")
             at_restart.append("api (address, TLS)")
-        else:
-            at_restart.remove("api")
         if any(getattr(running.api, k) != v for k, v in api_taken.items()):
             taken.append("api (tokens, scopes)")
             effective = dataclasses.replace(
