@@ -39,7 +39,7 @@ from cablewatch.evaluator.outbox import EventRecord, Outbox
 from cablewatch.evaluator.points import recommendation_line, sla_line
 from cablewatch.evaluator.sla_minutes import SlaMinutes
 from cablewatch.failover.engine import FailoverEngine, Recommendation
-from cablewatch.failover.score import MIN_ROUNDS
+from cablewatch.failover.score import FIRST_CHOICE_ROUNDS
 from cablewatch.sla.evaluate import ANY_CABLE, SlaStatus
 from cablewatch.timefmt import utc_iso
 
@@ -75,6 +75,9 @@ class Evaluator:
         """When each region's first round came in."""
         self.burning: set[tuple[str, str]] = set()
         """(customer, region) whose fast burn-rate alert fires, as of the last SLA pass."""
+        self.first_choice_wait_s = max(self.detection.stale_s,
+                                       FIRST_CHOICE_ROUNDS * config.probe.interval_s)  # fmt: skip
+        """How long a region's first choice waits for a cable without enough rounds."""
         self.cable_regions = {c.name: [r.id for r in config.topology.regions if c.name in r.paths]
                               for c in config.topology.cables}  # fmt: skip
 
@@ -151,9 +154,9 @@ class Evaluator:
             if not self.detection.heard(region.id):
                 continue
             heard = self.heard_s.setdefault(region.id, now)
-            young = self.detection.young(region.id, MIN_ROUNDS)
-            if young and now - heard < self.detection.stale_s:
-                continue  # a first choice waits for every cable's first rounds (or a gap)
+            young = self.detection.young(region.id, FIRST_CHOICE_ROUNDS)
+            if young and now - heard < self.first_choice_wait_s:
+                continue  # a first choice waits for enough rounds on every cable (or a gap)
             new = self.failover.update(region.id, self.detection.scores(region.id, status), now)
             if new is None:
                 continue

@@ -23,9 +23,15 @@ from dataclasses import dataclass, field
 from cablewatch.correlation.classify import PathStatus
 from cablewatch.probes.stats import percentile
 
-__all__ = ["MIN_ROUNDS", "PathStats", "Score", "path_stats", "score"]
+__all__ = ["FIRST_CHOICE_ROUNDS", "MIN_ROUNDS", "PathStats", "Score", "path_stats", "score"]
 
 MIN_ROUNDS = 5
+FIRST_CHOICE_ROUNDS = 20
+"""A region's first recommendation waits for this many rounds on every cable (or for a probe
+gap). A score's tail term is the p95 of the rounds' medians, and over fewer than 20 rounds the
+p95 is the largest of them: one outlier round (a 101 ms round among 46 ms ones, seen in the
+lab at start-up) made the slower cable the first choice, and the speed rule moved the region
+60 s later."""
 
 
 @dataclass(frozen=True, slots=True)
