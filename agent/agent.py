@@ -101,7 +101,7 @@ class Agent:
             if any(job.protocol == "icmp" for job in self.jobs):
                 engine.open(v6=False)  # IcmpPermissionError now, not at the first round
                 log.info("ICMP through %s sockets", engine.mode)
-            ctx = ProbeContext(engine)
+            ctx = ProbeContext(engine, self.config.topology)
             halt, probes = self._start(ctx)
             while await first_of(stop, reload) is reload:
                 reload.clear()
@@ -111,6 +111,7 @@ class Agent:
                 halt.set()
                 await asyncio.gather(*probes)  # each finishes (and records) its probe in flight
                 self.config, self.jobs = new
+                ctx.topology = self.config.topology
                 halt, probes = self._start(ctx)
             halt.set()
             await asyncio.gather(*probes)

@@ -107,6 +107,7 @@ def result_lines(result: ProbeResult, host: str) -> list[str]:
         "host": host,
         "target": result.address or result.target,
         "protocol": result.protocol,
+        "path": result.labels.get("path", ""),
     }
     ts = result.timestamp_ns
     return [line(p.measurement, tags, p.fields, ts + p.offset_ns)

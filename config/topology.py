@@ -27,13 +27,14 @@ from cablewatch.topology.model import (
 
 __all__ = ["read_topology"]
 
+_SERVICE_PROTOCOLS = ("trace",)
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$")
 
 
 def read_topology(root: Table, protocols: Collection[str]) -> Topology | None:
     """The topology's sections of ``root``; None when a required part is missing or invalid
     (the issues say why). ``protocols``: the registered probe protocols."""
-    station = _landing_station(root.table("landing_station"))
+    station = _landing_station(root.table("landing_station"), protocols)
     cables = _cables(root.tables("cables"))
     by_name = {normalise_name(c.name): c for c in cables}
     regions = _regions(root.tables("regions"), by_name, station)
@@ -48,16 +49,36 @@ def _coords(t: Table) -> tuple[float | None, float | None]:
     return t.number("lat", low=-90, high=90), t.number("lon", low=-180, high=180)
 
 
-def _landing_station(t: Table | None) -> LandingStation | None:
+def _landing_station(t: Table | None, protocols: Collection[str]) -> LandingStation | None:
     if t is None:
         return None
     sid = t.identifier("id")
     name = t.string("name")
     lat, lon = _coords(t)
+    service = t.string("service_address", required=False)
+    # The service path's points carry no cable tag: only protocols whose points no per-cable
+    # query reads may run there (today: trace).
+    service_protocols = t.string_list(
+        "service_protocols",
+        required=False,
+        choices=[p for p in protocols if p in _SERVICE_PROTOCOLS],
+    )
     t.finish()
+    if service is not None and not _valid_address(service):
+        t.problem("service_address", f"got {service!r}, expected an IP address or a host name")
+        service = None
+    if service_protocols and not service:
+        t.problem("service_protocols", "needs service_address: where to aim them")
     if sid is None or name is None or lat is None or lon is None:
         return None
-    return LandingStation(sid, name, lat, lon)
+    return LandingStation(
+        sid,
+        name,
+        lat,
+        lon,
+        service or "",
+        tuple(service_protocols or (["trace"] if service else [])),
+    )
 
 
 def _cables(tables: list[Table]) -> list[Cable]:
@@ -66,6 +87,8 @@ def _cables(tables: list[Table]) -> list[Cable]:
     for t in tables:
         name = t.name("name")
         length = t.number("length_km", low=0, low_open=True)
+        prefixes = _prefixes(t)
+        names = t.string_list("hop_names", required=False) or []
         points: list[LandingPoint] = []
         for lp_t in t.tables("landing_points"):
             lp_name = lp_t.name("name")
@@ -82,8 +105,19 @@ def _cables(tables: list[Table]) -> list[Cable]:
             t.problem("name", f"cable {name!r} is defined twice (also as {seen[key]!r})")
             continue
         seen[key] = name
-        cables.append(Cable(name, length, tuple(points)))
+        cables.append(Cable(name, length, tuple(points), tuple(prefixes), tuple(names)))
     return cables
+
+
+def _prefixes(t: Table) -> list[str]:
+    out: list[str] = []
+    for text in t.string_list("hop_prefixes", required=False) or []:
+        try:
+            out.append(str(ipaddress.ip_network(text)))
+        except ValueError as exc:
+            t.problem("hop_prefixes", f"got {text!r}: {exc} (expected a prefix, e.g. "
+                      "'198.18.16.0/20')")  # fmt: skip
+    return out
 
 
 def _regions(

@@ -6,16 +6,29 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from cablewatch.errors import CablewatchError
 from cablewatch.probes.icmp import IcmpEngine, icmp_probe
 from cablewatch.probes.registry import spec
 from cablewatch.probes.result import ProbeResult
 from cablewatch.probes.settings import ProbeSettings
 from cablewatch.probes.spec import ProbeContext
+from cablewatch.probes.traceroute import TraceSettings
 from cablewatch.topology.model import Topology
 
-__all__ = ["ProbeJob", "exit_code", "ping_targets", "probe_region", "region_jobs", "run_job"]
+__all__ = [
+    "ProbeJob",
+    "exit_code",
+    "is_region",
+    "ping_targets",
+    "probe_region",
+    "region_jobs",
+    "run_job",
+    "trace_region",
+    "trace_settings",
+    "trace_targets",
+]
 
 
 def exit_code(results: Sequence[ProbeResult]) -> int:
@@ -34,15 +47,19 @@ class ProbeJob:
 
     @property
     def series(self) -> str:
-        return "|".join((self.protocol, self.labels["region"], self.labels["cable"], self.address))
+        return "|".join((self.protocol, self.labels["region"], self.labels["cable"] or "service",
+                         self.address))  # fmt: skip
 
 
 def region_jobs(
     topology: Topology, settings: ProbeSettings, region: str, cable: str | None = None
 ) -> list[ProbeJob]:
-    """Every (target, protocol) of ``region`` (over one cable, or all), in cable order."""
+    """Every (target, protocol) of ``region`` (over one cable, or all), in cable order; then,
+    when no cable is named, the service path: the station's service address over whatever
+    route the network picks (label ``path=service``, no cable)."""
     reg = topology.region(region)
     jobs = []
+    station = topology.landing_station
     for t in topology.targets_for(reg.id, cable):
         labels = {
             "region": reg.id,
@@ -51,6 +68,12 @@ def region_jobs(
         }
         jobs += [
             ProbeJob(p, t.address, labels, settings.protocols[p].interval_s) for p in t.protocols
+        ]
+    if cable is None and station.service_address:
+        labels = {"region": reg.id, "cable": "", "landing_station": station.id, "path": "service"}
+        jobs += [
+            ProbeJob(p, station.service_address, labels, settings.protocols[p].interval_s)
+            for p in station.service_protocols
         ]
     return jobs
 
@@ -85,5 +108,51 @@ async def probe_region(
     results are labelled region / cable / station."""
     jobs = region_jobs(topology, settings, region, cable)
     async with IcmpEngine() as engine:
-        ctx = ProbeContext(engine)
+        ctx = ProbeContext(engine, topology)
         return list(await asyncio.gather(*(run_job(j, ctx, settings) for j in jobs)))
+
+
+async def trace_region(
+    topology: Topology, settings: ProbeSettings, region: str, cable: str | None = None
+) -> list[ProbeResult]:
+    """Trace each address ``region`` probes (over one cable, or all, then the service path),
+    whichever protocols the topology lists for it; each trace attributed to its cable."""
+    seen: set[tuple[str, str]] = set()
+    jobs: list[ProbeJob] = []
+    for job in region_jobs(topology, settings, region, cable):
+        key = (job.address, job.labels["cable"])
+        if key not in seen:
+            seen.add(key)
+            jobs.append(ProbeJob("trace", job.address, job.labels, job.interval_s))
+    async with IcmpEngine() as engine:
+        ctx = ProbeContext(engine, topology)
+        return list(await asyncio.gather(*(run_job(j, ctx, settings) for j in jobs)))
+
+
+async def trace_targets(
+    targets: Sequence[str], settings: ProbeSettings, topology: Topology | None = None
+) -> list[ProbeResult]:
+    """Trace ad-hoc targets (attributed to cables when a topology is given)."""
+    jobs = [ProbeJob("trace", t, {}, 0.0) for t in targets]
+    async with IcmpEngine() as engine:
+        ctx = ProbeContext(engine, topology)
+        return list(await asyncio.gather(*(run_job(j, ctx, settings) for j in jobs)))
+
+
+def is_region(topology: Topology, name: str) -> bool:
+    """Whether ``name`` is one of the topology's regions (by id or name)."""
+    try:
+        topology.region(name)
+    except CablewatchError:
+        return False
+    return True
+
+
+def trace_settings(
+    settings: ProbeSettings, *, mode: str, queries: int, max_hops: int, timeout_s: float
+) -> ProbeSettings:
+    """``settings`` with its trace protocol's mode, queries, hop limit and timeout replaced."""
+    base = settings.of(TraceSettings)
+    ts = replace(base, trace_mode=mode, trace_queries=queries, trace_max_hops=max_hops,
+                 timeout_s=timeout_s)  # fmt: skip
+    return replace(settings, protocols={**settings.protocols, "trace": ts})

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from cablewatch.probes.stats import RttSummary
 
-__all__ = ["ProbeResult", "Status"]
+__all__ = ["Hop", "ProbeResult", "Status", "Trace"]
 
 Status = Literal[
     "ok",  # the target answered (ICMP: at least one reply; loss is in the summary)
@@ -24,6 +24,61 @@ Status = Literal[
 
 # Telegraf's ping plugin: 0 success (including loss), 1 no such host, 2 probe error.
 _TELEGRAF_RESULT_CODE: dict[str, int] = {"ok": 0, "loss": 0, "resolve_error": 1}
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One TTL of a traced path: who answered and how fast."""
+
+    ttl: int
+    address: str
+    """The router (or the destination) that answered; '' when none did."""
+    rtts_ms: tuple[float | None, ...]
+    """Each probe at this TTL, in sending order; None = no answer within the timeout."""
+    name: str = ""
+    """The address's reverse name ('' none)."""
+    others: tuple[str, ...] = ()
+    """Other addresses that answered at this TTL (a path that is not one path)."""
+    flag: str = ""
+    """traceroute's marks: '!H' host, '!N' network, '!P' protocol, '!X' prohibited."""
+    cable: str = ""
+    """The cable this hop belongs to by the topology's hop prefixes / names ('' none)."""
+
+    @property
+    def received(self) -> list[float]:
+        return [r for r in self.rtts_ms if r is not None]
+
+    @property
+    def min_ms(self) -> float | None:
+        got = self.received
+        return min(got) if got else None
+
+    @property
+    def loss_pct(self) -> float:
+        return 100.0 * (1 - len(self.received) / len(self.rtts_ms)) if self.rtts_ms else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """A traced path (Paris-style: one flow identifier for every probe) and which cable it
+    took."""
+
+    mode: str
+    """'icmp' or 'udp'."""
+    hops: tuple[Hop, ...]
+    reached: bool
+    """The destination itself answered."""
+    cable: str = ""
+    """The cable the path took by its hops ('unknown': none or several matched; '' not
+    attributed: no topology)."""
+    wet: tuple[int, int] | None = None
+    """The TTLs of the wet segment's ends: the hop pair whose RTT jump is the cable's."""
+    wet_jump_ms: float | None = None
+
+    @property
+    def sequence(self) -> str:
+        """The hop addresses in order ('*' for a silent hop): what a route change changes."""
+        return " ".join(h.address or "*" for h in self.hops)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +105,8 @@ class ProbeResult:
     dns_answers: tuple[str, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
     """Where the probe was aimed from and over: region, cable, landing_station."""
+    trace: Trace | None = None
+    """Traceroute: the hops, and the cable they show."""
 
     @property
     def success(self) -> bool:
@@ -83,7 +140,33 @@ class ProbeResult:
             out["phases_ms"] = dict(self.phases_ms)
         if self.http_status is not None:
             out["http_status"] = self.http_status
+        if self.trace is not None:
+            out["trace"] = _trace_dict(self.trace)
         if self.dns_rcode is not None:
             out["dns_rcode"] = self.dns_rcode
             out["dns_answers"] = list(self.dns_answers)
         return out
+
+
+def _trace_dict(trace: Trace) -> dict[str, Any]:
+    return {
+        "mode": trace.mode,
+        "reached": trace.reached,
+        "cable": trace.cable,
+        "wet": list(trace.wet) if trace.wet else None,
+        "wet_jump_ms": trace.wet_jump_ms,
+        "hops": [
+            {
+                "ttl": h.ttl,
+                "address": h.address,
+                "name": h.name,
+                "rtts_ms": list(h.rtts_ms),
+                "loss_pct": h.loss_pct,
+                "others": list(h.others),
+                "flag": h.flag,
+                "cable": h.cable,
+                "wet": trace.wet is not None and h.ttl in trace.wet,
+            }
+            for h in trace.hops
+        ],
+    }

@@ -18,6 +18,7 @@ from cablewatch.probes.result import ProbeResult
 if TYPE_CHECKING:
     from cablewatch.probes.icmp import IcmpEngine
     from cablewatch.schema import Table
+    from cablewatch.topology.model import Topology
 
 __all__ = [
     "DEFAULT_INTERVAL_S",
@@ -77,9 +78,11 @@ class CommonProbe:
 
 @dataclass(slots=True)
 class ProbeContext:
-    """What probes of one process share: the ICMP engine's sockets."""
+    """What probes of one process share: the ICMP engine's sockets (and its namespace), and
+    the topology, against which traces are attributed to cables."""
 
     icmp: IcmpEngine
+    topology: Topology | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,11 @@ class Cable:
     name: str
     length_km: float
     landing_points: tuple[LandingPoint, ...]
+    hop_prefixes: tuple[str, ...] = ()
+    """Address prefixes (CIDR) of routers on this cable's paths: a traced hop inside one of
+    them was on this cable (cablewatch.topology.attribution)."""
+    hop_names: tuple[str, ...] = ()
+    """Shell patterns of those routers' reverse names, matched case-insensitively."""
 
     def landing_point(self, name: str) -> LandingPoint | None:
         key = normalise_name(name)
@@ -68,6 +73,10 @@ class LandingStation:
     name: str
     lat: float
     lon: float
+    service_address: str = ""
+    """Where customers reach the station, over whatever route the network picks ('' none)."""
+    service_protocols: tuple[str, ...] = ()
+    """Protocols each region runs against the service address (its "service path")."""
 
 
 @dataclass(frozen=True, slots=True)

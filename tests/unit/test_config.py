@@ -16,7 +16,7 @@ INVALID = Path(__file__).parent.parent / "data" / "invalid"
 EXPECTED: dict[str, list[str]] = {
     "bad-target": [
         "targets[1].protocols: got 'smtp' in the array, expected an array of strings from "
-        "'icmp', 'tcp', 'http', 'dns'",
+        "'icmp', 'tcp', 'http', 'dns', 'trace'",
         "targets[1].address: got '127.0.0.2 ', expected an IP address or a host name",
     ],
     "faster-than-light": [
@@ -87,9 +87,18 @@ EXPECTED: dict[str, list[str]] = {
         "regions[0].paths.SMW3: unknown cable 'SMW3' (known: ADC, SJC)",
         "targets[1].cable: unknown cable 'SEA-ME-WE-3' (known: ADC, SJC)",
     ],
+    "bad-trace": [
+        "landing_station.service_protocols: needs service_address: where to aim them",
+        "cables[0].hop_prefixes: got '198.18.16.1/20': 198.18.16.1/20 has host bits set "
+        "(expected a prefix, e.g. '198.18.16.0/20')",
+        "cables[0].hop_names: got 'adc-*' (string), expected a non-empty array of strings",
+        "targets[1].protocols: got 'traceroute' in the array, expected an array of strings "
+        "from 'icmp', 'tcp', 'http', 'dns', 'trace'",
+    ],
     "unknown-key": [
         "landing_station.lat: missing (expected a number from -90 to 90)",
-        "landing_station.lattitude: unknown key (allowed here: id, lat, lon, name)",
+        "landing_station.lattitude: unknown key (allowed here: id, lat, lon, name, "
+        "service_address, service_protocols)",
     ],
     "wrong-type": ["probe.interval_s: got '5' (string), expected a number > 0"],
 }

@@ -9,7 +9,7 @@ from cablewatch.collectors.lineprotocol import result_lines
 from cablewatch.config import load_default
 from cablewatch.errors import CablewatchError
 from cablewatch.probes.registry import PROBES, PROTOCOLS, spec
-from cablewatch.probes.result import ProbeResult
+from cablewatch.probes.result import Hop, ProbeResult, Trace
 from cablewatch.probes.stats import summarize
 from cablewatch.terminal.render import results_table
 
@@ -21,6 +21,13 @@ SAMPLES = {
                         phases_ms={"connect": 30.0, "first_byte": 31.0, "total": 62.0}),
     "dns": ProbeResult("dns", "t", "198.19.1.1", 10**18, "ok", phases_ms={"query": 30.4},
                        dns_rcode="NOERROR", dns_answers=("198.19.1.1",)),
+    "trace": ProbeResult("trace", "t", "198.19.1.1", 10**18, "ok", rtts_ms=(30.7, 30.6),
+                         trace=Trace("icmp", (Hop(1, "198.18.16.2", (0.05, None), "adc-tuas",
+                                                  cable="ADC"),
+                                              Hop(2, "198.18.0.2", (30.6, 30.7), "adc-shantou",
+                                                  cable="ADC"),
+                                              Hop(3, "198.19.1.1", (30.7, 30.6))),
+                                     True, "ADC", (1, 2), 30.55)),
 }  # fmt: skip
 
 
@@ -56,3 +63,22 @@ def test_unknown_protocol_is_one_clear_error() -> None:
 
 def test_registry_names_match_their_specs() -> None:
     assert all(name == s.protocol for name, s in PROBES.items())
+
+
+def test_a_trace_stores_one_point_and_a_point_per_hop() -> None:
+    lines = result_lines(SAMPLES["trace"], "h")
+    assert [ln.split(",")[0] for ln in lines] == ["trace", "trace_hop", "trace_hop", "trace_hop"]
+    head = lines[0]
+    assert 'route_cable="ADC"' in head
+    assert 'hops="198.18.16.2 198.18.0.2 198.19.1.1"' in head
+    assert "wet_from_ttl=1i" in head
+    assert "wet_to_ttl=2i" in head
+    assert "wet_jump_ms=30.55" in head
+    assert "hop_count=3i" in head
+    assert "rtt_ms=30.6" in head
+    assert lines[1].endswith(f" {10**18 + 1}")
+    assert "loss_pct=50.0" in lines[1]
+    assert 'name="adc-shantou"' in lines[2]
+    assert "wet=true" in lines[2]
+    assert "wet=false" in lines[3]
+    assert "cable=" not in lines[3].split(" ")[1]

@@ -1,0 +1,109 @@
+"""Which cable a traced path took, and where its wet segment is (pure: the topology and the
+hops in, the answer out).
+
+Each cable names what identifies it on a path: prefixes of its routers' addresses
+(``hop_prefixes``) and patterns of their reverse names (``hop_names``). A hop that matches one
+cable is on it; a path is on the one cable its hops match. No match, or hops of two cables, is
+"unknown": a route that leaves the topology is not guessed at.
+
+The wet segment is the hop pair across the ocean: of the consecutive answering hops (the probe
+host itself is hop 0 at 0 ms), the pair whose jump in minimum RTT is largest, provided that jump
+is at least half the region's floor over the cable. The minimum, because queueing only adds.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cablewatch.topology.model import Cable, Topology
+
+__all__ = ["UNKNOWN", "Attribution", "HopSeen", "attribute", "hop_cable"]
+
+UNKNOWN = "unknown"
+_WET_SHARE = 0.5
+"""A jump below this share of the floor is not the ocean."""
+
+_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True, slots=True)
+class HopSeen:
+    ttl: int
+    address: str
+    name: str
+    min_rtt_ms: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    cable: str
+    """The cable, or UNKNOWN."""
+    reason: str
+    hop_cables: tuple[str, ...]
+    """Per hop, in order: the cable it matched ('' none)."""
+    wet: tuple[int, int] | None = None
+    wet_jump_ms: float | None = None
+
+
+def _networks(cable: Cable) -> list[_Network]:
+    return [ipaddress.ip_network(p) for p in cable.hop_prefixes]
+
+
+def hop_cable(cables: Sequence[Cable], address: str, name: str) -> list[str]:
+    """The cables whose prefixes hold ``address`` or whose name patterns match ``name``."""
+    try:
+        ip = ipaddress.ip_address(address) if address else None
+    except ValueError:
+        ip = None
+    lowered = name.lower().rstrip(".")
+    found: list[str] = []
+    for cable in cables:
+        by_prefix = ip is not None and any(ip in net for net in _networks(cable))
+        by_name = bool(lowered) and any(
+            fnmatch.fnmatchcase(lowered, pattern.lower()) for pattern in cable.hop_names
+        )
+        if by_prefix or by_name:
+            found.append(cable.name)
+    return found
+
+
+def attribute(topology: Topology, region: str, hops: Sequence[HopSeen]) -> Attribution:
+    """The cable ``hops`` (a trace from ``region``) took, and its wet segment."""
+    per_hop = [hop_cable(topology.cables, h.address, h.name) for h in hops]
+    hop_cables = tuple(found[0] if len(found) == 1 else "" for found in per_hop)
+    seen = sorted({c for found in per_hop for c in found})
+    if not seen:
+        return Attribution(UNKNOWN, "no hop matches any cable's hop_prefixes or hop_names",
+                           hop_cables)  # fmt: skip
+    if len(seen) > 1:
+        return Attribution(UNKNOWN, f"hops match several cables: {', '.join(seen)}", hop_cables)
+    cable = seen[0]
+    matched = [h for h, c in zip(hops, hop_cables, strict=True) if c == cable]
+    reason = "hop " + ", ".join(f"{h.ttl} ({h.name or h.address})" for h in matched)
+    path = next((r.paths.get(cable) for r in topology.regions if r.id == region), None)
+    if path is None:
+        return Attribution(cable, reason, hop_cables)
+    wet, jump = wet_segment(hops, path.floor_rtt_ms)
+    return Attribution(cable, reason, hop_cables, wet, jump)
+
+
+def wet_segment(
+    hops: Sequence[HopSeen], floor_rtt_ms: float
+) -> tuple[tuple[int, int] | None, float | None]:
+    """The (ttl, ttl) pair with the largest jump in minimum RTT, and the jump; (None, None)
+    when no jump reaches half the floor."""
+    best: tuple[tuple[int, int], float] | None = None
+    prev_ttl, prev_ms = 0, 0.0
+    for h in hops:
+        if h.min_rtt_ms is None:
+            continue
+        jump = h.min_rtt_ms - prev_ms
+        if best is None or jump > best[1]:
+            best = ((prev_ttl, h.ttl), jump)
+        prev_ttl, prev_ms = h.ttl, h.min_rtt_ms
+    if best is None or best[1] < _WET_SHARE * floor_rtt_ms:
+        return None, None
+    return best[0], round(best[1], 3)
