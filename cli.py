@@ -228,6 +228,45 @@ def probe(
     _report(results, as_json, topo)
 
 
+@app.command()
+def trace(
+    what: Annotated[
+        str,
+        typer.Argument(
+            help="A region (its targets, then its service path) or a host name / IP address."
+        ),
+    ],
+    cable: Annotated[
+        str | None, typer.Option("--cable", help="A region's targets over this cable only.")
+    ] = None,
+    udp: Annotated[bool, typer.Option("--udp", help="UDP probes (default: ICMP echo).")] = False,
+    queries: Annotated[int, typer.Option("-q", "--queries", min=1, max=10)] = 3,
+    max_hops: Annotated[int, typer.Option("-m", "--max-hops", min=1, max=64)] = 30,
+    timeout: TimeoutOpt = 2.0,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Paris traceroute: hops, RTTs, loss, the cable the path took and its wet segment."""
+    cfg = _load(config)
+    topo = cfg.topology
+    settings = runner.trace_settings(cfg.probe, mode="udp" if udp else "icmp", queries=queries,
+                                     max_hops=max_hops, timeout_s=timeout)  # fmt: skip
+    if runner.is_region(topo, what):
+        if cable is not None:
+            _check(topo.cable, cable)
+        results = _run(lambda: runner.trace_region(topo, settings, what, cable))
+    elif cable is not None:
+        _fail("--cable needs a region (a target is traced over whatever route it has)")
+    else:
+        results = _run(lambda: runner.trace_targets([what], settings, topo))
+    if as_json:
+        render.print_json(out, [r.to_dict() for r in results])
+    else:
+        for table in render.trace_tables(results):
+            out.print(table)
+    raise typer.Exit(runner.exit_code(results))
+
+
 @topology_app.command("show")
 def topology_show(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Region x cable: path length and physics floor of the RTT."""
@@ -367,6 +406,18 @@ def lab_restore(
     """Undo cuts and degradations (of one cable, or all)."""
     reply = _call(lab.restore, lab.LabOptions(state_dir), cable)
     out.print(f"restored {cable or 'all cables'}: {reply['matched']} paths", markup=False)
+
+
+@lab_app.command("reroute")
+def lab_reroute(
+    region: Annotated[str, typer.Argument(help="Region id or name, e.g. jakarta.")],
+    via: Annotated[str, typer.Option("--via", help="The cable its service route takes now.")],
+    state_dir: StateDirOpt = _LAB.state_dir,
+) -> None:
+    """Move a region's route to the service address onto another cable (nothing is cut)."""
+    got = _call(lab.reroute, lab.LabOptions(state_dir), region, via)
+    out.print(f"rerouted {got['region']}: {got['service_address']} via {got['cable']} "
+              f"(next hop {got['next_hop']}, source {got['source']})", markup=False)  # fmt: skip
 
 
 @lab_app.command(

@@ -399,6 +399,36 @@ def restore(opts: LabOptions, cable: str | None) -> dict[str, Any]:
     )
 
 
+def reroute(opts: LabOptions, region: str, cable: str) -> dict[str, Any]:
+    """Move ``region``'s route to the service address onto ``cable``, as a BGP change would:
+    nothing is cut, and the way back follows (the station routes by the source address, which
+    is the region's address on that cable). Returns the path now in use."""
+    require_root()
+    state = load_state(opts)
+    cable_name, region_id = _resolve(state, cable, region)
+    path = next((p for p in state["paths"]
+                 if p["region"] == region_id and p["cable"] == cable_name), None)  # fmt: skip
+    if path is None:
+        raise CablewatchError(f"region {region_id} has no path over {cable_name}")
+    netns.run(["ip", "-n", path["namespace"], "route", "replace", f"{state['service_vip']}/32",
+               "via", path["next_hop"], "dev", path["dev"], "src", path["source"]])  # fmt: skip
+    return {"region": region_id, "cable": cable_name, "service_address": state["service_vip"],
+            "next_hop": path["next_hop"], "source": path["source"]}  # fmt: skip
+
+
+def service_routes(opts: LabOptions) -> dict[str, str]:
+    """Region -> the cable its route to the service address takes now (read from the kernel)."""
+    state = load_state(opts)
+    by_hop = {(p["region"], p["next_hop"]): p["cable"] for p in state["paths"]}
+    out: dict[str, str] = {}
+    for region, ns in state["region_ns"].items():
+        text = netns.run(["ip", "-n", ns, "route", "get", state["service_vip"]])
+        words = text.split()
+        hop = words[words.index("via") + 1] if "via" in words else ""
+        out[region] = by_hop.get((region, hop), "unknown")
+    return out
+
+
 def status(opts: LabOptions) -> dict[str, Any]:
     require_root()
     state = load_state(opts)
@@ -415,6 +445,10 @@ def status(opts: LabOptions) -> dict[str, Any]:
     except CablewatchError as exc:
         out["emulator"] = {"error": str(exc)}
         out["paths"] = [p | {"state": "unknown"} for p in state["paths"]]
+    try:
+        out["service_routes"] = service_routes(opts)
+    except CablewatchError as exc:
+        out["service_routes"] = {"error": str(exc)}
     return out
 
 

@@ -18,7 +18,7 @@ from cablewatch.sla.evaluate import SlaStatus
 from cablewatch.topology import physics
 from cablewatch.topology.model import Topology
 
-__all__ = ["print_json", "results_table", "topology_rows", "topology_table"]
+__all__ = ["print_json", "results_table", "topology_rows", "topology_table", "trace_tables"]
 
 _STATUS_STYLE = {"ok": "green", "loss": "red bold"}
 
@@ -74,8 +74,44 @@ def results_table(results: Sequence[ProbeResult], topology: Topology | None = No
 
 def _lead(r: ProbeResult, labelled: bool) -> list[str]:
     target = r.target if not r.address or r.address == r.target else f"{r.target} ({r.address})"
-    lead = [r.labels.get("region", ""), r.labels.get("cable", "")] if labelled else []
+    over = r.labels.get("cable") or r.labels.get("path", "")
+    lead = [r.labels.get("region", ""), over] if labelled else []
     return [*lead, target, _status(r)]
+
+
+def trace_tables(results: Sequence[ProbeResult]) -> list[Table]:
+    """A hop table per trace: TTL, address, name, each probe's RTT, loss, the cable the hop
+    belongs to, and the wet segment marked."""
+    tables: list[Table] = []
+    for r in results:
+        tr = r.trace
+        where = " ".join(
+            x
+            for x in (r.labels.get("region", ""), r.labels.get("cable") or r.labels.get("path", ""))
+            if x
+        )
+        head = f"trace to {r.target}" + (f" from {where}" if where else "")
+        if tr is None:
+            tables.append(Table(title=f"{head}: {r.status}: {r.error}", title_justify="left"))
+            continue
+        route = tr.cable or "not attributed"
+        if tr.wet is not None and tr.wet_jump_ms is not None:
+            route += f"; wet segment {tr.wet[0]}-{tr.wet[1]}, +{tr.wet_jump_ms:.2f} ms"
+        title = f"{head} ({tr.mode}, Paris): {'reached' if tr.reached else r.status}; {route}"
+        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+        for col, right in (("hop", True), ("address", False), ("name", False), ("rtt ms", True),
+                           ("loss", True), ("cable", False), ("", False)):  # fmt: skip
+            table.add_column(col, justify="right" if right else "left")
+        for h in tr.hops:
+            rtts = "  ".join("*" if x is None else f"{x:.3f}" for x in h.rtts_ms)
+            wet = "wet" if tr.wet is not None and h.ttl == tr.wet[1] else ""
+            mark = " ".join(x for x in (h.flag, wet, *(f"also {o}" for o in h.others)) if x)
+            table.add_row(str(h.ttl), h.address or "*", h.name, rtts, f"{h.loss_pct:.0f}%",
+                          h.cable, mark)  # fmt: skip
+        if r.error:
+            table.caption, table.caption_justify = r.error, "left"
+        tables.append(table)
+    return tables
 
 
 def _footnotes(table: Table, rows: list[ProbeResult]) -> None:
@@ -163,6 +199,12 @@ def lab_status_table(status: dict[str, Any]) -> Table:
             f"{p['loss_pct']:g}", str(p["forwarded_up"]), str(p["forwarded_down"]),
             str(p["dropped_up"]), str(p["dropped_down"]), str(p["queued"]),
         )  # fmt: skip
+    routes = status.get("service_routes", {})
+    if routes and "error" not in routes:
+        table.caption = "service address routes: " + ", ".join(
+            f"{region} {cable}" for region, cable in routes.items()
+        )
+        table.caption_justify = "left"
     return table
 
 
