@@ -9,7 +9,8 @@ holds the time one evaluator first saw it, is an annotation. Firing alerts carry
 resolves them by itself if the evaluator dies; resolving sends ``endsAt`` = now.
 
 Labels: alertname (CablewatchCableFault, CablewatchSegmentFault, CablewatchCablePartialFault,
-CablewatchRegionFault, CablewatchStationFault, CablewatchPathFault, CablewatchProbeDown),
+CablewatchRegionFault, CablewatchStationFault, CablewatchPathFault, CablewatchProbeDown,
+CablewatchRouteChange: a region's service route moved, severity info, not a fault),
 severity, scope, subject, cable, region, landing_station, and ``customers``: the
 customers with an affected path, comma-separated (route with
 ``customers=~"(.*,)?name(,.*)?"``). Severity and customers are decided when the event is raised
@@ -40,6 +41,7 @@ ALERT_NAMES: Mapping[Scope, str] = {
     "region": "CablewatchRegionFault",
     "path": "CablewatchPathFault",
     "probe": "CablewatchProbeDown",
+    "route": "CablewatchRouteChange",
 }
 SEVERITY: Mapping[Scope, str] = {
     "station": "critical",
@@ -49,6 +51,7 @@ SEVERITY: Mapping[Scope, str] = {
     "region": "critical",
     "path": "warning",
     "probe": "warning",
+    "route": "info",
 }
 
 
@@ -71,6 +74,8 @@ def summary(event: Event) -> str:
         return f"landing station {event.subject}: every region, every cable"
     if event.scope == "region":
         return f"region {event.region}: every cable lossy or slow (its access, not the cables)"
+    if event.scope == "route":
+        return event.note
     if event.scope == "probe":
         return f"region {event.region}: no measurements (probe agent down or not writing)"
     return f"path {event.region} over {event.cable}: lossy or slow"

@@ -30,7 +30,8 @@ from typing import Literal
 
 __all__ = ["SCOPES", "Finding", "PathKey", "PathStatus", "Scope", "classify"]
 
-Scope = Literal["station", "cable", "segment", "partial", "region", "path", "probe"]
+Scope = Literal["station", "cable", "segment", "partial", "region", "path", "probe", "route"]
+"""'route': a region's service route changed (correlation/routes.py); never a finding here."""
 SCOPES: tuple[Scope, ...] = ("station", "cable", "segment", "partial", "region", "path", "probe")
 PathKey = tuple[str, str]
 """(region, cable)."""

@@ -46,6 +46,8 @@ class Event:
     customers: tuple[str, ...] = ()
     """Set when raised: the customers with an affected path; kept for life (the alert's
     identity in Alertmanager)."""
+    note: str = ""
+    """Route changes: what moved (their summary)."""
 
     @property
     def key(self) -> tuple[Scope, str]:

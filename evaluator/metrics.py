@@ -26,6 +26,10 @@ class EvaluatorMetrics:
         self.events = Counter(
             "cablewatch_fault_events", "Fault events raised.", ("scope",), registry=r
         )
+        self.route_changes = Counter(
+            "cablewatch_route_changes", "Confirmed changes of a region's service route.",
+            ("region",), registry=r,
+        )  # fmt: skip
         self.availability = Gauge(
             "cablewatch_sla_availability_ratio", "Good minutes / minutes with data, over the "
             "SLA period.", _SLA, registry=r,

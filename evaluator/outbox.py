@@ -83,7 +83,11 @@ class Outbox:
                       dropped)  # fmt: skip
 
     def store(self, rec: EventRecord) -> None:
-        """Queue the event's point (the same point is rewritten as the event changes)."""
+        """Queue the event's point (the same point is rewritten as the event changes). Route
+        changes have a measurement of their own (``route_change``), written as detected: the
+        ``event`` measurement, which reports count, holds faults only."""
+        if rec.event.scope == "route":
+            return
         station = self.config.topology.landing_station.id
         evidence = json.dumps(rec.evidence, sort_keys=True)
         self.queue(event_line(rec.event, station, rec.start_s, evidence))

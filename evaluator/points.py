@@ -7,11 +7,19 @@ import json
 
 from cablewatch.collectors.lineprotocol import line
 from cablewatch.correlation.events import Event
+from cablewatch.correlation.routes import RouteChange
 from cablewatch.failover.engine import Recommendation
 from cablewatch.probes.spec import FieldValue
 from cablewatch.sla.evaluate import Minute, SlaStatus
 
-__all__ = ["event_line", "minute_line", "recommendation_line", "rollup_line", "sla_line"]
+__all__ = [
+    "event_line",
+    "minute_line",
+    "recommendation_line",
+    "rollup_line",
+    "route_change_line",
+    "sla_line",
+]
 
 
 def event_line(event: Event, station: str, start_s: float, evidence: str) -> str:
@@ -36,6 +44,24 @@ def event_line(event: Event, station: str, start_s: float, evidence: str) -> str
         "landing_station": station,
     }
     return line("event", tags, fields, int(start_s * 1e9))
+
+
+def route_change_line(change: RouteChange, station: str, attached_to: str) -> str:
+    """A route change of a region's service path; ``attached_to``: the fault event that
+    caused it ('' none: raised as an info event of its own)."""
+    fields: dict[str, FieldValue | None] = {
+        "cable_before": change.before.cable,
+        "cable_after": change.after.cable,
+        "hops_before": " ".join(change.before.hops),
+        "hops_after": " ".join(change.after.hops),
+        "rtt_before_ms": change.before.rtt_ms,
+        "rtt_after_ms": change.after.rtt_ms,
+        "rtt_step_ms": change.rtt_step_ms,
+        "attached_to": attached_to or None,
+        "summary": change.summary,
+    }
+    tags = {"region": change.region, "cable": change.after.cable, "landing_station": station}
+    return line("route_change", tags, fields, int(change.time_s * 1e9))
 
 
 def sla_line(status: SlaStatus, when_s: float) -> str:

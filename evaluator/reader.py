@@ -8,9 +8,10 @@ from typing import Any
 from cablewatch.collectors.influx import InfluxQL
 from cablewatch.correlation.classify import PathKey
 from cablewatch.correlation.detector import Round
+from cablewatch.correlation.routes import TraceSeen
 from cablewatch.sla.evaluate import Minute
 
-__all__ = ["minutes", "rolled_up", "rollups", "rounds", "rtt_p95"]
+__all__ = ["minutes", "rolled_up", "rollups", "rounds", "rtt_p95", "service_traces"]
 
 _BY_PATH = 'GROUP BY "region", "cable"'
 
@@ -52,6 +53,26 @@ async def rounds(ql: InfluxQL, since_ns: int) -> list[Round]:
             )
         )
     return out
+
+
+async def service_traces(ql: InfluxQL, since_ns: int) -> list[TraceSeen]:
+    """Traces of every region's service path taken after ``since_ns``, in time order."""
+    q = (
+        'SELECT "route_cable", "hops", "reached", "rtt_ms" FROM "trace" '
+        f'WHERE time > {since_ns} AND "path" = \'service\' GROUP BY "region"'
+    )
+    out = [
+        TraceSeen(
+            region,
+            row["time"] / 1e9,
+            row["route_cable"] or "unknown",
+            tuple((row["hops"] or "").split()),
+            _float(row["rtt_ms"]),
+            bool(row["reached"]),
+        )
+        for (region, _cable), row in _rows(await ql.query(q))
+    ]
+    return sorted(out, key=lambda t: t.time_s)
 
 
 def _only(regions: Collection[str] | None) -> str:

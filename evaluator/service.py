@@ -8,6 +8,12 @@ Two loops share one process:
   resolved is written to InfluxDB (measurement ``event``) and posted to Alertmanager at once;
   open events are re-posted every ``resend_s`` (evaluator/outbox.py). Then the failover
   engine updates each region's recommendation.
+- routes, in the same pass: new traces of each region's service path go through the route
+  tracker (correlation/routes.py). A confirmed change that a fault event explains (it left
+  the faulty cable while the event was open, or came back to it after the repair) joins that
+  event's evidence, and its alert is posted again (one alert, not one per region); any other
+  is an info event of its own (alert ``CablewatchRouteChange``), open for ``route_hold_s``.
+  Each change is written to InfluxDB (measurement ``route_change``).
 - SLA, every ``sla_interval_s``: statuses per customer, region and cable
   (evaluator/sla_minutes.py, sla/evaluate.py) are written to InfluxDB (measurement ``sla``)
   and exported to Prometheus.
@@ -30,13 +36,14 @@ from cablewatch.alerting.alertmanager import AlertmanagerClient, summary
 from cablewatch.collectors.influx import InfluxQL, Writer
 from cablewatch.config import Config
 from cablewatch.correlation.classify import SCOPES, PathKey, PathStatus, classify
-from cablewatch.correlation.events import EventTracker, Transition
+from cablewatch.correlation.events import Event, EventTracker, Transition
+from cablewatch.correlation.routes import RouteChange, RouteTracker
 from cablewatch.errors import SinkError
 from cablewatch.evaluator import reader
 from cablewatch.evaluator.detection import Detection
 from cablewatch.evaluator.metrics import PATH_STATE, EvaluatorMetrics
 from cablewatch.evaluator.outbox import EventRecord, Outbox
-from cablewatch.evaluator.points import recommendation_line, sla_line
+from cablewatch.evaluator.points import recommendation_line, route_change_line, sla_line
 from cablewatch.evaluator.sla_minutes import SlaMinutes
 from cablewatch.failover.engine import FailoverEngine, Recommendation
 from cablewatch.failover.score import FIRST_CHOICE_ROUNDS
@@ -78,6 +85,12 @@ class Evaluator:
         self.first_choice_wait_s = max(self.detection.stale_s,
                                        FIRST_CHOICE_ROUNDS * config.probe.interval_s)  # fmt: skip
         """How long a region's first choice waits for a cable without enough rounds."""
+        self.routes = RouteTracker(config.evaluator.route_confirm_traces)
+        self.route_events: dict[str, EventRecord] = {}
+        """Open route-change events, by region."""
+        self.faults_resolved: list[EventRecord] = []
+        """Fault events resolved within route_hold_s: route changes back may still join them."""
+        self._trace_seen_s: dict[str, float] = {}
         self.cable_regions = {c.name: [r.id for r in config.topology.regions if c.name in r.paths]
                               for c in config.topology.cables}  # fmt: skip
 
@@ -97,7 +110,14 @@ class Evaluator:
         rounds = await reader.rounds(self.ql, int((self.clock() - span_s) * 1e9))
         for rnd in rounds:
             self.detection.observe(rnd)
+        for t in await reader.service_traces(self.ql, self._trace_window_ns(self.clock())):
+            self._trace_seen_s[t.region] = t.time_s
+            self.routes.observe(t)  # learn each region's route; nothing is raised
         return len(rounds)
+
+    def _trace_window_ns(self, now_s: float) -> int:
+        interval = self.config.probe.protocols["trace"].interval_s
+        return int((now_s - max(120.0, 3 * interval)) * 1e9)
 
     async def detect(self) -> list[Transition]:
         """One detection pass: read, judge, classify, track; record what changed."""
@@ -124,6 +144,7 @@ class Evaluator:
                 rec.evidence_paths = len(rec.event.seen_paths)
                 self.outbox.changed(rec)
         self._recommend(status, now)
+        await self._routes(now)
         for scope in SCOPES:
             self.metrics.events_open.labels(scope).set(
                 sum(1 for e in self.tracker.open.values() if e.scope == scope)
@@ -145,9 +166,74 @@ class Evaluator:
             log.warning("raised %s %s: %s (started %s)", event.scope, event.subject,
                         evidence["summary"], utc_iso(start))  # fmt: skip
         else:
-            rec = self.outbox.closed(event.id, evidence | {"resolved": utc_iso(event.resolved_s)})
+            old = self.outbox.records[event.id].evidence.get("route_changes")
+            rec = self.outbox.closed(event.id, evidence | {"resolved": utc_iso(event.resolved_s)}
+                                     | ({"route_changes": old} if old else {}))  # fmt: skip
+            self.faults_resolved.append(rec)
             log.warning("resolved %s %s after %.1f s", event.scope, event.subject,
                         (event.resolved_s or 0) - rec.start_s)  # fmt: skip
+
+    # -- routes ------------------------------------------------------------------------------
+
+    async def _routes(self, now: float) -> None:
+        """Feed new service-path traces to the route tracker; record what changed."""
+        hold = self.config.evaluator.route_hold_s
+        self.faults_resolved = [r for r in self.faults_resolved
+                                if now - (r.event.resolved_s or now) <= hold]  # fmt: skip
+        for region, rec in list(self.route_events.items()):
+            if now - rec.start_s > hold:
+                rec.event.resolved_s = now
+                self.outbox.closed(rec.event.id, rec.evidence)
+                del self.route_events[region]
+        for t in await reader.service_traces(self.ql, self._trace_window_ns(now)):
+            if t.time_s <= self._trace_seen_s.get(t.region, 0.0):
+                continue
+            self._trace_seen_s[t.region] = t.time_s
+            change = self.routes.observe(t)
+            if change is not None:
+                self._route_change(change, now)
+
+    def _explained_by(self, change: RouteChange) -> EventRecord | None:
+        """The fault event that explains ``change``: the route left the event's cable while the
+        event was open, or came back to it within route_hold_s of its repair."""
+        margin = self.config.probe.protocols["trace"].interval_s
+        hold = self.config.evaluator.route_hold_s
+        for rec in [*self.outbox.records.values(), *reversed(self.faults_resolved)]:
+            ev = rec.event
+            if ev.scope in ("route", "probe") or not ev.cable:
+                continue
+            end = ev.resolved_s
+            left = (change.before.cable == ev.cable and change.time_s >= rec.start_s - margin
+                    and (end is None or change.time_s <= end + margin))  # fmt: skip
+            back = (end is not None and change.after.cable == ev.cable
+                    and end - margin <= change.time_s <= end + hold)  # fmt: skip
+            if left or back:
+                return rec
+        return None
+
+    def _route_change(self, change: RouteChange, now: float) -> None:
+        station = self.config.topology.landing_station.id
+        cause = self._explained_by(change)
+        self.outbox.queue(route_change_line(change, station, cause.event.id if cause else ""))
+        self.metrics.route_changes.labels(change.region).inc()
+        if cause is not None:
+            cause.evidence.setdefault("route_changes", []).append(change.to_dict())
+            if cause.event.resolved_s is None:
+                self.outbox.changed(cause)  # the same alert, posted again with the change
+            else:
+                self.outbox.store(cause)  # its point, rewritten with the change
+            log.info("%s (part of %s)", change.summary, cause.event.id)
+            return
+        old = self.route_events.pop(change.region, None)
+        if old is not None:  # a newer change of the same region replaces the open one
+            old.event.resolved_s = now
+            self.outbox.closed(old.event.id, old.evidence)
+        event = Event("route", change.region, "", change.region, change.time_s, raised_s=now,
+                      severity="info", note=change.summary)  # fmt: skip
+        rec = EventRecord(event, change.time_s, {"summary": change.summary} | change.to_dict())
+        self.outbox.opened(rec)
+        self.route_events[change.region] = rec
+        log.warning("raised route %s: %s", change.region, change.summary)
 
     def _recommend(self, status: dict[PathKey, PathStatus], now: float) -> None:
         for region in self.config.topology.regions:

@@ -17,12 +17,18 @@ class EvaluatorSettings:
     """How often the SLA status is computed and written back."""
     listen_host: str = "127.0.0.1"
     listen_port: int = 9517
+    route_confirm_traces: int = 2
+    """A service route change counts once this many traces in a row show the new route."""
+    route_hold_s: float = 600.0
+    """A route-change event stays open (an info alert) this long; a fault event takes in the
+    route changes back onto its cable this long after it resolved."""
 
     @classmethod
     def from_table(cls, t: Table | None) -> EvaluatorSettings:
         if t is None:
             return cls()
         out = cls(**t.read(poll_s=Num(0.1, 3600), sla_interval_s=Num(1), listen_host=Str(),
-                           listen_port=Int(0, 65535)))  # fmt: skip
+                           listen_port=Int(0, 65535), route_confirm_traces=Int(1, 10),
+                           route_hold_s=Num(1)))  # fmt: skip
         t.finish()
         return out

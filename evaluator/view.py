@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 
@@ -13,6 +13,7 @@ from cablewatch.correlation.classify import PathKey, PathStatus
 from cablewatch.failover.engine import Recommendation
 from cablewatch.failover.score import Score
 from cablewatch.sla.evaluate import Minute
+from cablewatch.timefmt import utc_iso
 
 if TYPE_CHECKING:
     from cablewatch.config import Config
@@ -74,11 +75,21 @@ class EvaluatorView:
         return self._ev.detection.scores(region, self.path_states(), window_rounds)
 
     def open_events(self) -> list[OpenEvent]:
+        """Open fault events (route changes are not faults: see :meth:`route`)."""
         return [
             OpenEvent(r.event.id, r.event.scope, r.event.subject, r.event.cable, r.start_s,
                       r.event.raised_s, tuple(sorted(r.event.seen_paths)))
             for r in self._ev.outbox.records.values()
+            if r.event.scope != "route"
         ]  # fmt: skip
+
+    def route(self, region: str) -> dict[str, Any] | None:
+        """The region's service route as last confirmed: its cable, hops, RTT and when."""
+        t = self._ev.routes.current.get(region)
+        if t is None:
+            return None
+        return {"cable": t.cable, "hops": list(t.hops), "rtt_ms": t.rtt_ms,
+                "traced": utc_iso(t.time_s)}  # fmt: skip
 
     def minutes(self) -> Mapping[PathKey, Mapping[int, Minute]]:
         """Each path's SLA minutes over the longest SLA period, as of the last SLA pass."""

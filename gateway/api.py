@@ -93,10 +93,25 @@ class CableList(BaseModel):
     cables: list[CableStatus]
 
 
+class ServiceRoute(BaseModel):
+    cable: str = Field(
+        description="The cable the service route takes, by its traced hops "
+        "('unknown': none or several matched)"
+    )
+    hops: list[str] = Field(description="Hop addresses in order ('*': silent)")
+    rtt_ms: float | None
+    traced: str | None = Field(description="When the trace was taken (ISO 8601, UTC)")
+
+
 class PathList(BaseModel):
     region: str
     window_rounds: int
     paths: list[CableScore]
+    route: ServiceRoute | None = Field(
+        None,
+        description="The region's service route (the path customers take) as last "
+        "confirmed by its traces; null: not traced yet",
+    )
 
 
 class Health(BaseModel):

@@ -99,7 +99,8 @@ class EvaluatorSource:
     def paths(self, region: str, window_rounds: int | None) -> dict[str, Any]:
         n = window_rounds or self.view.window_rounds
         return {"region": region, "window_rounds": n,
-                "paths": [_score(s) for s in self.view.scores(region, n)]}  # fmt: skip
+                "paths": [_score(s) for s in self.view.scores(region, n)],
+                "route": self.view.route(region)}  # fmt: skip
 
     def health(self) -> dict[str, Any]:
         last = self.view.last_poll_s

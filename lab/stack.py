@@ -242,6 +242,7 @@ def agent_config(
     packet_interval_s: float = 0.05,
     timeout_s: float = 0.5,
     icmp_only: bool = False,
+    trace_interval_s: float = 60.0,
     poll_s: float = 1.0,
     flush_interval_s: float = 1.0,
 ) -> Path:
@@ -252,6 +253,7 @@ def agent_config(
     from cablewatch.config import default_path
 
     text = default_path().read_text()
+    every = 'protocols = ["icmp", "tcp", "http", "dns", "trace"]'
     commented = "# alertmanager_url = "
     if isinstance(alertmanager_url, list):  # every replica of a cluster
         listed = ", ".join(f'"{u}"' for u in alertmanager_url)
@@ -264,8 +266,8 @@ def agent_config(
         ("timeout_s = 2.0", f"timeout_s = {timeout_s}", 1),
         ("poll_s = 1.0", f"poll_s = {poll_s}", 1),
         (commented, alerting, 1),
-        ('protocols = ["icmp", "tcp", "http", "dns"]',
-         'protocols = ["icmp"]' if icmp_only else 'protocols = ["icmp", "tcp", "http", "dns"]', 3),
+        ("trace_interval_s = 60.0", f"trace_interval_s = {trace_interval_s}", 1),
+        (every, 'protocols = ["icmp"]' if icmp_only else every, 3),
     ):  # fmt: skip
         if text.count(old) != count:
             raise CablewatchError(f"{default_path()}: expected {old!r} to make a fast config")

@@ -288,3 +288,99 @@ def test_sla_status_cli(sla_db: SlaDb) -> None:
     assert bad.stderr.strip() == (
         "cablewatch: unknown customer 'nobody' (known: sea-retail, north-asia-fintech)"
     )
+
+
+def _service_trace(region: str, cable: str, t: float, rtt: float) -> str:
+    """A trace of ``region``'s service path as an agent stores it (the fields read back)."""
+    hop = {"ADC": "198.18.16.2", "SJC": "198.18.32.2", "APCN-2": "198.18.48.2"}[cable]
+    tags = {"region": region, "path": "service", "protocol": "trace", "host": f"{region}-probe",
+            "target": "198.19.0.1"}  # fmt: skip
+    fields = {"status": "ok", "result_code": 0, "route_cable": cable, "reached": True,
+              "hops": f"{hop} 198.18.0.2 198.19.0.1", "rtt_ms": rtt}  # fmt: skip
+    return line("trace", tags, fields, int(t * 1e9))
+
+
+def test_route_changes_join_the_cut_that_caused_them_and_a_lone_one_is_info(
+    servers: tuple[Server, Server], tmp_path: Path
+) -> None:
+    """ADC is cut from +10 s to +30 s. Three regions' service routes leave ADC during the cut
+    and one comes back after it: all four join the cable event, which stays one alert. Hong
+    Kong's route moves SJC -> APCN-2 with no fault: an info alert of its own."""
+    influx, am = servers
+    topo = setup_db(influx, "routes", am.url, tmp_path)
+    floors = {(r.id, c): p.floor_rtt_ms for r in topo.topology.regions
+              for c, p in r.paths.items()}  # fmt: skip
+    base = float(int(time.time()) - 65)
+    movers = ("singapore", "jakarta", "manila")
+
+    def route(region: str, k: int) -> str:
+        if region == "hong-kong":
+            return "APCN-2" if k >= 40 else "SJC"
+        if region in movers and k >= 14:
+            return "ADC" if region == "singapore" and k >= 44 else "APCN-2"
+        return "ADC"
+
+    def lines(k: int) -> list[str]:
+        out = [
+            ping_line(r, c, base + k, 5, 0, None) if c == "ADC" and 10 <= k < 30
+            else ping_line(r, c, base + k, 5, 5, floor + 0.3)
+            for (r, c), floor in floors.items()
+        ]  # fmt: skip
+        if k % 2 == 0:  # a service trace per region every 2 s
+            out += [_service_trace(r.id, route(r.id, k), base + k + 0.1,
+                                   floors[(r.id, route(r.id, k))] + 0.4)
+                    for r in topo.topology.regions]  # fmt: skip
+        return out
+
+    async def go() -> tuple[list[list[dict[str, Any]]], Evaluator]:
+        ql = InfluxQL(topo.influx("tests"))
+        writer = InfluxV1Writer(topo.influx("tests"), secret=None)
+        client = AlertmanagerClient(am.url)
+        clock = Clock(base)
+        ev = Evaluator(topo, ql, writer=writer, alertmanagers=[client], clock=clock)
+        await writer.write([ln for k in range(-60, 0) for ln in lines(k)])
+        await ev.warm_up()
+        assert ev.routes.current["hong-kong"].cable == "SJC"  # learnt, nothing raised
+        seen: list[list[dict[str, Any]]] = []
+        ours: set[str] = set()
+        for k in range(0, 50):
+            await writer.write(lines(k))
+            clock.now = base + k + 1.2
+            await ev.detect()
+            await ev.flush()
+            ours |= set(ev.outbox.records)  # this test's events (the module shares its AM)
+            if k in (20, 49):
+                alerts = await asyncio.to_thread(active_alerts, am.url)
+                seen.append([a for a in alerts if a["annotations"]["event_id"] in ours])
+        await ql.close()
+        await writer.close()
+        await client.close()
+        return seen, ev
+
+    (during, after), ev = run(go())
+    assert [a["labels"]["alertname"] for a in during] == ["CablewatchCableFault"]
+    changes = json.loads(during[0]["annotations"]["description"])["route_changes"]
+    assert sorted((c["region"], c["cable_before"], c["cable_after"]) for c in changes) == [
+        (r, "ADC", "APCN-2") for r in sorted(movers)]  # fmt: skip
+    assert all(c["time_s"] == base + 14.1 for c in changes)  # the first trace of the new route
+    [lone] = after  # the cable alert resolved; hong-kong's move is its own, at info
+    assert {k: lone["labels"][k] for k in ("alertname", "severity", "region")} == {
+        "alertname": "CablewatchRouteChange", "severity": "info", "region": "hong-kong"}
+    assert lone["annotations"]["summary"].startswith(
+        "region hong-kong: service route moved from SJC to APCN-2 (RTT ")
+    assert ev.metrics.route_changes.labels("singapore")._value.get() == 2  # away and back
+    assert ev.routes.current["singapore"].cable == "ADC"
+    rows = httpx.post(f"{influx.url}/query", timeout=10, data={
+        "db": "routes", "epoch": "s",
+        "q": 'SELECT "cable_before","cable_after","attached_to" FROM "route_change" '
+             'GROUP BY "region"'},
+    ).json()["results"][0]["series"]  # fmt: skip
+    stored = {s["tags"]["region"]: [v[1:] for v in s["values"]] for s in rows}
+    assert stored["hong-kong"] == [["SJC", "APCN-2", None]]
+    assert [r[:2] for r in stored["singapore"]] == [["ADC", "APCN-2"], ["APCN-2", "ADC"]]
+    assert all(r[2].startswith("cable:ADC:") for r in stored["singapore"])
+    events = httpx.post(f"{influx.url}/query", timeout=10, data={
+        "db": "routes", "q": 'SELECT "scope", "evidence" FROM "event"'},
+    ).json()["results"][0]["series"][0]["values"]  # fmt: skip
+    assert [e[1] for e in events] == ["cable"]  # route changes are not fault events
+    assert len(json.loads(events[0][2])["route_changes"]) == 4
