@@ -24,6 +24,7 @@ from cablewatch.collectors.lineprotocol import line
 from cablewatch.config import Config, load
 from cablewatch.correlation.events import Transition
 from cablewatch.evaluator.service import Evaluator
+from cablewatch.probes.spec import FieldValue
 from cablewatch.lab.stack import Server, active_alerts, agent_config, alertmanager, influxd
 
 
@@ -295,8 +296,9 @@ def _service_trace(region: str, cable: str, t: float, rtt: float) -> str:
     hop = {"ADC": "198.18.16.2", "SJC": "198.18.32.2", "APCN-2": "198.18.48.2"}[cable]
     tags = {"region": region, "path": "service", "protocol": "trace", "host": f"{region}-probe",
             "target": "198.19.0.1"}  # fmt: skip
-    fields = {"status": "ok", "result_code": 0, "route_cable": cable, "reached": True,
-              "hops": f"{hop} 198.18.0.2 198.19.0.1", "rtt_ms": rtt}  # fmt: skip
+    fields: dict[str, FieldValue | None] = {
+        "status": "ok", "result_code": 0, "route_cable": cable, "reached": True,
+        "hops": f"{hop} 198.18.0.2 198.19.0.1", "rtt_ms": rtt}  # fmt: skip
     return line("trace", tags, fields, int(t * 1e9))
 
 
@@ -365,9 +367,13 @@ def test_route_changes_join_the_cut_that_caused_them_and_a_lone_one_is_info(
     assert all(c["time_s"] == base + 14.1 for c in changes)  # the first trace of the new route
     [lone] = after  # the cable alert resolved; hong-kong's move is its own, at info
     assert {k: lone["labels"][k] for k in ("alertname", "severity", "region")} == {
-        "alertname": "CablewatchRouteChange", "severity": "info", "region": "hong-kong"}
+        "alertname": "CablewatchRouteChange",
+        "severity": "info",
+        "region": "hong-kong",
+    }
     assert lone["annotations"]["summary"].startswith(
-        "region hong-kong: service route moved from SJC to APCN-2 (RTT ")
+        "region hong-kong: service route moved from SJC to APCN-2 (RTT "
+    )
     assert ev.metrics.route_changes.labels("singapore")._value.get() == 2  # away and back
     assert ev.routes.current["singapore"].cable == "ADC"
     rows = httpx.post(f"{influx.url}/query", timeout=10, data={
