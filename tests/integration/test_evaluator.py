@@ -24,8 +24,8 @@ from cablewatch.collectors.lineprotocol import line
 from cablewatch.config import Config, load
 from cablewatch.correlation.events import Transition
 from cablewatch.evaluator.service import Evaluator
-from cablewatch.probes.spec import FieldValue
 from cablewatch.lab.stack import Server, active_alerts, agent_config, alertmanager, influxd
+from cablewatch.probes.spec import FieldValue
 
 
 class Clock:
