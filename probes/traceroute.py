@@ -8,9 +8,9 @@ engine has), and attribute its hops to cables against the topology as it finishe
 process per agent would add a daemon, a control socket and warts/JSON parsing for the same
 packets. Tests check our hops against Debian's ``traceroute`` in the same namespace.
 
-How a trace runs: probes go out TTL by TTL, ``queries`` rounds of them, ``send_interval_s``
-apart, without waiting for answers; probes past the TTL at which the destination answered are
-not sent. A probe with no answer within ``timeout_s`` is lost. Each trace has its own raw ICMP
+How a trace runs: probes go out TTL by TTL, a TTL's ``queries`` together, TTLs
+``send_interval_s`` apart, without waiting for answers; probes past the TTL at which the
+destination answered are not sent. A probe with no answer within ``timeout_s`` is lost. Each trace has its own raw ICMP
 socket (and, in UDP mode, its own source port), so traces in flight at once never confuse
 their answers: replies are matched on (destination, identifier or port, sequence or checksum).
 """
@@ -160,16 +160,13 @@ class _Tracer:
     async def _send_all(self) -> None:
         s = self.s
         key = 0
-        for query in range(s.trace_queries):
-            for ttl in range(1, s.trace_max_hops + 1):
-                if self.dest_ttl is not None and ttl > self.dest_ttl:
-                    break
+        for ttl in range(1, s.trace_max_hops + 1):
+            if self.dest_ttl is not None and ttl > self.dest_ttl:
+                break
+            for query in range(s.trace_queries):  # a TTL's queries together, as traceroute
                 key += 1
                 self._send(key, ttl, query)
-                if s.trace_send_interval_s:
-                    await asyncio.sleep(s.trace_send_interval_s)
-                else:
-                    await asyncio.sleep(0)
+            await asyncio.sleep(s.trace_send_interval_s)
 
     def _send(self, key: int, ttl: int, query: int) -> None:
         if self.s.trace_mode == "udp":
