@@ -51,8 +51,8 @@ async def ours(topology: Topology, ns: str, target: str, labels: dict[str, str])
 
 def reference(ns: str, target: str) -> tuple[list[str], float]:
     t0 = time.monotonic()
-    proc = subprocess.run(["ip", "netns", "exec", ns, "traceroute", "-I", "-n", "-q", "3",
-                           "-w", "2", target], capture_output=True, text=True, check=True)  # fmt: skip
+    argv = ["ip", "netns", "exec", ns, "traceroute", "-I", "-n", "-q", "3", "-w", "2", target]
+    proc = subprocess.run(argv, capture_output=True, text=True, check=True)
     elapsed = time.monotonic() - t0
     return [ln.split()[1] for ln in proc.stdout.splitlines()[1:]], elapsed
 
@@ -76,7 +76,8 @@ async def reroute_detect_s(
                          tr.hops[-1].min_ms if tr.hops else None, tr.reached)  # fmt: skip
         change = tracker.observe(seen)
         if change is not None:
-            assert moved_at is not None and change.after.cable == "SJC", change
+            assert moved_at is not None, change
+            assert change.after.cable == "SJC", change
             return time.monotonic() - moved_at
         if moved_at is not None and time.monotonic() - moved_at > 20 * interval_s:
             raise SystemExit("the reroute was never confirmed")
