@@ -12,7 +12,8 @@ How a trace runs: probes go out TTL by TTL, a TTL's ``queries`` together, TTLs
 ``send_interval_s`` apart, without waiting for answers; probes past the TTL at which the
 destination answered are not sent. A probe with no answer within ``timeout_s`` is lost.
 Each trace has its own raw ICMP socket (and, in UDP mode, its own source port), so traces in
-flight at once never confuse their answers: replies are matched on (destination, identifier or port, sequence or checksum).
+flight at once never confuse their answers: replies are matched on (destination, identifier or
+port, sequence or checksum).
 """
 
 from __future__ import annotations
