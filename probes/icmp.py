@@ -409,7 +409,7 @@ class IcmpEngine:
             dest: _Address = (canonical, 0, 0, 0) if v6 else (canonical, 0)
             plan.append((rnd, self._channel(v6), dest))
         timeout_ns = int(timeout_s * 1e9)
-        queue = self._deadlines.setdefault(timeout_ns, deque())
+        deadlines = self._deadlines
         monotonic_ns = time.monotonic_ns
         stats = self.stats
         start = loop.time()
@@ -443,7 +443,11 @@ class IcmpEngine:
                         rnd._settle()
                         continue
                 stats.sent += 1
-                queue.append((entry.deadline_ns, key, ch.v6, entry))
+                # Looked up per packet: between two packets of a round the sweep may have
+                # emptied and dropped this timeout's queue; an entry put on the dropped queue
+                # would never expire, and a round whose reply is lost would wait forever.
+                deadlines.setdefault(timeout_ns, deque()).append((entry.deadline_ns, key, ch.v6,
+                                                                  entry))  # fmt: skip
                 if self._sweep is None or entry.deadline_ns < self._sweep_at:
                     self._arm(entry.deadline_ns)
         for rnd, _ch, _dest in plan:

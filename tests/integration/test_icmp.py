@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 
 import pytest
+from conftest import require_root
 from waiting import eventually
 
 from cablewatch.probes import icmp_wire
@@ -88,6 +91,30 @@ def test_a_reply_after_the_timeout_is_loss_never_an_rtt() -> None:
             assert engine.stats.replies == 0
 
     asyncio.run(go())
+
+
+def test_a_lost_reply_expires_even_after_the_sweep_emptied_its_queue() -> None:
+    """Packet 0's deadline passes and the sweep drops the (then empty) queue of deadlines
+    before packet 1 goes out; packet 1 is lost (echo ignored in a namespace of our own). The
+    round must still end, with both lost, not wait forever (it once did: a stuck probe job)."""
+    require_root()
+    ns = f"cwt-icmp-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
+        subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw",
+                        "net.ipv4.icmp_echo_ignore_all=1"], check=True)  # fmt: skip
+
+        async def go() -> list[float | None]:
+            async with IcmpEngine(netns=ns) as engine:
+                rnd = await asyncio.wait_for(
+                    engine.ping("127.0.0.1", count=2, interval_s=0.2, timeout_s=0.05), 5
+                )
+                return rnd.rtts_ms
+
+        assert asyncio.run(go()) == [None, None]
+    finally:
+        subprocess.run(["ip", "netns", "delete", ns], check=True)
 
 
 def test_round_robin_batch_matches_each_reply_to_its_round() -> None:
