@@ -9,8 +9,8 @@ process per agent would add a daemon, a control socket and warts/JSON parsing fo
 packets. Tests check our hops against Debian's ``traceroute`` in the same namespace.
 
 How a trace runs: probes go out TTL by TTL, a TTL's ``queries`` together, TTLs
-``send_interval_s`` apart, without waiting for answers; probes past the TTL at which the
-destination answered are not sent. A probe with no answer within ``timeout_s`` is lost.
+``send_interval_s`` apart, at most 16 unanswered at a time (as traceroute); probes past the TTL
+at which the destination answered are not sent. A probe with no answer within ``timeout_s`` is lost.
 Each trace has its own raw ICMP socket (and, in UDP mode, its own source port), so traces in
 flight at once never confuse their answers: replies are matched on (destination, identifier or
 port, sequence or checksum).
@@ -56,6 +56,8 @@ _SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 _TIMESPEC = struct.Struct("qq")
 _COOKIE = b"cablewch"
 _NAME_TTL_S = 600.0
+_WINDOW = 16
+"""Unanswered probes in flight at most."""
 _names: dict[str, tuple[str, float]] = {}
 """Reverse names by address, with when they were looked up (monotonic)."""
 _flows_in_use: set[tuple[int, int]] = set()
@@ -162,12 +164,27 @@ class _Tracer:
         s = self.s
         key = 0
         for ttl in range(1, s.trace_max_hops + 1):
+            await self._room(s.trace_queries)
             if self.dest_ttl is not None and ttl > self.dest_ttl:
                 break
             for query in range(s.trace_queries):  # a TTL's queries together, as traceroute
                 key += 1
                 self._send(key, ttl, query)
             await asyncio.sleep(s.trace_send_interval_s)
+
+    async def _room(self, wanted: int) -> None:
+        """Wait until ``wanted`` more probes keep at most _WINDOW unanswered in flight (as
+        traceroute -N 16): past the destination, a burst of probes would all answer at once,
+        and hosts rate-limit their ICMP errors (icmp_msgs_burst), so answers would vanish."""
+        while True:
+            now = time.monotonic_ns()
+            flying = [p.deadline_ns for p in self.probes.values()
+                      if (p.ttl, p.query) not in self.answers and p.deadline_ns > now]  # fmt: skip
+            if len(flying) + wanted <= _WINDOW or self.dest_ttl is not None:
+                return
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), (min(flying) - now) / 1e9)
 
     def _send(self, key: int, ttl: int, query: int) -> None:
         if self.s.trace_mode == "udp":
