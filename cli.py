@@ -267,6 +267,38 @@ def trace(
     raise typer.Exit(runner.exit_code(results))
 
 
+@app.command()
+def ttft(
+    what: Annotated[
+        str,
+        typer.Argument(
+            help="A region (each cable's target) or an http(s):// URL of a streaming endpoint."
+        ),
+    ],
+    cable: Annotated[
+        str | None, typer.Option("--cable", help="A region's target over this cable only.")
+    ] = None,
+    count: Annotated[int, typer.Option("-c", "--count", min=1, max=1000)] = 1,
+    timeout: TimeoutOpt = 5.0,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Time to first token of a streaming LLM API: connect, TLS, first token, tokens/s, total,
+    and the floor (connect RTT + request RTT + the configured think time)."""
+    cfg = _load(config)
+    settings = runner.with_timeout(cfg.probe, "ttft", timeout)
+    if runner.is_region(cfg.topology, what):
+        if cable is not None:
+            _check(cfg.topology.cable, cable)
+        results = _run(lambda: runner.ttft_region(cfg.topology, settings, what, cable, count))
+    elif cable is not None:
+        _fail("--cable needs a region")
+    else:
+        _check(parse_url, what)
+        results = _run(lambda: runner.ttft_url(what, settings, count))
+    _report(results, as_json, cfg.topology)
+
+
 @topology_app.command("show")
 def topology_show(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Region x cable: path length and physics floor of the RTT."""

@@ -9,12 +9,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from cablewatch.errors import CablewatchError
+from cablewatch.probes.http import parse_url
 from cablewatch.probes.icmp import IcmpEngine, icmp_probe
 from cablewatch.probes.registry import spec
 from cablewatch.probes.result import ProbeResult
 from cablewatch.probes.settings import ProbeSettings
 from cablewatch.probes.spec import ProbeContext
 from cablewatch.probes.traceroute import TraceSettings
+from cablewatch.probes.ttft import TtftSettings, ttft_round
 from cablewatch.topology.model import Topology
 
 __all__ = [
@@ -28,6 +30,9 @@ __all__ = [
     "trace_region",
     "trace_settings",
     "trace_targets",
+    "ttft_region",
+    "ttft_url",
+    "with_timeout",
 ]
 
 
@@ -156,3 +161,37 @@ def trace_settings(
     ts = replace(base, trace_mode=mode, trace_queries=queries, trace_max_hops=max_hops,
                  timeout_s=timeout_s)  # fmt: skip
     return replace(settings, protocols={**settings.protocols, "trace": ts})
+
+
+async def ttft_region(
+    topology: Topology, settings: ProbeSettings, region: str, cable: str | None, count: int
+) -> list[ProbeResult]:
+    """``count`` streamed requests, one after another, to each cable's target of ``region``
+    (over one cable, or all; the cables at once), with the configured endpoint and floor."""
+    seen: dict[tuple[str, str], ProbeJob] = {}
+    for job in region_jobs(topology, settings, region, cable):
+        if job.labels["cable"]:
+            seen.setdefault((job.address, job.labels["cable"]),
+                            ProbeJob("ttft", job.address, job.labels, job.interval_s))  # fmt: skip
+
+    async def rounds(job: ProbeJob, ctx: ProbeContext) -> list[ProbeResult]:
+        return [await run_job(job, ctx, settings) for _ in range(count)]
+
+    async with IcmpEngine() as engine:
+        ctx = ProbeContext(engine, topology)
+        per_job = await asyncio.gather(*(rounds(j, ctx) for j in seen.values()))
+    return [r for results in per_job for r in results]
+
+
+async def ttft_url(url: str, settings: ProbeSettings, count: int) -> list[ProbeResult]:
+    """``count`` streamed requests to ``url``, one after another."""
+    scheme, host, port, path = parse_url(url)
+    s = settings.of(TtftSettings)
+    return [await ttft_round(host, port, path=path, scheme=scheme, timeout_s=s.timeout_s)
+            for _ in range(count)]  # fmt: skip
+
+
+def with_timeout(settings: ProbeSettings, protocol: str, timeout_s: float) -> ProbeSettings:
+    """``settings`` with one protocol's timeout replaced."""
+    own = replace(settings.protocols[protocol], timeout_s=timeout_s)
+    return replace(settings, protocols={**settings.protocols, protocol: own})

@@ -107,6 +107,8 @@ class ProbeResult:
     """Where the probe was aimed from and over: region, cable, landing_station."""
     trace: Trace | None = None
     """Traceroute: the hops, and the cable they show."""
+    tokens: int | None = None
+    """Time to first token: the tokens streamed."""
 
     @property
     def success(self) -> bool:
@@ -142,6 +144,8 @@ class ProbeResult:
             out["http_status"] = self.http_status
         if self.trace is not None:
             out["trace"] = _trace_dict(self.trace)
+        if self.tokens is not None:
+            out["tokens"] = self.tokens
         if self.dns_rcode is not None:
             out["dns_rcode"] = self.dns_rcode
             out["dns_answers"] = list(self.dns_answers)

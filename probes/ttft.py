@@ -1,19 +1,48 @@
 """Time to first token of a streaming LLM API (server-sent events over HTTP/1.1).
 
-What a customer of the landing station feels: connect (one round trip), send the request, wait
-for the first ``data:`` event (one round trip plus the model's think time), then the tokens.
-Durations from the monotonic clock; a timeout or a refused connection is a failure with its
-reason, never a long time.
+What a customer of the landing station feels: connect (one round trip), TLS when https, send
+the request, wait for the first ``data:`` event (one round trip plus the model's think time),
+then the tokens. Phases, from the monotonic clock:
+
+- ``connect``: the TCP handshake; ``tls``: the TLS handshake (https);
+- ``request``: writing the request; ``first_token``: from the request sent to the first token;
+- ``ttft``: from the start to the first token (what the customer waits);
+- ``stream``: from the first token to the last; ``total``: start to the end of the stream.
+
+Its floor, when the server's think time is known (``ttft_think_ms``): the connect round trip,
+the request's round trip (the same path: the connect time again) and the think time
+(``floor_ms`` = 2 x connect + tls + think). A timeout or a refused connection is a failure with
+its reason, never a long time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
 
-__all__ = ["TtftResult", "ttft_probe"]
+from cablewatch.probes.result import ProbeResult
+from cablewatch.probes.spec import (
+    DEFAULT_INTERVAL_S,
+    DEFAULT_TIMEOUT_S,
+    Column,
+    CommonProbe,
+    FieldValue,
+    Point,
+    ProbeContext,
+    ProbeSpec,
+    common_fields,
+    ms_cell,
+)
+from cablewatch.probes.targets import ResolveFailure, host_port, resolve
+from cablewatch.probes.tcp import classify_os_error, timed_connect
+from cablewatch.schema import Int, Num, Str, Table
+
+__all__ = ["SPEC", "TtftResult", "TtftSettings", "floor_ms", "ttft_probe", "ttft_round"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,44 +56,187 @@ class TtftResult:
     error: str = ""
 
 
+@dataclass(slots=True)
+class _Stream:
+    phases: dict[str, float]
+    tokens: int = 0
+    status_line: str = ""
+
+
+async def _measure(host: str, port: int, path: str, tls: ssl.SSLContext | None, out: _Stream,
+                   *, server_name: str) -> None:  # fmt: skip
+    """One request; fills ``out`` as it goes (the caller bounds the time)."""
+    t0 = time.monotonic()
+
+    def since(t: float) -> float:
+        return (time.monotonic() - t) * 1000
+
+    # timed_connect: the handshake alone (asyncio.open_connection(host, port) would add a
+    # getaddrinfo round through a thread, half a millisecond, to every connect)
+    sock, out.phases["connect"] = await timed_connect(host, port)
+    request = (f"GET {path} HTTP/1.1\r\nHost: {server_name}\r\nAccept: text/event-stream\r\n"
+               "Connection: close\r\n\r\n").encode()  # fmt: skip
+    t_req = time.monotonic()
+    if tls is None:  # sent on the bare socket at once: the stream wrapper costs a few 100 us
+        await asyncio.get_running_loop().sock_sendall(sock, request)
+        out.phases["request"] = since(t_req)
+    t_sent = time.monotonic()
+    reader, writer = await asyncio.open_connection(sock=sock)
+    try:
+        if tls is not None:
+            t_tls = time.monotonic()
+            await writer.start_tls(tls, server_hostname=server_name)
+            out.phases["tls"] = since(t_tls)
+            t_req = time.monotonic()
+            writer.write(request)
+            await writer.drain()
+            out.phases["request"] = since(t_req)
+            t_sent = time.monotonic()
+        out.status_line = (await reader.readline()).decode(errors="replace").strip()
+        if " 200 " not in f"{out.status_line} ":
+            return
+        while (line := await reader.readline()) not in (b"", b"\r\n"):
+            pass  # headers
+        t_first = 0.0
+        while line := await reader.readline():
+            if line.startswith(b"data: [DONE]"):
+                break
+            if line.startswith(b"data:"):
+                out.tokens += 1
+                if out.tokens == 1:
+                    t_first = time.monotonic()
+                    out.phases["first_token"] = since(t_sent)
+                    out.phases["ttft"] = since(t0)
+        if out.tokens:
+            out.phases["stream"] = since(t_first)
+        out.phases["total"] = since(t0)
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError, ssl.SSLError):
+            await writer.wait_closed()
+
+
 async def ttft_probe(host: str, port: int, *, path: str = "/v1/stream?tokens=4",
                      timeout_s: float = 2.0) -> TtftResult:  # fmt: skip
-    t0 = time.monotonic()
-    connect_ms: float | None = None
-    ttft_ms: float | None = None
-    tokens = 0
-    writer: asyncio.StreamWriter | None = None
+    """One request, for the gateway stand-in: connect time, request-to-first-token time."""
+    r = await ttft_round(host, port, path=path, timeout_s=timeout_s)
+    return TtftResult(r.success, r.phases_ms.get("connect"), r.phases_ms.get("first_token"),
+                      r.phases_ms.get("total"), r.tokens or 0, r.error)  # fmt: skip
+
+
+async def ttft_round(
+    address: str,
+    port: int,
+    *,
+    path: str = "/v1/stream?tokens=4",
+    scheme: str = "http",
+    timeout_s: float = 2.0,
+    labels: dict[str, str] | None = None,
+) -> ProbeResult:
+    """One streamed request to ``address:port``: its phases and the tokens received."""
+    stamp = time.time_ns()
+    out = _Stream({})
+    target = f"{scheme}://{host_port(address, port)}{path}"
+    tls = ssl.create_default_context() if scheme == "https" else None
+    try:
+        ip = await resolve(address, timeout_s=timeout_s)
+    except ResolveFailure as exc:
+        return ProbeResult("ttft", target, "", stamp, "resolve_error", str(exc),
+                           labels=labels or {})  # fmt: skip
     try:
         async with asyncio.timeout(timeout_s):
-            reader, writer = await asyncio.open_connection(host, port)
-            t1 = time.monotonic()
-            connect_ms = (t1 - t0) * 1000
-            writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream"
-                         "\r\nConnection: close\r\n\r\n".encode())  # fmt: skip
-            await writer.drain()
-            status = await reader.readline()
-            if b" 200 " not in status:
-                return TtftResult(False, connect_ms, None, None, 0,
-                                  f"HTTP {status.decode(errors='replace').strip()}")  # fmt: skip
-            while (line := await reader.readline()) not in (b"", b"\r\n"):
-                pass  # headers
-            while line := await reader.readline():
-                if line.startswith(b"data: [DONE]"):
-                    break
-                if line.startswith(b"data:"):
-                    tokens += 1
-                    if ttft_ms is None:
-                        ttft_ms = (time.monotonic() - t1) * 1000
-        total = (time.monotonic() - t0) * 1000
-        if ttft_ms is None:
-            return TtftResult(False, connect_ms, None, total, 0, "no token")
-        return TtftResult(True, connect_ms, ttft_ms, total, tokens)
-    except TimeoutError:
-        return TtftResult(False, connect_ms, ttft_ms, None, tokens, f"timeout ({timeout_s:g} s)")
-    except OSError as exc:
-        return TtftResult(False, connect_ms, None, None, 0, exc.strerror or str(exc))
-    finally:
-        if writer is not None:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
+            await _measure(ip, port, path, tls, out, server_name=address)
+    except ssl.SSLError as exc:
+        return ProbeResult("ttft", target, ip, stamp, "tls_error", f"TLS: {exc.reason}",
+                           phases_ms=out.phases, labels=labels or {})  # fmt: skip
+    except (OSError, TimeoutError) as exc:
+        status, error = classify_os_error(exc, timeout_s)
+        if "first_token" in out.phases and isinstance(exc, TimeoutError):
+            error = f"stream not finished within {timeout_s:g} s"
+        return ProbeResult("ttft", target, ip, stamp, status, error, phases_ms=out.phases,
+                           labels=labels or {}, tokens=out.tokens)  # fmt: skip
+    if " 200 " not in f"{out.status_line} ":
+        return ProbeResult("ttft", target, ip, stamp, "bad_status",
+                           f"HTTP {out.status_line or 'no status line'}", phases_ms=out.phases,
+                           labels=labels or {})  # fmt: skip
+    if not out.tokens:
+        return ProbeResult("ttft", target, ip, stamp, "protocol_error", "no token",
+                           phases_ms=out.phases, labels=labels or {})  # fmt: skip
+    return ProbeResult("ttft", target, ip, stamp, "ok", phases_ms=out.phases,
+                       labels=labels or {}, tokens=out.tokens)  # fmt: skip
+
+
+def floor_ms(phases: Mapping[str, float], think_ms: float | None) -> float | None:
+    """TTFT's floor: connect RTT + request RTT (the same path) + TLS + think time."""
+    connect = phases.get("connect")
+    if think_ms is None or connect is None:
+        return None
+    return 2 * connect + phases.get("tls", 0.0) + think_ms
+
+
+def tokens_per_s(result: ProbeResult) -> float | None:
+    tokens, stream = result.tokens or 0, result.phases_ms.get("stream")
+    if tokens < 2 or not stream:
+        return None
+    return round((tokens - 1) / (stream / 1000), 3)
+
+
+@dataclass(frozen=True, slots=True)
+class TtftSettings:
+    """``[probe]`` keys ttft_*: the streaming endpoint per target, and the server's think time
+    when known (for the floor)."""
+
+    ttft_scheme: str = "http"
+    ttft_port: int = 8080
+    ttft_path: str = "/v1/stream?tokens=4"
+    ttft_think_ms: float | None = None
+    interval_s: float = DEFAULT_INTERVAL_S
+    timeout_s: float = DEFAULT_TIMEOUT_S
+
+    @classmethod
+    def from_table(cls, t: Table, common: CommonProbe) -> TtftSettings:
+        v = t.read(ttft_scheme=Str(("http", "https")), ttft_port=Int(1, 65535), ttft_path=Str(),
+                   ttft_think_ms=Num(0), ttft_interval_s=Num(low=0.01))  # fmt: skip
+        if not v.get("ttft_path", "/").startswith("/"):
+            t.problem("ttft_path", f"got {v.pop('ttft_path')!r}, expected a path starting "
+                      "with '/'")  # fmt: skip
+        return common.settings(cls, v, "ttft_interval_s")
+
+
+async def _run(_ctx: ProbeContext, address: str, s: TtftSettings, labels: dict[str, str]) -> Any:
+    result = await ttft_round(address, s.ttft_port, path=s.ttft_path, scheme=s.ttft_scheme,
+                              timeout_s=s.timeout_s, labels=labels)  # fmt: skip
+    floor = floor_ms(result.phases_ms, s.ttft_think_ms) if result.success else None
+    if floor is None:
+        return result
+    return replace(result, phases_ms={**result.phases_ms, "floor": floor})
+
+
+def _points(result: ProbeResult) -> list[Point]:
+    fields: dict[str, FieldValue | None] = common_fields(result)
+    fields |= {f"{p}_ms": v for p, v in result.phases_ms.items()}
+    fields["tokens"] = result.tokens
+    fields["tokens_per_s"] = tokens_per_s(result)
+    return [Point("ttft", fields)]
+
+
+def _phase(name: str, header: str) -> Column:
+    return Column(header, lambda r: ms_cell(r.phases_ms.get(name)))
+
+
+SPEC = ProbeSpec(
+    protocol="ttft",
+    settings=TtftSettings.from_table,
+    run=_run,
+    points=_points,
+    columns=(
+        _phase("connect", "connect ms"),
+        _phase("tls", "tls ms"),
+        _phase("first_token", "first token ms"),
+        _phase("ttft", "ttft ms"),
+        _phase("floor", "floor ms"),
+        Column("tok/s", lambda r: "-" if (x := tokens_per_s(r)) is None else f"{x:.1f}"),
+        _phase("total", "total ms"),
+        Column("error", lambda r: r.error, right=False),
+    ),
+)

@@ -89,7 +89,7 @@ def test_default_topology_probes_every_protocol_in_the_lab(lab: Lab) -> None:
     import json
 
     rows = json.loads(proc.stdout)
-    assert len(rows) == 16  # 3 cables x icmp, tcp, http, dns, trace; a trace of the service path
+    assert len(rows) == 19  # 3 cables x icmp, tcp, http, dns, ttft, trace; the service path's trace
     assert all(r["success"] for r in rows), [r for r in rows if not r["success"]]
     assert {r["labels"]["cable"] for r in rows} == {*CABLES, ""}
     assert [r["labels"].get("path") for r in rows if not r["labels"]["cable"]] == ["service"]

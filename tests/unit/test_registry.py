@@ -28,6 +28,10 @@ SAMPLES = {
                                                   cable="ADC"),
                                               Hop(3, "198.19.1.1", (30.7, 30.6))),
                                      True, "ADC", (1, 2), 30.55)),
+    "ttft": ProbeResult("ttft", "t", "198.19.1.1", 10**18, "ok", tokens=4,
+                        phases_ms={"connect": 30.0, "request": 0.1, "first_token": 230.5,
+                                   "ttft": 260.6, "stream": 60.0, "total": 320.9,
+                                   "floor": 260.0}),
 }  # fmt: skip
 
 
@@ -82,3 +86,11 @@ def test_a_trace_stores_one_point_and_a_point_per_hop() -> None:
     assert "wet=true" in lines[2]
     assert "wet=false" in lines[3]
     assert "cable=" not in lines[3].split(" ")[1]
+
+
+def test_ttft_stores_its_phases_tokens_and_rate() -> None:
+    [point] = result_lines(SAMPLES["ttft"], "h")
+    assert point.startswith("ttft,")
+    for field in ("connect_ms=30.0", "first_token_ms=230.5", "ttft_ms=260.6", "floor_ms=260.0",
+                  "tokens=4i", "tokens_per_s=50.0"):  # fmt: skip
+        assert field in point

@@ -97,4 +97,4 @@ def test_targets_per_region_and_cable() -> None:
     assert [t.cable for t in topo.targets_for("singapore")] == list(CABLES)
     (adc,) = topo.targets_for("jakarta", "adc")
     assert adc.address == "198.19.1.1"
-    assert adc.protocols == ("icmp", "tcp", "http", "dns", "trace")
+    assert adc.protocols == ("icmp", "tcp", "http", "dns", "ttft", "trace")
