@@ -247,13 +247,14 @@ def agent_config(
     flush_interval_s: float = 1.0,
 ) -> Path:
     """The default topology probed fast (by default every second: 5 packets 50 ms apart, 0.5 s
-    timeout, every protocol), writing to ``influx_url``: the agents' and the evaluator's
+    timeout, every protocol; traces every ``trace_interval_s``; ``icmp_only``: ICMP alone, no
+    service-path traces either), writing to ``influx_url``: the agents' and the evaluator's
     configuration in the lab's tests, benchmarks and demo; ``alertmanager_url`` is one
     Alertmanager, or a list of a cluster's replicas. Written to ``path``."""
     from cablewatch.config import default_path
 
     text = default_path().read_text()
-    every = 'protocols = ["icmp", "tcp", "http", "dns", "trace"]'
+    every = 'protocols = ["icmp", "tcp", "http", "dns", "ttft", "trace"]'
     commented = "# alertmanager_url = "
     if isinstance(alertmanager_url, list):  # every replica of a cluster
         listed = ", ".join(f'"{u}"' for u in alertmanager_url)
@@ -268,6 +269,9 @@ def agent_config(
         (commented, alerting, 1),
         ("trace_interval_s = 60.0", f"trace_interval_s = {trace_interval_s}", 1),
         (every, 'protocols = ["icmp"]' if icmp_only else every, 3),
+        ("service_address = ", "# service_address = " if icmp_only else "service_address = ", 1),
+        ("service_protocols = ", "# service_protocols = " if icmp_only else "service_protocols = ",
+         1),
     ):  # fmt: skip
         if text.count(old) != count:
             raise CablewatchError(f"{default_path()}: expected {old!r} to make a fast config")

@@ -26,13 +26,14 @@ def ping_line(region: str, cable: str, t: float, sent: int, received: int,
 
 def influx_counts(url: str, database: str) -> dict[str, int]:
     """Rounds stored per series, keyed like the spool's ``protocol|region|cable|target``."""
-    q = ('SELECT count("result_code") FROM "ping","tcp","http","dns" WHERE time > now() - 1h '
-         'GROUP BY "protocol","region","cable","target"')  # fmt: skip
+    q = ('SELECT count("result_code") FROM "ping","tcp","http","dns","ttft","trace" '
+         'WHERE time > now() - 1h GROUP BY "protocol","region","cable","target"')  # fmt: skip
     data = httpx.post(f"{url}/query", data={"db": database, "q": q}, timeout=30).json()
     counts: dict[str, int] = {}
     for series in data["results"][0].get("series", []):
         t = series["tags"]
-        key = "|".join((t["protocol"], t["region"], t["cable"], t["target"]))
+        cable = t["cable"] or "service"  # the service path's points carry no cable
+        key = "|".join((t["protocol"], t["region"], cable, t["target"]))
         counts[key] = counts.get(key, 0) + int(series["values"][0][1])
     return counts
 
