@@ -12,12 +12,15 @@ Brings up a lab of its own (the default Shantou topology), then:
    configured round trip (the emulator's ground truth, 2 x one-way delay);
 3. jakarta's service path is traced every --interval seconds and fed to the route tracker
    (2 traces in a row confirm, as the evaluator does); `lab reroute jakarta --via SJC` moves it;
-   the time from the reroute to the confirmed change. The tracker is fed directly, not through
-   an agent, InfluxDB and the evaluator's poll (add their delays: spool flush and poll_s).
+   the time from the reroute to the confirmed change (the tracker alone);
+4. the whole pipeline: an agent per region (ICMP every 1 s, service-path traces every
+   --interval s, flushing every 0.25 s) into a real InfluxDB, `cablewatch evaluate` (poll
+   0.5 s) and Alertmanager. `lab reroute jakarta --via SJC`, then back: the time from each to
+   its `CablewatchRouteChange` alert in Alertmanager, and whether any fault alert came.
 
 Needs root. The last line holds the headline figures:
 
-    trace_ms_per_path=X reroute_detect_s=Y attributed_ok=K of_paths=27
+    trace_ms_per_path=X reroute_detect_s=Y attributed_ok=K of_paths=27 ...
 """
 
 from __future__ import annotations
@@ -34,6 +37,16 @@ from typing import Any
 from cablewatch.config import load_default
 from cablewatch.correlation.routes import RouteTracker, TraceSeen
 from cablewatch.lab import manager
+from cablewatch.lab.stack import (
+    CABLEWATCH,
+    active_alerts,
+    agent_config,
+    agents,
+    alertmanager,
+    evaluator,
+    free_port,
+    influxd,
+)
 from cablewatch.probes.icmp import IcmpEngine
 from cablewatch.probes.result import ProbeResult
 from cablewatch.probes.spec import ProbeContext
@@ -82,6 +95,47 @@ async def reroute_detect_s(
         if moved_at is not None and time.monotonic() - moved_at > 20 * interval_s:
             raise SystemExit("the reroute was never confirmed")
         await asyncio.sleep(max(0.0, interval_s - (time.monotonic() - t0)))
+
+
+def route_alerts(url: str) -> list[dict[str, Any]]:
+    return [a for a in active_alerts(url)
+            if a["labels"]["alertname"] == "CablewatchRouteChange"]  # fmt: skip
+
+
+def pipeline_reroute(
+    opts: manager.LabOptions, state: dict[str, Any], tmp: Path, interval_s: float
+) -> tuple[float, float, int]:
+    """(seconds to the route alert after the reroute, after the way back, fault alerts)."""
+    host = state["mgmt_host_addr"].split("/")[0]
+    with influxd(tmp / "influx", host=host) as influx, alertmanager(tmp / "am") as am:
+        config = agent_config(tmp / "cw.toml", influx.url, alertmanager_url=am.url,
+                              icmp_only=True, service_path=True, trace_interval_s=interval_s,
+                              poll_s=0.5, flush_interval_s=0.25)  # fmt: skip
+        subprocess.run([*CABLEWATCH, "db", "init", "--config", str(config)], check=True,
+                       capture_output=True)  # fmt: skip
+        with agents(state, config, tmp, listen_port=None), \
+                evaluator(config, tmp / "evaluate.log", f"127.0.0.1:{free_port()}"):  # fmt: skip
+            time.sleep(max(10.0, 4 * interval_s))  # every region's route learnt
+            took = []
+            for via, back in (("SJC", "ADC"), ("ADC", "SJC")):
+                before = {a["annotations"]["event_id"] for a in route_alerts(am.url)}
+                t0 = time.monotonic()
+                manager.reroute(opts, "jakarta", via)
+                while True:
+                    new = [a for a in route_alerts(am.url)
+                           if a["annotations"]["event_id"] not in before]  # fmt: skip
+                    if new:
+                        took.append(time.monotonic() - t0)
+                        summary = new[0]["annotations"]["summary"]
+                        assert f"from {back} to {via}" in summary, summary
+                        print(f"  {summary}: alert after {took[-1]:.2f} s", flush=True)
+                        break
+                    if time.monotonic() - t0 > 30 * interval_s + 30:
+                        raise SystemExit(f"no route alert after rerouting to {via}")
+                    time.sleep(0.05)
+            faults = [a for a in active_alerts(am.url)
+                      if a["labels"]["alertname"] != "CablewatchRouteChange"]  # fmt: skip
+    return took[0], took[1], len(faults)
 
 
 def main() -> None:

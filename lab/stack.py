@@ -242,18 +242,21 @@ def agent_config(
     packet_interval_s: float = 0.05,
     timeout_s: float = 0.5,
     icmp_only: bool = False,
+    service_path: bool | None = None,
     trace_interval_s: float = 60.0,
     poll_s: float = 1.0,
     flush_interval_s: float = 1.0,
 ) -> Path:
     """The default topology probed fast (by default every second: 5 packets 50 ms apart, 0.5 s
-    timeout, every protocol; traces every ``trace_interval_s``; ``icmp_only``: ICMP alone, no
-    service-path traces either), writing to ``influx_url``: the agents' and the evaluator's
-    configuration in the lab's tests, benchmarks and demo; ``alertmanager_url`` is one
-    Alertmanager, or a list of a cluster's replicas. Written to ``path``."""
+    timeout, every protocol; traces every ``trace_interval_s``; ``icmp_only``: ICMP alone;
+    ``service_path``: trace the service address, by default unless ``icmp_only``), writing to
+    ``influx_url``: the agents' and the evaluator's configuration in the lab's tests,
+    benchmarks and demo; ``alertmanager_url`` is one Alertmanager, or a list of a cluster's
+    replicas. Written to ``path``."""
     from cablewatch.config import default_path
 
     text = default_path().read_text()
+    service = "" if (not icmp_only if service_path is None else service_path) else "# "
     every = 'protocols = ["icmp", "tcp", "http", "dns", "ttft", "trace"]'
     commented = "# alertmanager_url = "
     if isinstance(alertmanager_url, list):  # every replica of a cluster
@@ -269,9 +272,8 @@ def agent_config(
         (commented, alerting, 1),
         ("trace_interval_s = 60.0", f"trace_interval_s = {trace_interval_s}", 1),
         (every, 'protocols = ["icmp"]' if icmp_only else every, 3),
-        ("service_address = ", "# service_address = " if icmp_only else "service_address = ", 1),
-        ("service_protocols = ", "# service_protocols = " if icmp_only else "service_protocols = ",
-         1),
+        ("service_address = ", f"{service}service_address = ", 1),
+        ("service_protocols = ", f"{service}service_protocols = ", 1),
     ):  # fmt: skip
         if text.count(old) != count:
             raise CablewatchError(f"{default_path()}: expected {old!r} to make a fast config")
