@@ -183,12 +183,18 @@ def main() -> None:
             f"reroute confirmed {detect:.2f} s after `lab reroute` (traces every "
             f"{args.interval:g} s, 2 in a row)"
         )
+        manager.reroute(opts, "jakarta", "ADC")
+        print("the whole pipeline: agents -> InfluxDB -> evaluate -> Alertmanager", flush=True)
+        alert_s, back_s, faults = pipeline_reroute(opts, state, state_dir.parent, args.interval)
+        print(f"route alerts {alert_s:.2f} s and {back_s:.2f} s after each reroute (traces every "
+              f"{args.interval:g} s); fault alerts: {faults}")  # fmt: skip
     finally:
         manager.down(opts)
     print(
         f"trace_ms_per_path={mean_ours:.0f} reroute_detect_s={detect:.2f} attributed_ok={ok} "
         f"of_paths={n} hops_agree={agree} traceroute_ratio={mean_ref / mean_ours:.2f} "
-        f"wet_max_error_ms={max(abs(e) for e in errors):.3f}"
+        f"wet_max_error_ms={max(abs(e) for e in errors):.3f} pipeline_alert_s={alert_s:.2f} "
+        f"pipeline_back_s={back_s:.2f} fault_alerts={faults}"
     )
 
 

@@ -228,8 +228,12 @@ class Evaluator:
         if old is not None:  # a newer change of the same region replaces the open one
             old.event.resolved_s = now
             self.outbox.closed(old.event.id, old.evidence)
-        event = Event("route", change.region, "", change.region, change.time_s, raised_s=now,
-                      severity="info", note=change.summary)  # fmt: skip
+        # Labels name the move (subject "jakarta ADC->SJC", cable: the new one): when a newer
+        # change replaces this one, the resolution and the new alert reach Alertmanager in one
+        # post, and alerts with the same labels would be one alert, resolved.
+        subject = f"{change.region} {change.before.cable}->{change.after.cable}"
+        event = Event("route", subject, change.after.cable, change.region, change.time_s,
+                      raised_s=now, severity="info", note=change.summary)  # fmt: skip
         rec = EventRecord(event, change.time_s, {"summary": change.summary} | change.to_dict())
         self.outbox.opened(rec)
         self.route_events[change.region] = rec

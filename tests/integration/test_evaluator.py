@@ -366,11 +366,10 @@ def test_route_changes_join_the_cut_that_caused_them_and_a_lone_one_is_info(
         (r, "ADC", "APCN-2") for r in sorted(movers)]  # fmt: skip
     assert all(c["time_s"] == base + 14.1 for c in changes)  # the first trace of the new route
     [lone] = after  # the cable alert resolved; hong-kong's move is its own, at info
-    assert {k: lone["labels"][k] for k in ("alertname", "severity", "region")} == {
-        "alertname": "CablewatchRouteChange",
-        "severity": "info",
-        "region": "hong-kong",
-    }
+    keys = ("alertname", "severity", "region", "subject", "cable")
+    assert {k: lone["labels"][k] for k in keys} == {
+        "alertname": "CablewatchRouteChange", "severity": "info", "region": "hong-kong",
+        "subject": "hong-kong SJC->APCN-2", "cable": "APCN-2"}  # fmt: skip
     assert lone["annotations"]["summary"].startswith(
         "region hong-kong: service route moved from SJC to APCN-2 (RTT "
     )
