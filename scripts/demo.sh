@@ -33,10 +33,15 @@ cw lab up --mgmt-subnet 198.18.251.0/24
 step "Probe every region over every cable, all at once"
 cw lab survey -c 20
 
-step "Which cable does a packet take? traceroute from Singapore to the ADC address"
-cw lab exec singapore -- traceroute -q 1 -w 2 198.19.1.1
+step "Which cable does a packet take? Paris traceroute from Singapore: each cable's address, then the service address"
+cw lab exec singapore -- "$venv/bin/cablewatch" trace singapore
 
-step "Every protocol from Tokyo, over each cable (ICMP, TCP, HTTP, DNS)"
+step "A BGP-like move: Jakarta's service route onto SJC, traced, and back"
+cw lab reroute jakarta --via SJC
+cw lab exec jakarta -- "$venv/bin/cablewatch" trace 198.19.0.1
+cw lab reroute jakarta --via ADC
+
+step "Every protocol from Tokyo, over each cable (ICMP, TCP, HTTP, DNS, time to first token, trace)"
 cw lab exec tokyo -- "$venv/bin/cablewatch" probe tokyo
 
 step "Cut ADC"
