@@ -139,4 +139,14 @@ def generate(
               **{"for": "5m"}, labels=common,
               annotations={"summary": f"{p.customer} in {{{{ $labels.region }}}}: loss over "
                                       f"{p.loss_pct:g} % on every cable"})  # fmt: skip
+        if p.ttft_p95_ms is not None:
+            ttft = (
+                "min by (region) (histogram_quantile(0.95, sum by (le, region, cable) "
+                f"(rate(cablewatch_ttft_seconds_bucket{{{sel}}}[{window}]))))"
+            )
+            _rule(lines, "alert", "CablewatchSlaTtftObjective",
+                  f"{ttft} > {p.ttft_p95_ms / 1000:g}", **{"for": "5m"}, labels=common,
+                  annotations={"summary": f"{p.customer} in {{{{ $labels.region }}}}: time to "
+                                          f"first token p95 over {p.ttft_p95_ms:g} ms on every "
+                                          "cable"})  # fmt: skip
     return "\n".join(lines) + "\n"

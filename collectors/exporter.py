@@ -12,6 +12,9 @@ RTTs go into two histograms, in seconds:
   (``histogram_quantile`` interpolates inside one bucket; ../shared/environment.md), where the
   absolute buckets miss a 30 ms median by up to 2.5 ms. Cost: 93 more series per path.
 
+- ``cablewatch_ttft_seconds``: the ``ttft`` probe's time to first token, in the RTT buckets
+  (within about 10 %); the TTFT objective's rule uses it.
+
 Quantiles are left to Prometheus (recording rules in deploy/prometheus/, dashboards).
 Last-round gauges and sent/received counters beside them, and the agent's self-health.
 """
@@ -68,6 +71,10 @@ class AgentMetrics:
         self.rtt = Histogram(
             "cablewatch_rtt_seconds", "Round-trip time of each ICMP echo reply.", _PATH,
             buckets=RTT_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.ttft = Histogram(
+            "cablewatch_ttft_seconds", "Time to first token of the streaming LLM API (ttft "
+            "probe: from the start of the connection).", _PATH, buckets=RTT_BUCKETS, registry=r,
         )  # fmt: skip
         self.sent = Counter("cablewatch_ping_sent", "ICMP echo requests sent.", _PATH, registry=r)
         self.received = Counter(
@@ -157,3 +164,5 @@ class AgentMetrics:
                     self._child(self.last_rtt, *path, stat).set(value / 1000.0)
         for phase, ms in result.phases_ms.items():
             self._child(self.phase, *path, result.protocol, phase).set(ms / 1000.0)
+        if result.protocol == "ttft" and (ttft_ms := result.phases_ms.get("ttft")) is not None:
+            self._child(self.ttft, *path).observe(ttft_ms / 1000.0)

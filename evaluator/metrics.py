@@ -46,6 +46,10 @@ class EvaluatorMetrics:
             "cablewatch_sla_rtt_p95_seconds", "RTT p95 over the objective window.", _SLA,
             registry=r,
         )  # fmt: skip
+        self.ttft_p95 = Gauge(
+            "cablewatch_sla_ttft_p95_seconds", "Time to first token p95 over the objective "
+            "window (policies with a TTFT objective).", _SLA, registry=r,
+        )  # fmt: skip
         self.loss = Gauge(
             "cablewatch_sla_loss_ratio", "Round-trip loss over the objective window.", _SLA,
             registry=r,
@@ -81,4 +85,5 @@ class EvaluatorMetrics:
             self.burn.labels(*key, window).set(nan if rate is None else rate)
         self.rtt_p95.labels(*key).set(nan if s.rtt_p95_ms is None else s.rtt_p95_ms / 1000)
         self.loss.labels(*key).set(nan if s.loss_pct is None else s.loss_pct / 100)
+        self.ttft_p95.labels(*key).set(nan if s.ttft_p95_ms is None else s.ttft_p95_ms / 1000)
         self.compliant.labels(*key).set(nan if s.compliant is None else float(s.compliant))

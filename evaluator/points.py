@@ -74,6 +74,7 @@ def sla_line(status: SlaStatus, when_s: float) -> str:
         "budget_left_pct": status.budget_left_pct,
         "rtt_p95_ms": status.rtt_p95_ms,
         "loss_pct": status.loss_pct,
+        "ttft_p95_ms": status.ttft_p95_ms,
         "compliant": status.compliant,
     }
     fields |= {f"burn_{w}": v for w, v in status.burn_rates.items()}

@@ -138,10 +138,18 @@ async def rolled_up(ql: InfluxQL) -> tuple[int, int] | None:
     return None
 
 
-async def rtt_p95(ql: InfluxQL, start_ns: int, end_ns: int) -> dict[PathKey, float]:
-    """The 95th percentile of every reply's RTT in [start_ns, end_ns), per path."""
+async def rtt_p95(
+    ql: InfluxQL,
+    start_ns: int,
+    end_ns: int,
+    *,
+    measurement: str = "ping_rtt",
+    field: str = "rtt_ms",
+) -> dict[PathKey, float]:
+    """The 95th percentile of every reply's RTT in [start_ns, end_ns), per path; of another
+    measurement's field (``ttft``, ``ttft_ms``: the times to first token) if given."""
     q = (
-        f'SELECT percentile("rtt_ms", 95) AS "p95" FROM "ping_rtt" '
+        f'SELECT percentile("{field}", 95) AS "p95" FROM "{measurement}" '
         f"WHERE time >= {start_ns} AND time < {end_ns} {_BY_PATH}"
     )
     return {

@@ -1,6 +1,6 @@
 """The SLA evaluation's inputs, cached: each path's minutes (packets sent and received, RTT
-median and p95, jitter) over the longest SLA period, and the RTT p95 of every policy's
-objective window.
+median and p95, jitter) over the longest SLA period, and the RTT p95 (and the TTFT p95, when a
+policy sets ``ttft_p95_ms``) of every policy's objective window.
 
 The minutes come from the evaluator's own 1-minute rollups (measurement ``minute``) up to their
 watermark (measurement ``rollup``), and from the raw points after it; every minute read from
@@ -94,19 +94,26 @@ class SlaMinutes:
         end_ns = int(now_s // 60 * 60) * 10**9
         await self.refresh(ql, end_ns, now_s)
         p95: dict[int, dict[PathKey, float]] = {}
+        ttft: dict[int, dict[PathKey, float]] = {}
         for policy in self.config.slas:
             w = policy.objective_window_s
             if w not in p95:
                 p95[w] = await reader.rtt_p95(ql, end_ns - w * 10**9, end_ns)
+            if policy.ttft_p95_ms is not None and w not in ttft:
+                ttft[w] = await reader.rtt_p95(ql, end_ns - w * 10**9, end_ns,
+                                               measurement="ttft", field="ttft_ms")  # fmt: skip
         windows = self.config.maintenance
         out: list[SlaStatus] = []
         for policy in self.config.slas:
             for region in policy.regions:
                 cables = [c for c in policy.cables if (region, c) in self.probed]
                 paths = {c: self.minutes.get((region, c), {}) for c in cables}
-                rtts = {c: p95[policy.objective_window_s].get((region, c)) for c in cables}
+                w = policy.objective_window_s
+                rtts = {c: p95[w].get((region, c)) for c in cables}
+                ttfts = {c: ttft.get(w, {}).get((region, c)) for c in cables}
                 out.append(evaluate_region(policy, region, paths, now_s, rtts,
-                                           maintenance=windows))  # fmt: skip
+                                           maintenance=windows, ttft_p95_ms=ttfts))  # fmt: skip
                 out += [evaluate_path(policy, region, c, paths[c], now_s, rtts[c],
-                                      maintenance=windows) for c in cables]  # fmt: skip
+                                      maintenance=windows, ttft_p95_ms=ttfts[c])
+                        for c in cables]  # fmt: skip
         return out

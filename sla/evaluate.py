@@ -150,16 +150,21 @@ class SlaStatus:
     """Keyed by window ('5m', '1h', ...)."""
     rtt_p95_ms: float | None
     loss_pct: float | None
+    ttft_p95_ms: float | None = None
+    """p95 of the time to first token over the objective window (best cable, for a region)."""
     alerts: tuple[str, ...] = field(default=())
     """Names of the burn-rate alerts that fire."""
     availability_ok: bool | None = None
     rtt_ok: bool | None = None
     loss_ok: bool | None = None
+    ttft_ok: bool | None = None
+    """None without data or when the policy sets no TTFT objective."""
 
     @property
     def compliant(self) -> bool | None:
         """False if an objective with data is missed; None when nothing has data."""
-        checks = [c for c in (self.availability_ok, self.rtt_ok, self.loss_ok) if c is not None]
+        objectives = (self.availability_ok, self.rtt_ok, self.loss_ok, self.ttft_ok)
+        checks = [c for c in objectives if c is not None]
         return all(checks) if checks else None
 
 
@@ -183,6 +188,7 @@ def _status(
     rtt_p95_ms: float | None,
     loss_pct: float | None,
     alerts: Sequence[BurnAlert],
+    ttft_p95_ms: float | None,
 ) -> SlaStatus:
     period = [states.get(m, "nodata") for m in window_minutes(now_s, policy.period_days * 86400)]
     good = period.count("good")
@@ -215,11 +221,14 @@ def _status(
         burn_rates=burns,
         rtt_p95_ms=rtt_p95_ms,
         loss_pct=loss_pct,
+        ttft_p95_ms=ttft_p95_ms,
         alerts=firing,
         availability_ok=None if availability is None else availability >= policy.availability_pct,
         rtt_ok=None if rtt_p95_ms is None else rtt_p95_ms <= policy.rtt_p95_ms,
         loss_ok=None if loss_pct is None else loss_pct <= policy.loss_pct,
-    )
+        ttft_ok=(None if ttft_p95_ms is None or policy.ttft_p95_ms is None
+                 else ttft_p95_ms <= policy.ttft_p95_ms),
+    )  # fmt: skip
 
 
 def _known(
@@ -255,13 +264,15 @@ def evaluate_path(
     rtt_p95_ms: float | None,
     alerts: Sequence[BurnAlert] = BURN_ALERTS,
     maintenance: Sequence[MaintenanceWindow] = (),
+    ttft_p95_ms: float | None = None,
 ) -> SlaStatus:
-    """One path's SLA status at ``now_s``. ``rtt_p95_ms`` is the p95 of the path's replies over
-    the policy's objective window (computed where the replies are: InfluxDB)."""
+    """One path's SLA status at ``now_s``. ``rtt_p95_ms`` (``ttft_p95_ms``) is the p95 of the
+    path's replies (times to first token) over the policy's objective window (computed where
+    the points are: InfluxDB)."""
     starts = _known(minutes.keys(), maintenance, window_minutes(now_s, policy.period_days * 86400))
     states = path_states(policy, region, cable, minutes, starts, maintenance)
     loss = window_loss_pct(minutes, now_s, policy.objective_window_s)
-    return _status(policy, region, cable, states, now_s, rtt_p95_ms, loss, alerts)
+    return _status(policy, region, cable, states, now_s, rtt_p95_ms, loss, alerts, ttft_p95_ms)
 
 
 def evaluate_region(
@@ -272,9 +283,11 @@ def evaluate_region(
     rtt_p95_ms: Mapping[str, float | None],
     alerts: Sequence[BurnAlert] = BURN_ALERTS,
     maintenance: Sequence[MaintenanceWindow] = (),
+    ttft_p95_ms: Mapping[str, float | None] | None = None,
 ) -> SlaStatus:
     """The region as the customer feels it: each minute on its best cable (see the policy's
-    definitions); RTT p95 and loss are those of the best cable over the objective window."""
+    definitions); RTT p95, loss and TTFT p95 are those of the best cable over the objective
+    window."""
     period = window_minutes(now_s, policy.period_days * 86400)
     starts = _known((s for m in paths.values() for s in m), maintenance, period)
     states = region_states(policy, region, paths, starts, maintenance)
@@ -283,8 +296,12 @@ def evaluate_region(
         for minutes in paths.values()
         if (loss := window_loss_pct(minutes, now_s, policy.objective_window_s)) is not None
     ]
-    p95s = [v for v in rtt_p95_ms.values() if v is not None]
     return _status(
-        policy, region, ANY_CABLE, states, now_s, min(p95s) if p95s else None,
-        min(losses) if losses else None, alerts,
+        policy, region, ANY_CABLE, states, now_s, _best(rtt_p95_ms),
+        min(losses) if losses else None, alerts, _best(ttft_p95_ms or {}),
     )  # fmt: skip
+
+
+def _best(per_cable: Mapping[str, float | None]) -> float | None:
+    """The lowest of the cables' figures; None when no cable has one."""
+    return min((v for v in per_cable.values() if v is not None), default=None)

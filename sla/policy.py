@@ -14,6 +14,11 @@ Definitions (the evaluator, the generated Prometheus rules and the reports all u
 - A minute inside a **maintenance window** (sla/maintenance.py) is **excluded**: neither good,
   bad nor no data. A region's minute is excluded when its region or the station is under
   maintenance; a cable's window excludes only that cable's path minutes.
+- **Objectives** over ``objective_window_s`` (default the last hour), on the best cable: RTT
+  p95 of every ICMP reply (``rtt_p95_ms``), round-trip loss (``loss_pct``) and, when set, the
+  p95 of the time to first token of the streaming LLM API (``ttft_p95_ms``: the ``ttft``
+  probe's, from the start of the connection to the first token, what the customer waits).
+  A status is compliant when every objective with data is met.
 - **Availability** = good minutes / minutes with data, over the period.
 - **Credit**: the policy's tiers (``credits``), e.g. below 99.9 % -> 10 %, below 99 % -> 25 %;
   a region owes the credit of the lowest tier its availability falls below (the largest credit);
@@ -55,6 +60,9 @@ class SlaPolicy:
     """Objective: the 95th percentile of every reply's RTT over ``objective_window_s``."""
     loss_pct: float = 1.0
     """Objective: round-trip loss over ``objective_window_s``."""
+    ttft_p95_ms: float | None = None
+    """Objective, when set: the 95th percentile of the time to first token of the streaming
+    LLM API (the ``ttft`` probe's ``ttft_ms``) over ``objective_window_s``."""
     objective_window_s: int = 3600
     bad_minute_loss_pct: float = 5.0
     bad_minute_rtt_ms: float = 150.0
@@ -81,8 +89,9 @@ class SlaPolicy:
         v = t.read(
             availability_pct=Num(0, 100, low_open=True), period_days=Int(1, 400),
             rtt_p95_ms=Num(0, low_open=True), loss_pct=Num(0, 100),
-            objective_window_s=Int(60), bad_minute_loss_pct=Num(0, 100),
-            bad_minute_rtt_ms=Num(0, low_open=True), min_packets=Int(1),
+            ttft_p95_ms=Num(0, low_open=True), objective_window_s=Int(60),
+            bad_minute_loss_pct=Num(0, 100), bad_minute_rtt_ms=Num(0, low_open=True),
+            min_packets=Int(1),
         )  # fmt: skip
         credits = _credits(t)
         t.finish()

@@ -279,6 +279,7 @@ def sla_rows(statuses: Sequence[SlaStatus]) -> list[dict[str, Any]]:
             "burn_rates": dict(s.burn_rates),
             "rtt_p95_ms": s.rtt_p95_ms,
             "loss_pct": s.loss_pct,
+            "ttft_p95_ms": s.ttft_p95_ms,
             "alerts": list(s.alerts),
             "compliant": s.compliant,
         }
@@ -289,13 +290,16 @@ def sla_rows(statuses: Sequence[SlaStatus]) -> list[dict[str, Any]]:
 def sla_table(statuses: Sequence[SlaStatus], config: Config) -> Table:
     table = Table(title="SLA status (minutes with data; 'any' = the region on its best cable)",
                   title_justify="left", box=box.SIMPLE_HEAD)  # fmt: skip
+    ttft = any(config.sla(s.customer).ttft_p95_ms is not None for s in statuses)
     for name in ("customer", "region", "cable", "availability %", "bad min", "no-data min",
                  "budget left %", "burn 5m", "burn 1h", "burn 6h", "RTT p95 ms", "loss %",
-                 "status"):  # fmt: skip
+                 *(("TTFT p95 ms",) if ttft else ()), "status"):  # fmt: skip
         table.add_column(name, justify="left" if name in ("customer", "region", "cable",
                                                           "status") else "right")  # fmt: skip
     for s in statuses:
         policy = config.sla(s.customer)
+        goal = policy.ttft_p95_ms
+        ttft_cell = (f"{_pct(s.ttft_p95_ms, 1)} / {goal:g}",) if goal is not None else ("-",)
         state = {True: "[green]met[/green]", False: "[red bold]missed[/red bold]",
                  None: "no data"}[s.compliant]  # fmt: skip
         if s.alerts:
@@ -306,6 +310,6 @@ def sla_table(statuses: Sequence[SlaStatus], config: Config) -> Table:
             f"{_pct(s.availability_pct)} / {policy.availability_pct:g}",
             str(s.bad_minutes), str(s.nodata_minutes), _pct(s.budget_left_pct, 1), *burns,
             f"{_pct(s.rtt_p95_ms, 2)} / {policy.rtt_p95_ms:g}",
-            f"{_pct(s.loss_pct, 2)} / {policy.loss_pct:g}", state,
+            f"{_pct(s.loss_pct, 2)} / {policy.loss_pct:g}", *(ttft_cell if ttft else ()), state,
         )  # fmt: skip
     return table

@@ -41,14 +41,14 @@ def test_generated_sla_rules_are_current(tmp_path: Path) -> None:
     proc = subprocess.run(cablewatch_cmd("rules", "generate", "--out", str(out)),
                           capture_output=True, text=True, check=False)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == f"wrote 19 rules for 2 SLA policies to {out}"
+    assert proc.stdout.strip() == f"wrote 20 rules for 2 SLA policies to {out}"
     assert out.read_text() == (PROM / "sla.yml").read_text()
 
 
 def test_sla_rules_check_and_unit_tests() -> None:
     proc = _promtool("check", "rules", "sla.yml")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "SUCCESS: 19 rules found" in proc.stdout
+    assert "SUCCESS: 20 rules found" in proc.stdout
     proc = _promtool("test", "rules", "sla_test.yml")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "SUCCESS" in proc.stdout

@@ -204,6 +204,11 @@ def sla_db(servers: tuple[Server, Server], tmp_path_factory: pytest.TempPathFact
                 tags = {"region": "singapore", "cable": cable, "protocol": "icmp"}
                 lines += [line("ping_rtt", tags, {"rtt_ms": m.median_rtt_ms}, int(t * 1e9) + j)
                           for j in range(sent - gone) if m.median_rtt_ms is not None]  # fmt: skip
+    # time to first token in the objective window's minutes (60-119): ADC's 300 ms, SJC's 600
+    for cable, ttft_ms in (("ADC", 300.0), ("SJC", 600.0)):
+        tags = {"region": "singapore", "cable": cable, "protocol": "ttft"}
+        lines += [line("ttft", tags, {"ttft_ms": ttft_ms, "status": "ok"},
+                       (t0 + 60 * m + 30) * 10**9) for m in range(60, 120, 3)]  # fmt: skip
 
     async def write() -> None:
         writer = InfluxV1Writer(topo.influx("tests"), secret=None)
@@ -254,12 +259,17 @@ def test_sla_through_influxdb_matches_the_pure_evaluation(servers: tuple[Server,
     assert region.rtt_p95_ms == 31.0
     assert path.rtt_p95_ms == 31.0
     assert by[("sea-retail", "singapore", "SJC")].rtt_p95_ms == 34.0
+    # sea-retail's TTFT objective is 400 ms: SJC misses it, the region (on ADC) meets it
+    assert (path.ttft_p95_ms, path.ttft_ok) == (300.0, True)
+    assert (by[("sea-retail", "singapore", "SJC")].ttft_ok, region.ttft_ok) == (False, True)
+    assert region.ttft_p95_ms == 300.0
     assert by[("sea-retail", "jakarta", "any")].availability_pct is None  # no data: unknown
     stored = httpx.post(f"{influx.url}/query", timeout=10, data={
-        "db": "sla", "q": 'SELECT "bad_minutes","burn_1h" FROM "sla" WHERE "customer" = '
-                          "'sea-retail' AND \"region\" = 'singapore' AND \"cable\" = 'any'"},
+        "db": "sla", "q": 'SELECT "bad_minutes","burn_1h","ttft_p95_ms" FROM "sla" WHERE '
+                          "\"customer\" = 'sea-retail' AND \"region\" = 'singapore' AND "
+                          "\"cable\" = 'any'"},
     ).json()["results"][0]["series"][0]["values"]  # fmt: skip
-    assert stored[0][1:] == [6, pytest.approx(100.0)]
+    assert stored[0][1:] == [6, pytest.approx(100.0), 300.0]
 
 
 def test_sla_status_cli(sla_db: SlaDb) -> None:

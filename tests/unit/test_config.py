@@ -63,6 +63,7 @@ EXPECTED: dict[str, list[str]] = {
         "no error budget",
         "sla[1].customer: got 'Acme Corp', expected a lowercase id such as 'kuala-lumpur'",
         "sla[1].rtt_p95_ms: got -5, expected a number > 0",
+        "sla[1].ttft_p95_ms: got 0, expected a number > 0",
         "detection.enter_rounds: got 0, expected a whole number from 1 to 100000",
         "detection.max_stretch: got 0.5, expected a number >= 1",
         "alerting.alertmanager_urls: give alertmanager_url (one) or alertmanager_urls (every "

@@ -15,6 +15,8 @@ expects the same burn rates.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from cablewatch.sla.evaluate import (
@@ -150,3 +152,23 @@ def test_no_data_at_all_is_unknown_not_compliant() -> None:
     assert set(s.burn_rates.values()) == {None}
     assert s.compliant is None
     assert s.budget_left_pct == 100.0
+
+
+def test_a_ttft_objective_is_met_on_the_best_cable_and_missed_alone() -> None:
+    """TTFT p95 (ttft_p95_ms) is an objective like RTT p95: a path over it is not compliant,
+    the region takes its best cable's; a policy without one leaves it out of compliance."""
+    quiet = {T0 + 60 * m: Minute(T0 + 60 * m, 60, 60, 31.0) for m in range(120)}
+    policy = dataclasses.replace(POLICY, ttft_p95_ms=400.0)
+    slow = evaluate_path(policy, "singapore", "SJC", quiet, NOW, 32.0, ttft_p95_ms=400.5)
+    assert (slow.ttft_p95_ms, slow.ttft_ok, slow.rtt_ok) == (400.5, False, True)
+    assert slow.compliant is False
+    at = evaluate_path(policy, "singapore", "ADC", quiet, NOW, 32.0, ttft_p95_ms=400.0)
+    assert (at.ttft_ok, at.compliant) == (True, True)  # the limit is "above"
+    region = evaluate_region(policy, "singapore", {"ADC": quiet, "SJC": quiet}, NOW,
+                             {"ADC": 32.0, "SJC": 32.0},
+                             ttft_p95_ms={"ADC": 612.0, "SJC": 287.25})  # fmt: skip
+    assert (region.ttft_p95_ms, region.ttft_ok, region.compliant) == (287.25, True, True)
+    unset = evaluate_path(POLICY, "singapore", "SJC", quiet, NOW, 32.0, ttft_p95_ms=900.0)
+    assert (unset.ttft_p95_ms, unset.ttft_ok, unset.compliant) == (900.0, None, True)
+    nodata = evaluate_path(policy, "singapore", "SJC", quiet, NOW, 32.0, ttft_p95_ms=None)
+    assert (nodata.ttft_ok, nodata.compliant) == (None, True)
