@@ -22,7 +22,10 @@ lab RTT with it.
 
 Run as ``python -m cablewatch.lab.emulator SPEC.json``; controlled over a Unix socket with one
 JSON line per request: {"cmd": "status"} | {"cmd": "set", "cable": C, "region": R|null, ...} |
-{"cmd": "restore", "cable": C|null}.
+{"cmd": "restore", "cable": C|null} | {"cmd": "delays"}: the ground truth, each path's delay
+as applied (kernel arrival to the write of the other end, both directions: configured delay,
+jitter and the emulator's own lateness) since the previous "delays" (the first one starts the
+record).
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ _SKF_AD_OFF, _SKF_AD_PKTTYPE = -0x1000 & 0xFFFFFFFF, 4
 _BPF_LD_W_ABS, _BPF_JEQ_K, _BPF_RET_K = 0x20, 0x15, 0x06
 _SPIN_NS = 200_000  # busy-wait this close to a due time instead of sleeping
 _MAX_QUEUE = 20000  # packets in flight per path and direction before tail drop
+_BIN_NS = 10_000  # the applied delays' record: a count per 10 us
 PARAMS = ("add_delay_ms", "jitter_ms", "loss_pct", "rate_kbps", "cut")
 UP, DOWN = 0, 1
 
@@ -139,6 +143,9 @@ class PathState:
     queued: list[int] = field(default_factory=lambda: [0, 0])
     last_due: list[int] = field(default_factory=lambda: [0, 0])
     busy_until: list[int] = field(default_factory=lambda: [0, 0])
+    applied: list[dict[int, int]] = field(default_factory=lambda: [{}, {}])
+    """Delays as applied since the last "delays" command, when recording: packets per bin of
+    ``_BIN_NS`` (a count, not a list: reading it must not stall the packets in flight)."""
 
     def apply(self, params: dict[str, Any]) -> None:
         for key in PARAMS:
@@ -148,6 +155,20 @@ class PathState:
     def restore(self) -> None:
         self.add_delay_ms = self.jitter_ms = self.loss_pct = self.rate_kbps = 0.0
         self.cut = False
+
+    def delays(self) -> dict[str, Any]:
+        """The applied delays recorded, per direction: packets, median, p99 and max (ms, each
+        the middle of its 10 us bin)."""
+        out: dict[str, Any] = {"region": self.region, "cable": self.cable}
+        for name, record in (("up", self.applied[UP]), ("down", self.applied[DOWN])):
+            n = sum(record.values())
+            out[name] = {"packets": n}
+            if n:
+                bins = sorted(record.items())
+                out[name] |= {"median_ms": _quantile(bins, n, 0.5),
+                              "p99_ms": _quantile(bins, n, 0.99),
+                              "max_ms": (bins[-1][0] + 0.5) * _BIN_NS / 1e6}  # fmt: skip
+        return out
 
     def report(self) -> dict[str, Any]:
         return {
@@ -168,6 +189,16 @@ class PathState:
         }
 
 
+def _quantile(bins: list[tuple[int, int]], n: int, q: float) -> float:
+    """The ``q`` quantile (ms) of ``n`` delays counted in sorted bins of ``_BIN_NS``."""
+    rank, seen = q * (n - 1), 0
+    for b, count in bins:
+        seen += count
+        if seen > rank:
+            return (b + 0.5) * _BIN_NS / 1e6
+    return (bins[-1][0] + 0.5) * _BIN_NS / 1e6
+
+
 @dataclass(slots=True)
 class _End:
     """What reading one TUN fd means: which segment, which direction, where packets go."""
@@ -185,8 +216,9 @@ class Emulator:
         self.rng = rng or random.Random()
         self.paths: list[PathState] = []
         self.ends: dict[int, _End] = {}
-        self.heap: list[tuple[int, int, int, bytes, PathState, int]] = []
+        self.heap: list[tuple[int, int, int, bytes, PathState, int, int]] = []
         self.seq = 0
+        self.recording = False
         self._tap_drops = 0
         self.started = time.monotonic()
         by_segment: dict[str, dict[int, PathState]] = {}
@@ -256,7 +288,7 @@ class Emulator:
         path.last_due[d] = due
         path.queued[d] += 1
         self.seq += 1
-        heapq.heappush(self.heap, (due, self.seq, out_fd, packet, path, d))
+        heapq.heappush(self.heap, (due, self.seq, out_fd, packet, path, d, now))
 
     def flush(self) -> None:
         """Write every packet due within the spin window, spinning until each one's due time:
@@ -270,13 +302,18 @@ class Emulator:
                 return
             while now < due:
                 now = monotonic_ns()
-            _due, _seq, out_fd, packet, path, d = heapq.heappop(heap)
+            _due, _seq, out_fd, packet, path, d, arrival = heapq.heappop(heap)
             path.queued[d] -= 1
             try:
                 os.write(out_fd, packet)
                 path.forwarded[d] += 1
             except OSError:
                 path.dropped[d] += 1
+                continue
+            if self.recording:
+                record = path.applied[d]
+                b = (monotonic_ns() - arrival) // _BIN_NS
+                record[b] = record.get(b, 0) + 1
 
     def next_timeout(self) -> float | None:
         """Seconds to sleep: until the spin window before the next due packet."""
@@ -306,6 +343,12 @@ class Emulator:
                 "tap_drops": self.count_tap_drops(),
                 "paths": [p.report() for p in self.paths],
             }
+        if cmd == "delays":
+            was, self.recording = self.recording, True
+            out = [p.delays() for p in self.paths] if was else []
+            for p in self.paths:
+                p.applied = [{}, {}]
+            return {"ok": True, "paths": out}
         if cmd in ("set", "restore"):
             matched = [
                 p

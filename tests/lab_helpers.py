@@ -47,6 +47,17 @@ class Lab:
         result: dict[str, Any] = json.loads(self.run("targets", "--json").stdout)
         return result
 
+    def applied_rtt_ms(self) -> dict[tuple[str, str], float]:
+        """The emulator's ground truth since the previous call (the first starts its record):
+        each path's median delay as applied, up plus down (configured delay, jitter and the
+        emulator's own lateness). Empty on the first call."""
+        from cablewatch.lab import control
+
+        reply = control.request(str(self.state_dir / "emulator.sock"), {"cmd": "delays"})
+        assert reply["ok"], reply
+        return {(p["region"], p["cable"]): p["up"]["median_ms"] + p["down"]["median_ms"]
+                for p in reply["paths"] if p["up"]["packets"] and p["down"]["packets"]}  # fmt: skip
+
     def status(self) -> dict[str, Any]:
         result: dict[str, Any] = json.loads(self.run("status", "--json").stdout)
         return result

@@ -2,8 +2,10 @@
 
 Agents in every lab region (every protocol, 1 s rounds) write to a real influxd and are
 scraped by a real Prometheus, beside `cablewatch serve` (its metrics scraped too; SLA status
-every 5 s). After 75 s of probing:
-- the NOC overview's median RTT per path is within 0.5 ms of the emulated truth;
+every 5 s). After 65 s of probing (the NOC median is of the last minute):
+- the NOC overview's median RTT per path is within 0.5 ms of the emulated truth: the round
+  trip as the emulator applied it (its configured delay and its own lateness, which a loaded
+  2-core machine raises past 0.5 ms), never below the configured delay;
 - `lab cut ADC`: within 10 s the NOC's ADC column shows the fault state and 100 % loss for
   every region while SJC and APCN-2 stay green;
 - every query of every dashboard (panels, annotations, variables), with $timeFilter,
@@ -54,6 +56,7 @@ VALUES = {"influxdb": "-", "prometheus": "-", "station": "shantou", "region": "s
 class Stack:
     src: Sources
     truth_ms: dict[tuple[str, str], float]
+    applied_ms: dict[tuple[str, str], float]
     start_s: float
     cut_s: float
     cut_seen_s: float | None
@@ -104,7 +107,8 @@ def stack(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]
                     evaluator(config, log, metrics, command="serve") as serve:  # fmt: skip
                 wait_http(f"{api}/healthz", (200,), serve, log)
                 start = time.time()
-                wait_until(lambda: time.time() - start > 75, 80, "75 s of probing", poll_s=0.5)
+                lab.applied_rtt_ms()  # the emulator's record starts
+                wait_until(lambda: time.time() - start > 65, 70, "65 s of probing", poll_s=0.5)
 
                 def medians() -> dict[tuple[str, str], float]:
                     out: dict[tuple[str, str], float] = {}
@@ -116,6 +120,7 @@ def stack(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]
                     return out
 
                 median = medians()
+                applied = lab.applied_rtt_ms()
                 lab.run("cut", "ADC")
                 cut = time.time()
 
@@ -163,7 +168,8 @@ def stack(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]
                 pair = _sla_pair(src, str(config))
         finally:
             lab.run("restore")
-        yield Stack(src, truth, start, cut, seen, median, answers, str(config), pair, pictures)
+        yield Stack(src, truth, applied, start, cut, seen, median, answers, str(config), pair,
+                    pictures)  # fmt: skip
 
 
 def _sla_pair(src: Sources, config: str) -> tuple[dict[str, float], dict[str, float]]:
@@ -187,8 +193,18 @@ def _sla_pair(src: Sources, config: str) -> tuple[dict[str, float], dict[str, fl
 
 def test_noc_median_is_within_half_a_millisecond_of_the_emulated_truth(stack: Stack) -> None:
     assert len(stack.medians) == 27
+    assert len(stack.applied_ms) == 27
+    worst = 0.0
     for key, median in stack.medians.items():
-        assert abs(median - stack.truth_ms[key]) <= 0.5, (key, median, stack.truth_ms[key])
+        applied, configured = stack.applied_ms[key], stack.truth_ms[key]
+        assert applied >= configured, (key, applied, configured)  # never early
+        assert abs(median - applied) <= 0.5, (key, median, applied, configured)
+        worst = max(worst, abs(median - applied))
+    lateness = max(stack.applied_ms[k] - stack.truth_ms[k] for k in stack.medians)
+    print(
+        f"NOC median vs the applied round trip: worst {worst:.3f} ms; the emulator's "
+        f"median lateness per round trip at most {lateness:.3f} ms"
+    )
 
 
 def test_a_cut_turns_the_adc_column_red_within_ten_seconds(stack: Stack) -> None:
