@@ -33,6 +33,7 @@ class Run:
     truth_ms: dict[tuple[str, str], float]
     logs: dict[str, Path]
     outage_s: float
+    ttft_ms: dict[tuple[str, str], float]
 
 
 @pytest.fixture(scope="module")
@@ -64,13 +65,19 @@ def run(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
                 outage_s = time.monotonic() - outage_start
                 wait_until(lambda: time.monotonic() - t0 >= 75, 40, "75 s of probing")
                 quantiles = _prometheus_medians(prom.url)
+                ttft = _prometheus_medians(prom.url, _TTFT_MEDIAN)
             truth = {(p["region"], p["cable"]): 2 * p["one_way_ms"] for p in state["paths"]}
             yield Run(regions, {r: tmp / f"{r}.db" for r in regions}, influx, quantiles, truth,
-                      {r: tmp / f"{r}.log" for r in regions}, outage_s)  # fmt: skip
+                      {r: tmp / f"{r}.log" for r in regions}, outage_s, ttft)  # fmt: skip
 
 
-def _prometheus_medians(url: str) -> dict[tuple[str, str], float]:
-    q = rtt_quantile_promql(0.5, "40s")
+_TTFT_MEDIAN = ("histogram_quantile(0.5, sum by (le, region, cable) "
+                "(increase(cablewatch_ttft_seconds_bucket[40s])))")  # fmt: skip
+
+
+def _prometheus_medians(url: str, q: str = "") -> dict[tuple[str, str], float]:
+    """Each path's median RTT over the last 40 s (in ms), or another quantile query's."""
+    q = q or rtt_quantile_promql(0.5, "40s")
     data = httpx.get(f"{url}/api/v1/query", params={"query": q}, timeout=10).json()
     return {
         (r["metric"]["region"], r["metric"]["cable"]): float(r["value"][1]) * 1000
@@ -121,3 +128,13 @@ def test_prometheus_quantiles_near_the_emulated_delays(run: Run) -> None:
     for key, median_ms in run.quantiles.items():
         truth = run.truth_ms[key]  # the emulator's delay; the lab adds ~0.3-1 ms of its own
         assert truth <= median_ms <= truth + 2.0, (key, median_ms, truth)
+
+
+def test_prometheus_ttft_near_the_think_time_plus_two_round_trips(run: Run) -> None:
+    """The TTFT histogram (what the SLA rules' TTFT objective reads): the lab's model thinks
+    200 ms after a connect and a request, each a round trip; buckets are 19 % wide, so the
+    interpolated median lands within 10 %."""
+    assert len(run.ttft_ms) == 27
+    for key, median_ms in run.ttft_ms.items():
+        expected = 200.0 + 2 * run.truth_ms[key]
+        assert abs(median_ms - expected) <= 0.1 * expected, (key, median_ms, expected)
