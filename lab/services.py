@@ -24,16 +24,18 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["main", "serve"]
+__all__ = ["main", "serve", "stream_handler"]
 
 
 async def _tcp_accept(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     writer.close()
 
 
-def _http_handler(
+def stream_handler(
     spec: dict[str, Any],
 ) -> Any:
+    """The HTTP service (``/healthz`` and the streaming ``/v1/stream``) as an asyncio stream
+    handler; ``spec``'s ``think_ms`` and ``token_ms`` pace the tokens."""
     think_s = spec.get("think_ms", 200) / 1000
     token_s = spec.get("token_ms", 20) / 1000
 
@@ -130,7 +132,7 @@ async def serve(spec: dict[str, Any]) -> None:
     loop = asyncio.get_running_loop()
     servers: list[asyncio.AbstractServer] = []
     transports: list[asyncio.BaseTransport] = []
-    handler = _http_handler(spec)
+    handler = stream_handler(spec)
     for address in spec["addresses"]:
         servers.append(await asyncio.start_server(_tcp_accept, address, spec["tcp_port"]))
         servers.append(await asyncio.start_server(handler, address, spec["http_port"]))

@@ -13,32 +13,15 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import cablewatch_cmd
+from tls_helpers import ca_and_server
 
 from cablewatch.lab.stack import agent_config, evaluator, free_port, influxd
 
 TOKEN = "tls-token-42"
 
 
-def _ca_and_server(d: Path) -> tuple[Path, Path, Path]:
-    """A CA (self-signed) and a server certificate for 127.0.0.1 it signed."""
-
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], check=True, capture_output=True)
-
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-            "/CN=cablewatch test CA", "-keyout", str(d / "ca.key"),
-            "-out", str(d / "ca.pem"))  # fmt: skip
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout",
-            str(d / "server.key"), "-out", str(d / "server.csr"))  # fmt: skip
-    (d / "ext.cnf").write_text("subjectAltName = IP:127.0.0.1\n")
-    openssl("x509", "-req", "-in", str(d / "server.csr"), "-CA", str(d / "ca.pem"), "-CAkey",
-            str(d / "ca.key"), "-CAcreateserial", "-days", "2", "-extfile", str(d / "ext.cnf"),
-            "-out", str(d / "server.pem"))  # fmt: skip
-    return d / "ca.pem", d / "server.pem", d / "server.key"
-
-
 def test_the_api_over_https_with_a_private_ca(tmp_path: Path) -> None:
-    ca, cert, key = _ca_and_server(tmp_path)
+    ca, cert, key = ca_and_server(tmp_path)
     with influxd(tmp_path / "influx") as ifx:
         config = agent_config(tmp_path / "cw.toml", ifx.url, icmp_only=True)
         port = free_port()
