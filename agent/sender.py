@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, get_args
 
-from cablewatch.agent.spool import Spool
+from cablewatch.agent.spool import Pending, Spool
 from cablewatch.aio import wait_event
 from cablewatch.collectors.exporter import AgentMetrics
 from cablewatch.collectors.influx import Writer
@@ -83,17 +83,18 @@ class Sender:
                 waiting = 0  # points left behind for now: not a full batch, not due yet
                 while len(window) < self.opts.in_flight:  # fill the window
                     self.new_data.clear()
-                    points = await self.db(self.spool.peek, self.opts.batch_points, sent_through)
-                    full = len(points) == self.opts.batch_points
+                    pending = await self.db(self.spool.peek, self.opts.batch_points,
+                                            sent_through)  # fmt: skip
+                    full = pending is not None and pending.points >= self.opts.batch_points
                     due = loop.time() - last_partial >= self.opts.flush_interval_s
-                    if points and not (full or stop.is_set() or (not window and due)):
-                        waiting = len(points)  # a batch that is not full leaves when due
-                    if not points or waiting:
+                    if pending and not (full or stop.is_set() or (not window and due)):
+                        waiting = pending.points  # a batch that is not full leaves when due
+                    if pending is None or waiting:
                         break
                     if not full:
                         last_partial = loop.time()
-                    window.append(self._send(points))
-                    sent_through = points[-1][0]
+                    window.append(self._send(pending))
+                    sent_through = pending.last_id
                 if not window:
                     if stop.is_set() and not waiting:
                         return
@@ -135,10 +136,9 @@ class Sender:
             await _cancel(window)
             await self._publish_depth(math.inf)
 
-    def _send(self, points: list[tuple[int, str]]) -> _Batch:
-        lines = [line for _id, line in points]
-        task = asyncio.create_task(self.writer.write(lines))
-        return _Batch(points[0][0], points[-1][0], len(points), sum(map(len, lines)), task)
+    def _send(self, p: Pending) -> _Batch:
+        task = asyncio.create_task(self.writer.write(p.chunks))  # each chunk: a round's lines
+        return _Batch(p.first_id, p.last_id, p.points, p.size, task)
 
     async def _publish_depth(self, now: float) -> None:
         """The spool's depth as metrics, at most once a second (counting is a table scan)."""

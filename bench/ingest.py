@@ -6,9 +6,10 @@ and CPU in the lab.
    raw (4 concurrent writers, 5,000 lines a request, no spool) and through the pipeline (the
    real Spool and Sender: SQLite reads and acks, gzip, 4 batches in flight, in-order acks).
    Both databases end up holding all N points (checked).
-2. A lab of its own with 9 agents (one per region; 3 cables x icmp/tcp/http/dns at a 1 s
-   interval) writing to influxd on the management bridge: RSS (max) and CPU (mean of agents)
-   over --agent-seconds.
+2. A lab of its own with 9 agents (one per region; the default configuration probed fast:
+   3 cables x icmp, tcp, http, dns and ttft at a 1 s interval, traces every 60 s) writing
+   to influxd on the management bridge: RSS (max) and CPU (mean of agents) over
+   --agent-seconds.
 
 Needs root for part 2. The last line holds the headline figures:
 
@@ -80,7 +81,11 @@ def pipeline_write(url: str, db: str, lines: list[str], spool_path: Path) -> flo
     httpx.post(f"{url}/query", data={"q": f'CREATE DATABASE "{db}"'}, timeout=30)
     spool = Spool(spool_path, max_bytes=1 << 34)
     for i in range(0, len(lines), 10_000):
-        spool.add([(f"bench|{i}", lines[i : i + 10_000])])
+        # as an agent commits them: rounds of 6 points (an ICMP round: its summary and a
+        # point per reply), about 1,700 rounds a commit
+        spool.add(
+            [(f"bench|{j}", lines[j : j + 6]) for j in range(i, min(i + 10_000, len(lines)), 6)]
+        )
 
     async def go() -> float:
         pool = concurrent.futures.ThreadPoolExecutor(1)
@@ -152,7 +157,7 @@ def main() -> None:
     print(f"{args.points} points: raw concurrent /write {raw_pps:,.0f} points/s, spool -> "
           f"sender -> /write {pipe_pps:,.0f} points/s; both stored all points")  # fmt: skip
     rss, cpu = agents_in_lab(args.agent_seconds, tmp)
-    print(f"9 agents (3 cables x 4 protocols at 1 s each): max RSS {rss:.1f} MiB, "
+    print(f"9 agents (3 cables x 5 protocols at 1 s each, traces): max RSS {rss:.1f} MiB, "
           f"mean CPU {cpu:.1f} % of one core per agent")  # fmt: skip
     print(json.dumps({"raw_s": raw_s, "pipeline_s": pipe_s}), file=sys.stderr)
     print(

@@ -24,7 +24,6 @@ import argparse
 import math
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,8 @@ import time
 from pathlib import Path
 
 from procstat import cpu_s, status_mib
+
+from cablewatch.agent.spool import Spool
 
 HEADER = """[landing_station]
 id = "shantou"
@@ -72,9 +73,9 @@ def write_config(path: Path, n: int) -> Path:
 
 def rounds(spool: Path, since_ns: int, until_ns: int) -> dict[str, list[tuple[int, int, int]]]:
     """Per target: (start ns, sent, received) of every round spooled in [since, until)."""
-    db = sqlite3.connect(spool)
+    db = Spool(spool)
     out: dict[str, list[tuple[int, int, int]]] = {}
-    for (text,) in db.execute("SELECT line FROM points WHERE line LIKE 'ping,%'"):
+    for text in db.lines("ping,"):
         head, rest = text.split(" ", 1)  # these tags hold no spaces
         fields, stamp = rest.rsplit(" ", 1)
         ts = int(stamp)

@@ -40,7 +40,9 @@ def read_secret(sink: InfluxSink) -> str | None:
 class Writer(Protocol):
     name: str
 
-    async def write(self, lines: list[str]) -> None: ...
+    async def write(self, lines: list[str]) -> None:
+        """Store ``lines`` of line protocol (an item may hold several, newline-separated: the
+        spool hands over a round at a time), or raise SinkError."""
 
     async def close(self) -> None: ...
 

@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from lab_helpers import Lab
 from pipeline_helpers import spool_report
 from waiting import wait_until
 
+from cablewatch.agent.spool import Spool
 from cablewatch.lab.stack import agent_config
 
 pytestmark = pytest.mark.netns
@@ -91,9 +91,9 @@ def _ping_group(netns: str, value: str) -> None:
 
 def _rounds(home: Path) -> list[dict[str, str]]:
     """The spooled ICMP rounds: each point's tags and fields, as text."""
-    db = sqlite3.connect(home / "state" / "spool" / "singapore.db")
-    lines = [row[0] for row in db.execute("SELECT line FROM points WHERE line LIKE 'ping,%'")]
-    db.close()
+    spool = Spool(home / "state" / "spool" / "singapore.db")
+    lines = list(spool.lines("ping,"))
+    spool.close()
     out = []
     for ln in lines:
         head, fields, _ts = ln.split(" ")  # these tags and fields hold no spaces

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
-from cablewatch.agent.spool import Spool
+from cablewatch.agent.spool import Spool, SpoolDepth
 
 
 def test_points_stay_until_acknowledged(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "s.db")
     spool.add([("ping|sg|ADC", ["a 1", "b 2"]), ("tcp|sg|ADC", ["c 3"])])
+    assert spool.depth() == SpoolDepth(3, 10)  # "a 1\nb 2" and "c 3"
     batch = spool.peek(2)
-    assert [line for _id, line in batch] == ["a 1", "b 2"]
-    spool.ack(batch[-1][0])
-    assert [line for _id, line in spool.peek(10)] == ["c 3"]
+    assert batch is not None
+    assert (batch.chunks, batch.points, batch.size) == (["a 1\nb 2"], 2, 7)
+    spool.ack(batch.last_id, batch.size)
+    rest = spool.peek(10)
+    assert rest is not None
+    assert (rest.chunks, rest.points) == (["c 3"], 1)
     assert spool.depth().points == 1
     assert spool.depth().bytes == 3
+    spool.ack(rest.last_id)
+    assert spool.peek(10) is None
+    assert spool.depth() == SpoolDepth(0, 0)
     assert spool.rounds() == {"ping|sg|ADC": 1, "tcp|sg|ADC": 1}
 
 
@@ -35,7 +43,9 @@ def test_disk_bound_drops_the_oldest(tmp_path: Path) -> None:
     assert spool.add([("s", ["0123456789"])]) == 0
     assert spool.add([("s", ["abcdefghij"])]) == 0
     assert spool.add([("s", ["ABCDEFGHIJ"])]) == 1  # 30 bytes > 20: the oldest goes
-    assert [line for _id, line in spool.peek(10)] == ["abcdefghij", "ABCDEFGHIJ"]
+    batch = spool.peek(10)
+    assert batch is not None
+    assert batch.chunks == ["abcdefghij", "ABCDEFGHIJ"]
     assert spool.dropped == 1
     assert spool.depth().bytes == 20
     assert spool.rounds() == {"s": 3}  # dropped points were still measured
@@ -75,3 +85,45 @@ def test_only_its_owner_reads_it(tmp_path: Path) -> None:
             assert f.stat().st_mode & 0o777 == 0o600, f
         spool.close()
     assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700
+
+
+def test_a_batch_holds_whole_rounds_up_to_the_size_asked(tmp_path: Path) -> None:
+    """Rounds are not split: a batch takes rounds until it holds at least the points asked,
+    and the next starts after it."""
+    spool = Spool(tmp_path / "s.db")
+    spool.add([(f"s{i}", [f"m v={i}{j} {j}" for j in range(6)]) for i in range(5)])
+    first = spool.peek(10)
+    assert first is not None
+    assert (first.points, len(first.chunks)) == (12, 2)
+    second = spool.peek(10, first.last_id)
+    assert second is not None
+    assert (second.points, len(second.chunks), second.first_id) == (12, 2, first.last_id + 1)
+    last = spool.peek(10, second.last_id)
+    assert last is not None
+    assert last.points == 6
+    lines = "\n".join(first.chunks + second.chunks + last.chunks).split("\n")
+    assert lines == [f"m v={i}{j} {j}" for i in range(5) for j in range(6)]
+    assert spool.add([("empty", [])]) == 0  # a round without points counts, stores nothing
+    assert spool.rounds()["empty"] == 1
+    assert spool.depth().points == 30
+
+
+def test_a_spool_with_a_row_per_point_reads_as_before(tmp_path: Path) -> None:
+    """A spool left by the version that kept a row per point: each row is one point."""
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE points (id INTEGER PRIMARY KEY AUTOINCREMENT, line TEXT NOT NULL);"
+        "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+        "INSERT INTO points (line) VALUES ('a 1'), ('b 2'), ('c 3');"
+        "INSERT INTO counters VALUES ('bytes', 9), ('dropped', 0);"
+    )
+    db.commit()
+    db.close()
+    spool = Spool(path)
+    assert spool.depth() == SpoolDepth(3, 9)
+    batch = spool.peek(2)
+    assert batch is not None
+    assert (batch.chunks, batch.points) == (["a 1", "b 2"], 2)
+    spool.add([("s", ["d 4", "e 5"])])
+    assert spool.depth().points == 5
