@@ -334,8 +334,14 @@ class IcmpEngine:
                 rnd._done.set_result(None)
 
     def _on_sweep(self) -> None:
-        """Expire every request whose deadline has passed; re-arm for the next one."""
+        """Expire every request whose deadline has passed; re-arm for the next one. Replies
+        already queued are read first: on a busy loop the sweep can run before the socket's
+        turn, and a reply the kernel stamped in time is not lost (one stamped too late still
+        is: ``_on_readable`` checks)."""
         self._sweep = None
+        for open_ch in list(self._channels.values()):
+            if open_ch.pending:
+                self._on_readable(open_ch)
         now = time.monotonic_ns()
         nearest = 0
         for timeout_ns, queue in list(self._deadlines.items()):

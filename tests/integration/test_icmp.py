@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import time
 
 import pytest
 from conftest import require_root
@@ -115,6 +116,26 @@ def test_a_lost_reply_expires_even_after_the_sweep_emptied_its_queue() -> None:
         assert asyncio.run(go()) == [None, None]
     finally:
         subprocess.run(["ip", "netns", "delete", ns], check=True)
+
+
+def test_a_reply_stamped_in_time_is_not_lost_to_a_sweep_that_runs_first() -> None:
+    """A busy event loop: the reply is queued (the kernel stamped it well within the timeout)
+    but not yet read when the deadline sweep runs. The sweep reads what is queued before it
+    expires anything: the reply counts. (It once did not: false loss at saturation.)"""
+
+    async def go() -> list[float | None]:
+        async with IcmpEngine() as engine:
+            task = asyncio.create_task(
+                engine.ping("127.0.0.1", count=1, interval_s=0.0, timeout_s=0.02)
+            )
+            await asyncio.sleep(0)  # the task sends its packet and waits for the reply
+            time.sleep(0.05)  # noqa: ASYNC251 (the point: the loop is blocked, the reply queued)
+            engine._on_sweep()  # the sweep's turn comes before the socket's
+            return (await asyncio.wait_for(task, 5)).rtts_ms
+
+    [rtt] = asyncio.run(go())
+    assert rtt is not None
+    assert rtt < 20.0
 
 
 def test_round_robin_batch_matches_each_reply_to_its_round() -> None:
