@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 
@@ -46,12 +47,21 @@ def parse_host_port(text: str, *, default_port: int | None = None) -> tuple[str,
     return host, int(port_text)
 
 
-async def resolve(host: str, *, timeout_s: float, family: int = socket.AF_UNSPEC) -> str:
-    """An IP address for ``host`` (IP literals pass through), or ResolveFailure."""
+@functools.lru_cache(maxsize=65536)
+def _literal(host: str) -> str | None:
+    """``host`` as an IP address in its compressed form, if it is one. Cached: an agent asks
+    for each of its targets every round (at 3,000 targets, parsing was about 5 % of its CPU)."""
     try:
         return ipaddress.ip_address(host).compressed
     except ValueError:
-        pass
+        return None
+
+
+async def resolve(host: str, *, timeout_s: float, family: int = socket.AF_UNSPEC) -> str:
+    """An IP address for ``host`` (IP literals pass through), or ResolveFailure."""
+    literal = _literal(host)
+    if literal is not None:
+        return literal
     loop = asyncio.get_running_loop()
     try:
         infos = await asyncio.wait_for(
