@@ -1,6 +1,7 @@
 """One path (variables region, cable): the smoke graph SmokePing users expect (the RTT
 distribution as a heatmap, a min / median / p95 band, the physics floor as a line, loss as
-bars), fault events and failover switches as annotations, and the TCP, HTTP and DNS probes."""
+bars), fault events, failover switches and route changes as annotations, the TCP, HTTP and DNS
+probes, and the time to first token of the streaming LLM API beside its floor."""
 
 from __future__ import annotations
 
@@ -83,6 +84,14 @@ def build(config: Config) -> Any:
         .with_target(influxql("A", 'SELECT mean("query_ms") AS "query" FROM "dns" WHERE '
                                    f"{_WHERE} GROUP BY time($__interval) fill(none)"))
     )  # fmt: skip
+    ttft = (
+        timeseries.Panel().title("Time to first token, and its floor").span(24).height(8)
+        .unit("ms")
+        .with_target(influxql("A", 'SELECT mean("ttft_ms") AS "ttft", mean("first_token_ms") '
+                                   'AS "request to first token", mean("floor_ms") AS "floor" '
+                                   f'FROM "ttft" WHERE {_WHERE} GROUP BY time($__interval) '
+                                   "fill(none)"))
+    )  # fmt: skip
     events = _annotation(
         "Fault events",
         "red",
@@ -97,21 +106,32 @@ def build(config: Config) -> Any:
         'SELECT "reason" FROM "recommendation" WHERE "region" = \'$region\' AND $timeFilter',
         "{{reason}}",
     )
+    routes = _annotation(
+        "Route changes",
+        "purple",
+        'SELECT "summary", "cable_before", "cable_after" FROM "route_change" WHERE "region" = '
+        "'$region' AND $timeFilter",
+        "{{summary}}",
+    )
     return (
         dashboard(UID, "cablewatch: path", "One region over one cable: the smoke graph, loss, "
-                  "the floor, and the TCP, HTTP and DNS probes.", span="now-3h")
+                  "the floor, the TCP, HTTP and DNS probes, and time to first token; fault "
+                  "events, failover switches and the region's route changes as annotations.",
+                  span="now-3h")
         .with_variable(tags("region", "Region", "ping", "region",
                             '"landing_station" =~ /^$station$/'))
         .with_variable(tags("cable", "Cable", "ping", "cable",
                             "\"region\" = '$region'"))
         .annotation(events)
         .annotation(switches)
+        .annotation(routes)
         .with_panel(smoke)
         .with_panel(heat)
         .with_panel(loss)
         .with_panel(tcp)
         .with_panel(http)
         .with_panel(dns)
+        .with_panel(ttft)
     )  # fmt: skip
 
 

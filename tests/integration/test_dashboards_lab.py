@@ -12,7 +12,9 @@ every 5 s). After 65 s of probing (the NOC median is of the last minute):
   $__interval, $__rate_interval, $__range and the variables expanded as Grafana does,
   executes without error and returns data; a planted broken InfluxQL query fails;
 - the SLA dashboard's availability equals `cablewatch sla status` for the same customer and
-  minute.
+  minute;
+- Singapore's service route, moved onto another cable 20 s in (`lab reroute`; traces every
+  5 s), is a route-change annotation on the path dashboard naming both cables.
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ class Stack:
     config: str
     sla_pair: tuple[dict[str, float], dict[str, float]]
     pictures: list[Path]
+    reroute: tuple[str, str]
+    """Singapore's service route: the cable before, the cable after."""
 
 
 def noc(title: str) -> Query:
@@ -93,8 +97,10 @@ def stack(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]
     metrics = f"127.0.0.1:{free_port()}"
     targets = [f"{a}:9516" for a in state["mgmt_region_addr"].values()] + [metrics]
     truth = {(p["region"], p["cable"]): 2 * p["one_way_ms"] for p in state["paths"]}
+    before = lab.status()["service_routes"]["singapore"]
+    via = next(c for c in ("APCN-2", "SJC") if c != before)  # not ADC: the test cuts it
     with influxd(tmp / "influx", host=host) as ifx, prometheus(tmp / "prom", targets) as pr:
-        config = agent_config(tmp / "cw.toml", ifx.url)
+        config = agent_config(tmp / "cw.toml", ifx.url, trace_interval_s=5.0)
         config.write_text(config.read_text().replace("sla_interval_s = 60.0",
                                                      "sla_interval_s = 5.0"))  # fmt: skip
         api = add_api(config, "127.0.0.1", free_port(), tmp / "tokens", "t")
@@ -108,7 +114,9 @@ def stack(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]
                 wait_http(f"{api}/healthz", (200,), serve, log)
                 start = time.time()
                 lab.applied_rtt_ms()  # the emulator's record starts
-                wait_until(lambda: time.time() - start > 65, 70, "65 s of probing", poll_s=0.5)
+                wait_until(lambda: time.time() - start > 20, 25, "20 s of probing", poll_s=0.5)
+                lab.run("reroute", "singapore", "--via", via)  # traces have seen the old route
+                wait_until(lambda: time.time() - start > 65, 50, "65 s of probing", poll_s=0.5)
 
                 def medians() -> dict[tuple[str, str], float]:
                     out: dict[tuple[str, str], float] = {}
@@ -168,8 +176,9 @@ def stack(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]
                 pair = _sla_pair(src, str(config))
         finally:
             lab.run("restore")
+            lab.run("reroute", "singapore", "--via", before)
         yield Stack(src, truth, applied, start, cut, seen, median, answers, str(config), pair,
-                    pictures)  # fmt: skip
+                    pictures, (before, via))  # fmt: skip
 
 
 def _sla_pair(src: Sources, config: str) -> tuple[dict[str, float], dict[str, float]]:
@@ -214,7 +223,7 @@ def test_a_cut_turns_the_adc_column_red_within_ten_seconds(stack: Stack) -> None
 
 
 def test_every_query_of_every_dashboard_runs_and_returns_data(stack: Stack) -> None:
-    assert len(stack.answers) == 51  # every panel target, annotation and variable
+    assert len(stack.answers) == 53  # every panel target, annotation and variable
     failed = [(q.where, q.text[:90], a.error) for q, a in stack.answers if a.error]
     assert failed == []
     empty = [(q.where, q.text[:90]) for q, a in stack.answers if not a.series]
@@ -247,3 +256,12 @@ def test_previews_draw_every_dashboard_and_show_the_cut(stack: Stack) -> None:
     noc_png = matplotlib.image.imread(next(p for p in stack.pictures if p.stem.endswith("noc")))
     red = (noc_png[..., 0] > 0.7) & (noc_png[..., 1] < 0.2) & (noc_png[..., 2] < 0.25)
     assert red.sum() > 5000  # the ADC column's tiles are red during the cut
+
+
+def test_the_path_dashboard_marks_singapores_reroute(stack: Stack) -> None:
+    [answer] = [a for q, a in stack.answers if q.where == "annotation Route changes"]
+    rows = [dict(zip(s["columns"], v, strict=True)) for s in answer.series for v in s["values"]]
+    before, after = stack.reroute
+    moves = [(r["cable_before"], r["cable_after"]) for r in rows]
+    assert (before, after) in moves, (moves, rows)
+    assert all("singapore" in r["summary"] for r in rows), rows
