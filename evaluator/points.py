@@ -105,6 +105,7 @@ def minute_line(region: str, cable: str, m: Minute) -> str:
         "rtt_median_ms": m.median_rtt_ms,
         "rtt_p95_ms": m.rtt_p95_ms,
         "jitter_ms": m.jitter_ms,
+        "ttft_p95_ms": m.ttft_p95_ms,
     }
     return line("minute", {"region": region, "cable": cable}, fields, m.start_s * 10**9)
 

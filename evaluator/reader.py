@@ -84,7 +84,8 @@ async def minutes(
     ql: InfluxQL, start_ns: int, end_ns: int, regions: Collection[str] | None = None
 ) -> dict[PathKey, dict[int, Minute]]:
     """Per path and wall-clock minute in [start_ns, end_ns), from the raw points: packets sent
-    and received, the median and p95 RTT of the replies, the rounds' mean jitter."""
+    and received, the median and p95 RTT of the replies, the rounds' mean jitter, the p95 of
+    the times to first token."""
     where = f"WHERE time >= {start_ns} AND time < {end_ns}{_only(regions)}"
     by = 'GROUP BY time(1m), "region", "cable" fill(none)'
     counts = await ql.query(
@@ -100,13 +101,19 @@ async def minutes(
             )
         )
     }
+    ttfts = {
+        (key, row["time"] // 10**9): row["p95"]
+        for key, row in _rows(
+            await ql.query(f'SELECT percentile("ttft_ms", 95) AS "p95" FROM "ttft" {where} {by}')
+        )
+    }
     out: dict[PathKey, dict[int, Minute]] = {}
     for key, row in _rows(counts):
         start = row["time"] // 10**9
         median, p95 = rtts.get((key, start), (None, None))
         out.setdefault(key, {})[start] = Minute(
             start, int(row["sent"] or 0), int(row["received"] or 0), _float(median),
-            _float(p95), _float(row["jitter"]),
+            _float(p95), _float(row["jitter"]), _float(ttfts.get((key, start))),
         )  # fmt: skip
     return out
 
@@ -116,7 +123,8 @@ async def rollups(
 ) -> dict[PathKey, dict[int, Minute]]:
     """The same minutes as :func:`minutes`, from the evaluator's 1-minute rollups."""
     q = (
-        'SELECT "sent", "received", "rtt_median_ms", "rtt_p95_ms", "jitter_ms" FROM "minute" '
+        'SELECT "sent", "received", "rtt_median_ms", "rtt_p95_ms", "jitter_ms", "ttft_p95_ms" '
+        'FROM "minute" '
         f"WHERE time >= {start_ns} AND time < {end_ns}{_only(regions)} {_BY_PATH}"
     )
     out: dict[PathKey, dict[int, Minute]] = {}
@@ -124,7 +132,7 @@ async def rollups(
         start = row["time"] // 10**9
         out.setdefault(key, {})[start] = Minute(
             start, int(row["sent"] or 0), int(row["received"] or 0), _float(row["rtt_median_ms"]),
-            _float(row["rtt_p95_ms"]), _float(row["jitter_ms"]),
+            _float(row["rtt_p95_ms"]), _float(row["jitter_ms"]), _float(row["ttft_p95_ms"]),
         )  # fmt: skip
     return out
 

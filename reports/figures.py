@@ -90,6 +90,8 @@ class PathFigures:
     rtt_p95_ms: float | None
     loss_pct: float | None
     jitter_ms: float | None
+    ttft_p95_ms: float | None = None
+    """The 95th percentile of the per-minute TTFT p95s (like RTT p95)."""
 
 
 @dataclass(slots=True)
@@ -100,6 +102,8 @@ class RegionFigures:
     availability_met: bool | None
     rtt_met: bool | None
     loss_met: bool | None
+    ttft_met: bool | None
+    """None without data, or when the policy sets no TTFT objective."""
     met: bool | None
     """Every objective with data met; None without data."""
     budget_minutes: float
@@ -183,6 +187,7 @@ def _path_figures(
     medians = [m.median_rtt_ms for m in used if m.median_rtt_ms is not None]
     p95s = [m.rtt_p95_ms for m in used if m.rtt_p95_ms is not None]
     jitters = [m.jitter_ms for m in used if m.jitter_ms is not None]
+    ttfts = [m.ttft_p95_ms for m in used if m.ttft_p95_ms is not None]
     return PathFigures(
         region=region,
         cable=cable,
@@ -196,6 +201,7 @@ def _path_figures(
         rtt_p95_ms=percentile(p95s, 95) if p95s else None,
         loss_pct=100.0 * (sent - sum(m.received for m in used)) / sent if sent else None,
         jitter_ms=sum(jitters) / len(jitters) if jitters else None,
+        ttft_p95_ms=percentile(ttfts, 95) if ttfts else None,
     )
 
 
@@ -257,6 +263,8 @@ def _region(
         else best.availability_pct >= policy.availability_pct,
         "rtt": None if best.rtt_p95_ms is None else best.rtt_p95_ms <= policy.rtt_p95_ms,
         "loss": None if best.loss_pct is None else best.loss_pct <= policy.loss_pct,
+        "ttft": None if best.ttft_p95_ms is None or policy.ttft_p95_ms is None
+        else best.ttft_p95_ms <= policy.ttft_p95_ms,
     }  # fmt: skip
     known = [v for v in checks.values() if v is not None]
     return RegionFigures(
@@ -266,6 +274,7 @@ def _region(
         availability_met=checks["availability"],
         rtt_met=checks["rtt"],
         loss_met=checks["loss"],
+        ttft_met=checks["ttft"],
         met=all(known) if known else None,
         budget_minutes=budget,
         budget_used_pct=100.0 * best.bad_minutes / budget if budget else 0.0,
@@ -368,6 +377,7 @@ def build(
             "availability_pct": policy.availability_pct,
             "rtt_p95_ms": policy.rtt_p95_ms,
             "loss_pct": policy.loss_pct,
+            "ttft_p95_ms": policy.ttft_p95_ms,
             "bad_minute_loss_pct": policy.bad_minute_loss_pct,
             "bad_minute_rtt_ms": policy.bad_minute_rtt_ms,
             "min_packets": policy.min_packets,

@@ -48,6 +48,8 @@ class Minute:
     """95th percentile of the minute's replies (the rollups carry it; reports use it)."""
     jitter_ms: float | None = None
     """Mean of the minute's rounds' jitter."""
+    ttft_p95_ms: float | None = None
+    """95th percentile of the minute's times to first token (``ttft`` probe), if any ran."""
 
 
 def minute_state(minute: Minute | None, policy: SlaPolicy, *, out: bool = False) -> MinuteState:

@@ -270,6 +270,13 @@ def test_sla_through_influxdb_matches_the_pure_evaluation(servers: tuple[Server,
                           "\"cable\" = 'any'"},
     ).json()["results"][0]["series"][0]["values"]  # fmt: skip
     assert stored[0][1:] == [6, pytest.approx(100.0), 300.0]
+    rolled = httpx.post(f"{influx.url}/query", timeout=10, data={
+        "db": "sla", "q": 'SELECT "ttft_p95_ms" FROM "minute" WHERE "region" = \'singapore\' '
+                          "AND \"cable\" = 'ADC' AND \"ttft_p95_ms\" > 0"},
+    ).json()["results"][0]["series"][0]["values"]  # fmt: skip
+    # the minute rollups carry TTFT (the reports read it): 20 minutes had a request, but 111
+    # and 114 fall in ADC's gap (no ICMP, no minute)
+    assert [v[1] for v in rolled] == [300.0] * 18
 
 
 def test_sla_status_cli(sla_db: SlaDb) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 from report_fixture import DAY, EVENTS, EXPECTED, MAINTENANCE, POLICY, SWITCHES, T0, minutes
 
 from cablewatch.reports.figures import PathFigures, Report, build, figures_digest
-from cablewatch.reports.render import to_json
+from cablewatch.reports.render import html, to_json
 
 
 def report() -> Report:
@@ -78,3 +79,32 @@ def test_a_period_in_progress_counts_only_the_minutes_so_far() -> None:
     assert r.partial
     assert sg.good_minutes + sg.bad_minutes + sg.nodata_minutes == 200
     assert sg.bad_minutes == 10
+
+
+def _with_ttft(objective_ms: float) -> Report:
+    """The fixture, Singapore's minutes with a time to first token (p95: ADC 300 ms, SJC 500
+    ms), under a TTFT objective."""
+    mins = minutes()
+    for (region, cable), per in mins.items():
+        for s, m in per.items():
+            if region == "singapore" and m.median_rtt_ms is not None:
+                per[s] = dataclasses.replace(m, ttft_p95_ms=300.0 if cable == "ADC" else 500.0)
+    policy = dataclasses.replace(POLICY, ttft_p95_ms=objective_ms)
+    return build(policy, mins, start_s=T0, end_s=T0 + 86400, label=DAY, timezone="UTC",
+                 now_s=T0 + 2 * 86400, version="test")  # fmt: skip
+
+
+def test_a_ttft_objective_is_reported_on_the_best_cable() -> None:
+    """The best cable is ADC but in minutes 100-109 and 120-129 (SJC): 20 of 1,430 minutes at
+    500 ms, under 5 %, so the p95 is ADC's 300 ms; SJC alone is 500. Jakarta has none."""
+    r = _with_ttft(400.0)
+    sg, jk = r.regions
+    assert (sg.best.ttft_p95_ms, sg.ttft_met) == (300.0, True)
+    assert {c.cable: c.ttft_p95_ms for c in sg.cables} == {"ADC": 300.0, "SJC": 500.0}
+    assert (jk.best.ttft_p95_ms, jk.ttft_met) == (None, None)
+    page = html(r, "Shantou")
+    assert "time to first token p95 ≤ 400.0 ms" in page
+    assert page.count("<th>TTFT p95</th>") == 2  # per region and per cable
+    missed = _with_ttft(250.0)
+    assert (missed.regions[0].ttft_met, missed.regions[0].met) == (False, False)
+    assert "TTFT p95" not in html(report(), "Shantou")  # no objective, no column
