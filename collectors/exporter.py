@@ -24,8 +24,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
+from cablewatch.collectors.histograms import HistogramFamily
 from cablewatch.probes.result import ProbeResult
 
 __all__ = ["EXCESS_BUCKETS", "RTT_BUCKETS", "AgentMetrics", "rtt_quantile_promql"]
@@ -60,21 +61,21 @@ class AgentMetrics:
         """Each metric's child per label values, as ``labels()`` gave it: that lookup (locks,
         validation) cost more per round than the rest of the exporter at 1,000 targets."""
         self.floors_ms = dict(floors_ms or {})
-        self.excess = Histogram(
+        self.excess = HistogramFamily(
             "cablewatch_rtt_excess_seconds", "Round-trip time of each ICMP echo reply above "
-            "the path's physics floor.", _PATH, buckets=EXCESS_BUCKETS, registry=r,
+            "the path's physics floor.", _PATH, EXCESS_BUCKETS, r,
         )  # fmt: skip
         self.floor = Gauge(
             "cablewatch_path_floor_seconds", "The path's physics floor: 2 x km x 4.9 us.", _PATH,
             registry=r,
         )  # fmt: skip
-        self.rtt = Histogram(
+        self.rtt = HistogramFamily(
             "cablewatch_rtt_seconds", "Round-trip time of each ICMP echo reply.", _PATH,
-            buckets=RTT_BUCKETS, registry=r,
+            RTT_BUCKETS, r,
         )  # fmt: skip
-        self.ttft = Histogram(
+        self.ttft = HistogramFamily(
             "cablewatch_ttft_seconds", "Time to first token of the streaming LLM API (ttft "
-            "probe: from the start of the connection).", _PATH, buckets=RTT_BUCKETS, registry=r,
+            "probe: from the start of the connection).", _PATH, RTT_BUCKETS, r,
         )  # fmt: skip
         self.sent = Counter("cablewatch_ping_sent", "ICMP echo requests sent.", _PATH, registry=r)
         self.received = Counter(
