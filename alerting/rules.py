@@ -52,6 +52,14 @@ def _selector(policy: SlaPolicy) -> str:
     return f'region=~"{_alternatives(policy.regions)}",cable=~"{_alternatives(policy.cables)}"'
 
 
+def _best_cable_p95(histogram: str, sel: str, window: str) -> str:
+    """Each region's p95 of ``histogram`` over ``window`` on its best cable (seconds)."""
+    return (
+        "min by (region) (histogram_quantile(0.95, sum by (le, region, cable) "
+        f"(rate({histogram}_bucket{{{sel}}}[{window}]))))"
+    )
+
+
 def _bad_minute_expr(policy: SlaPolicy) -> str:
     sel = _selector(policy)
     sent = f"sum by (region, cable) (increase(cablewatch_ping_sent_total{{{sel}}}[1m]))"
@@ -121,10 +129,7 @@ def generate(
     for p in policies:
         sel = _selector(p)
         window = f"{p.objective_window_s}s"
-        p95 = (
-            "min by (region) (histogram_quantile(0.95, sum by (le, region, cable) "
-            f"(rate(cablewatch_rtt_seconds_bucket{{{sel}}}[{window}]))))"
-        )
+        p95 = _best_cable_p95("cablewatch_rtt_seconds", sel, window)
         loss = (
             "min by (region) (1 - sum by (region, cable) "
             f"(increase(cablewatch_ping_received_total{{{sel}}}[{window}])) / sum by "
@@ -140,10 +145,7 @@ def generate(
               annotations={"summary": f"{p.customer} in {{{{ $labels.region }}}}: loss over "
                                       f"{p.loss_pct:g} % on every cable"})  # fmt: skip
         if p.ttft_p95_ms is not None:
-            ttft = (
-                "min by (region) (histogram_quantile(0.95, sum by (le, region, cable) "
-                f"(rate(cablewatch_ttft_seconds_bucket{{{sel}}}[{window}]))))"
-            )
+            ttft = _best_cable_p95("cablewatch_ttft_seconds", sel, window)
             _rule(lines, "alert", "CablewatchSlaTtftObjective",
                   f"{ttft} > {p.ttft_p95_ms / 1000:g}", **{"for": "5m"}, labels=common,
                   annotations={"summary": f"{p.customer} in {{{{ $labels.region }}}}: time to "

@@ -11,7 +11,7 @@ from cablewatch.correlation.detector import Round
 from cablewatch.correlation.routes import TraceSeen
 from cablewatch.sla.evaluate import Minute
 
-__all__ = ["minutes", "rolled_up", "rollups", "rounds", "rtt_p95", "service_traces"]
+__all__ = ["minutes", "p95_per_path", "rolled_up", "rollups", "rounds", "service_traces"]
 
 _BY_PATH = 'GROUP BY "region", "cable"'
 
@@ -146,7 +146,7 @@ async def rolled_up(ql: InfluxQL) -> tuple[int, int] | None:
     return None
 
 
-async def rtt_p95(
+async def p95_per_path(
     ql: InfluxQL,
     start_ns: int,
     end_ns: int,

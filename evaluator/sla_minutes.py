@@ -97,11 +97,12 @@ class SlaMinutes:
         ttft: dict[int, dict[PathKey, float]] = {}
         for policy in self.config.slas:
             w = policy.objective_window_s
+            since = end_ns - w * 10**9
             if w not in p95:
-                p95[w] = await reader.rtt_p95(ql, end_ns - w * 10**9, end_ns)
+                p95[w] = await reader.p95_per_path(ql, since, end_ns)
             if policy.ttft_p95_ms is not None and w not in ttft:
-                ttft[w] = await reader.rtt_p95(ql, end_ns - w * 10**9, end_ns,
-                                               measurement="ttft", field="ttft_ms")  # fmt: skip
+                ttft[w] = await reader.p95_per_path(ql, since, end_ns, measurement="ttft",
+                                                    field="ttft_ms")  # fmt: skip
         windows = self.config.maintenance
         out: list[SlaStatus] = []
         for policy in self.config.slas:

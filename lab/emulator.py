@@ -167,7 +167,7 @@ class PathState:
                 bins = sorted(record.items())
                 out[name] |= {"median_ms": _quantile(bins, n, 0.5),
                               "p99_ms": _quantile(bins, n, 0.99),
-                              "max_ms": (bins[-1][0] + 0.5) * _BIN_NS / 1e6}  # fmt: skip
+                              "max_ms": _bin_ms(bins[-1][0])}  # fmt: skip
         return out
 
     def report(self) -> dict[str, Any]:
@@ -189,14 +189,19 @@ class PathState:
         }
 
 
+def _bin_ms(b: int) -> float:
+    """The middle of bin ``b`` of ``_BIN_NS``, in ms."""
+    return (b + 0.5) * _BIN_NS / 1e6
+
+
 def _quantile(bins: list[tuple[int, int]], n: int, q: float) -> float:
     """The ``q`` quantile (ms) of ``n`` delays counted in sorted bins of ``_BIN_NS``."""
     rank, seen = q * (n - 1), 0
     for b, count in bins:
         seen += count
         if seen > rank:
-            return (b + 0.5) * _BIN_NS / 1e6
-    return (bins[-1][0] + 0.5) * _BIN_NS / 1e6
+            return _bin_ms(b)
+    return _bin_ms(bins[-1][0])
 
 
 @dataclass(slots=True)
