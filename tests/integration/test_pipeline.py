@@ -18,7 +18,7 @@ from lab_helpers import Lab
 from pipeline_helpers import influx_counts, spool_report
 from waiting import wait_until
 
-from cablewatch.collectors.exporter import rtt_quantile_promql
+from cablewatch.collectors.exporter import RTT_BUCKETS, rtt_quantile_promql
 from cablewatch.lab.stack import Server, agent_config, agents, influxd, prometheus, start_agent
 
 pytestmark = pytest.mark.netns
@@ -34,6 +34,7 @@ class Run:
     logs: dict[str, Path]
     outage_s: float
     ttft_ms: dict[tuple[str, str], float]
+    ttft_mean_ms: dict[tuple[str, str], float]
 
 
 @pytest.fixture(scope="module")
@@ -66,13 +67,17 @@ def run(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
                 wait_until(lambda: time.monotonic() - t0 >= 75, 40, "75 s of probing")
                 quantiles = _prometheus_medians(prom.url)
                 ttft = _prometheus_medians(prom.url, _TTFT_MEDIAN)
+                ttft_mean = _prometheus_medians(prom.url, _TTFT_MEAN)
             truth = {(p["region"], p["cable"]): 2 * p["one_way_ms"] for p in state["paths"]}
+            logs = {r: tmp / f"{r}.log" for r in regions}
             yield Run(regions, {r: tmp / f"{r}.db" for r in regions}, influx, quantiles, truth,
-                      {r: tmp / f"{r}.log" for r in regions}, outage_s, ttft)  # fmt: skip
+                      logs, outage_s, ttft, ttft_mean)  # fmt: skip
 
 
 _TTFT_MEDIAN = ("histogram_quantile(0.5, sum by (le, region, cable) "
                 "(increase(cablewatch_ttft_seconds_bucket[40s])))")  # fmt: skip
+_TTFT_MEAN = ("sum by (region, cable) (increase(cablewatch_ttft_seconds_sum[40s])) / "
+              "sum by (region, cable) (increase(cablewatch_ttft_seconds_count[40s]))")  # fmt: skip
 
 
 def _prometheus_medians(url: str, q: str = "") -> dict[tuple[str, str], float]:
@@ -132,9 +137,28 @@ def test_prometheus_quantiles_near_the_emulated_delays(run: Run) -> None:
 
 def test_prometheus_ttft_near_the_think_time_plus_two_round_trips(run: Run) -> None:
     """The TTFT histogram (what the SLA rules' TTFT objective reads): the lab's model thinks
-    200 ms after a connect and a request, each a round trip; buckets are 19 % wide, so the
-    interpolated median lands within 10 %."""
+    200 ms after a connect and a request, each a round trip. Its exact mean (sum / count) is
+    never below that (1.5-4 ms above here; one slow stream among ~40 moves it ~10 ms, hence the
+    loose upper bound); its interpolated median can only be as good as its buckets (19 % wide):
+    it must land in the bucket that holds the expected TTFT, or the next one up where the lab's
+    own few ms push the observations over a boundary (CI: 290 ms observed, the bound at
+    289.6 ms, so the median interpolated to the next bucket's middle, 317 ms)."""
     assert len(run.ttft_ms) == 27
+    assert len(run.ttft_mean_ms) == 27
     for key, median_ms in run.ttft_ms.items():
         expected = 200.0 + 2 * run.truth_ms[key]
-        assert abs(median_ms - expected) <= 0.1 * expected, (key, median_ms, expected)
+        mean_ms = run.ttft_mean_ms[key]
+        assert expected <= mean_ms <= 1.1 * expected, (key, mean_ms, expected)
+        lo_ms, hi_ms = _bucket_ms(median_ms)
+        assert lo_ms <= expected + _TTFT_SLACK_MS, (key, median_ms, (lo_ms, hi_ms), expected)
+        assert expected <= hi_ms, (key, median_ms, (lo_ms, hi_ms), expected)
+
+
+_TTFT_SLACK_MS = 5.0  # the lab's own delay on two round trips and the server's write
+
+
+def _bucket_ms(value_ms: float) -> tuple[float, float]:
+    """The histogram bucket (lower, upper] in ms that an interpolated quantile lies in."""
+    bounds_ms = [b * 1000 for b in RTT_BUCKETS]
+    upper = next(i for i, b in enumerate(bounds_ms) if b >= value_ms)
+    return (bounds_ms[upper - 1] if upper else 0.0), bounds_ms[upper]
