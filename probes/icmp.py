@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
+import itertools
 import os
 import secrets
 import socket
@@ -49,10 +51,18 @@ from cablewatch.probes.spec import (
     ms_cell,
 )
 from cablewatch.probes.stats import summarize
-from cablewatch.probes.targets import ResolveFailure, resolve
+from cablewatch.probes.targets import ResolveFailure, resolve_all
 from cablewatch.schema import Int, Num, Table
 
-__all__ = ["SPEC", "EngineStats", "IcmpEngine", "IcmpSettings", "PingRound", "icmp_probe"]
+__all__ = [
+    "SPEC",
+    "EngineStats",
+    "IcmpEngine",
+    "IcmpSettings",
+    "PingRound",
+    "icmp_probe",
+    "icmp_probes",
+]
 
 # Linux socket options that Python's socket module does not always name.
 _SOL_RAW = 255
@@ -62,6 +72,7 @@ _IP_RECVTTL = getattr(socket, "IP_RECVTTL", 12)
 _IPV6_RECVHOPLIMIT = getattr(socket, "IPV6_RECVHOPLIMIT", 51)
 _IPV6_HOPLIMIT = getattr(socket, "IPV6_HOPLIMIT", 52)
 _SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+_SOL_SOCKET = socket.SOL_SOCKET
 _SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 _SO_SNDBUFFORCE = getattr(socket, "SO_SNDBUFFORCE", 32)
 _ANC_SIZE = socket.CMSG_SPACE(16) + socket.CMSG_SPACE(4) * 2
@@ -93,6 +104,19 @@ class EngineStats:
 
 
 @dataclass(slots=True)
+class _Batch:
+    """The rounds of one ``ping_many`` call: packets still unsettled, and one future for all."""
+
+    done: asyncio.Future[None]
+    left: int = 0
+
+    def settle(self) -> None:
+        self.left -= 1
+        if not self.left and not self.done.done():
+            self.done.set_result(None)
+
+
+@dataclass(slots=True)
 class PingRound:
     """RTTs of one round to one address, in sending order; None = lost."""
 
@@ -100,13 +124,7 @@ class PingRound:
     rtts_ms: list[float | None]
     ttl: int | None = None
     send_error: str = ""
-    _left: int = 0
-    _done: asyncio.Future[None] | None = None
-
-    def _settle(self) -> None:
-        self._left -= 1
-        if self._left == 0 and self._done is not None and not self._done.done():
-            self._done.set_result(None)
+    _batch: _Batch | None = None
 
 
 @dataclass(slots=True)
@@ -116,6 +134,7 @@ class _Pending:
     tx_ns: int
     deadline_ns: int
     source: str
+    key: _Key
 
 
 @dataclass(slots=True)
@@ -189,8 +208,9 @@ class IcmpEngine:
             if self._loop is not None:
                 self._loop.remove_reader(ch.sock.fileno())
             for p in ch.pending.values():
-                if p.round._done is not None and not p.round._done.done():
-                    p.round._done.cancel()
+                batch = p.round._batch
+                if batch is not None and not batch.done.done():
+                    batch.done.cancel()
             ch.pending.clear()
             ch.sock.close()
         self._channels.clear()
@@ -284,8 +304,11 @@ class IcmpEngine:
         pending = ch.pending
         cookie = self._cookie
         stats = self.stats
-        header_v4 = ch.raw and not ch.v6
+        raw, reply_type, identifier = ch.raw, ch.reply_type, ch.identifier
+        header_v4 = raw and not ch.v6
+        unpack_id_seq = _ID_SEQ.unpack_from
         monotonic_ns = time.monotonic_ns
+        timespec = _TIMESPEC.unpack_from
         offset = time.time_ns() - monotonic_ns()  # realtime - monotonic, sampled per drain
         while True:
             try:
@@ -296,13 +319,13 @@ class IcmpEngine:
                 continue  # a queued ICMP error on a ping socket: the timeout accounts for it
             now = monotonic_ns()
             off = (data[0] & 0x0F) * 4 if header_v4 and data else 0
-            if len(data) < off + 16 or data[off] != ch.reply_type:
+            if len(data) < off + 16 or data[off] != reply_type:
                 continue
             if not data.startswith(cookie, off + 8):
                 stats.foreign += 1  # not ours: another process's ping on a raw socket
                 continue
-            ident, seq = _ID_SEQ.unpack_from(data, off + 4)
-            key = (ident if ch.raw else ch.identifier, seq)
+            ident, seq = unpack_id_seq(data, off + 4)
+            key = (ident if raw else identifier, seq)
             entry = pending.get(key)
             if entry is None:
                 stats.late += 1  # its request already timed out: it stays lost
@@ -313,8 +336,8 @@ class IcmpEngine:
             ttl = data[8] if header_v4 else None
             rx = 0
             for level, kind, payload in anc:
-                if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS:
-                    sec, nsec = _TIMESPEC.unpack_from(payload)
+                if kind == _SO_TIMESTAMPNS and level == _SOL_SOCKET:
+                    sec, nsec = timespec(payload)
                     rx = sec * 1_000_000_000 + nsec - offset
                 elif (level, kind) in _TTL_CMSG:
                     ttl = int.from_bytes(payload[:4], "little") if len(payload) >= 4 else None
@@ -329,9 +352,11 @@ class IcmpEngine:
                 stats.replies += 1
                 rnd.rtts_ms[entry.index] = (rx - entry.tx_ns) / 1e6
                 rnd.ttl = ttl
-            rnd._left -= 1  # PingRound._settle, inlined on this hot path
-            if not rnd._left and rnd._done is not None and not rnd._done.done():
-                rnd._done.set_result(None)
+            batch = rnd._batch  # _Batch.settle, inlined on this hot path
+            if batch is not None:
+                batch.left -= 1
+                if not batch.left and not batch.done.done():
+                    batch.done.set_result(None)
 
     def _on_sweep(self) -> None:
         """Expire every request whose deadline has passed; re-arm for the next one. Replies
@@ -350,7 +375,8 @@ class IcmpEngine:
                 ch = self._channels.get(v6)
                 if ch is not None and ch.pending.get(key) is entry:
                     del ch.pending[key]
-                    entry.round._settle()  # rtts_ms[index] stays None: lost
+                    if entry.round._batch is not None:
+                        entry.round._batch.settle()  # rtts_ms[index] stays None: lost
             if not queue:
                 del self._deadlines[timeout_ns]
             elif not nearest or queue[0][0] < nearest:
@@ -400,7 +426,10 @@ class IcmpEngine:
         payload_size: int = 56,
     ) -> list[PingRound]:
         """One round to each address, sent like fping: packet i to every address, then packet
-        i + 1 ``interval_s`` later. Returns the rounds in the order of ``addresses``."""
+        i + 1 ``interval_s`` later. Returns the rounds in the order of ``addresses`` once every
+        packet is settled (answered or timed out): one future for the whole batch, so that an
+        agent pinging thousands of targets a second pays for a batch what it used to pay for
+        a round."""
         if count < 1:
             raise ValueError(f"count must be >= 1, got {count}")
         if timeout_s <= 0 or interval_s < 0:
@@ -409,57 +438,103 @@ class IcmpEngine:
         payload = self._cookie + bytes(max(0, payload_size - _COOKIE_LEN))
         payload_sum = icmp_wire.ones_sum(payload)
         plan: list[tuple[PingRound, _Channel, _Address]] = []
+        batch = _Batch(loop.create_future(), count * len(addresses))
         for address in addresses:
             canonical, v6 = _canonical(address)
-            rnd = PingRound(canonical, [None] * count, _left=count, _done=loop.create_future())
+            rnd = PingRound(canonical, [None] * count, _batch=batch)
             dest: _Address = (canonical, 0, 0, 0) if v6 else (canonical, 0)
             plan.append((rnd, self._channel(v6), dest))
         timeout_ns = int(timeout_s * 1e9)
-        deadlines = self._deadlines
-        monotonic_ns = time.monotonic_ns
-        stats = self.stats
         start = loop.time()
         for i in range(count):
             if i and interval_s:
                 delay = start + i * interval_s - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            for rnd, ch, dest in plan:
-                self._burst += 1
-                if self._burst >= _YIELD_EVERY:
-                    self._on_readable(ch)  # long burst: drain replies before the buffer fills
-                ident, seq = key = ch.allocate()
-                if ch.v6:
-                    packet = _HEADER.pack(_ECHO_V6, 0, 0, ident, seq) + payload  # kernel sums
-                else:  # incremental RFC 1071 checksum: fold(sum(payload, type) + id + seq)
-                    csum = payload_sum + _ECHO_V4_WORD + ident + seq
-                    csum = (csum & 0xFFFF) + (csum >> 16)
-                    csum = ~((csum & 0xFFFF) + (csum >> 16)) & 0xFFFF
-                    packet = _HEADER.pack(_ECHO_V4, 0, csum, ident, seq) + payload
-                tx_ns = monotonic_ns()
-                entry = _Pending(rnd, i, tx_ns, tx_ns + timeout_ns, rnd.address)
-                ch.pending[key] = entry
-                try:
-                    ch.sock.sendto(packet, dest)
-                except OSError as exc:
-                    if not await self._send_slow(ch, packet, dest, exc):
-                        del ch.pending[key]
-                        stats.send_errors += 1
-                        rnd.send_error = os.strerror(exc.errno) if exc.errno else str(exc)
-                        rnd._settle()
-                        continue
-                stats.sent += 1
-                # Looked up per packet: between two packets of a round the sweep may have
-                # emptied and dropped this timeout's queue; an entry put on the dropped queue
-                # would never expire, and a round whose reply is lost would wait forever.
-                deadlines.setdefault(timeout_ns, deque()).append((entry.deadline_ns, key, ch.v6,
-                                                                  entry))  # fmt: skip
-                if self._sweep is None or entry.deadline_ns < self._sweep_at:
-                    self._arm(entry.deadline_ns)
-        for rnd, _ch, _dest in plan:
-            assert rnd._done is not None
-            await rnd._done
+            pos = 0
+            while pos < len(plan):
+                pos, failed = self._send_pass(plan, pos, i, payload, payload_sum, timeout_ns)
+                if failed is None:
+                    continue
+                entry, ch, packet, dest, exc = failed
+                if await self._send_slow(ch, packet, dest, exc):
+                    self._queue(entry, ch)
+                else:
+                    del ch.pending[entry.key]
+                    self.stats.send_errors += 1
+                    rnd = entry.round
+                    rnd.send_error = os.strerror(exc.errno) if exc.errno else str(exc)
+                    batch.settle()
+        if batch.left:
+            await batch.done
         return [rnd for rnd, _ch, _dest in plan]
+
+    def _send_pass(
+        self,
+        plan: list[tuple[PingRound, _Channel, _Address]],
+        pos: int,
+        index: int,
+        payload: bytes,
+        payload_sum: int,
+        timeout_ns: int,
+    ) -> tuple[int, tuple[_Pending, _Channel, bytes, _Address, OSError] | None]:
+        """Packet ``index`` of the plan's rounds from ``pos`` on, without yielding to the loop
+        (no sweep runs in between: the deadline queue stays the same), until a send fails:
+        then where to go on from, and the failed send, for a retry that may wait."""
+        failed: tuple[_Pending, _Channel, bytes, _Address, OSError] | None = None
+        queue = self._deadlines.get(timeout_ns)
+        if queue is None:
+            queue = self._deadlines[timeout_ns] = deque()
+        append = queue.append
+        monotonic_ns = time.monotonic_ns
+        pack = _HEADER.pack
+        burst = self._burst
+        sent = first_deadline = 0
+        for rnd, ch, dest in itertools.islice(plan, pos, None):
+            pos += 1
+            burst += 1
+            if burst >= _YIELD_EVERY:
+                self._on_readable(ch)  # long burst: drain replies before the buffer fills
+                burst = 0
+            ident, seq = key = ch.allocate()
+            if ch.v6:
+                packet = pack(_ECHO_V6, 0, 0, ident, seq) + payload  # the kernel sums
+            else:  # incremental RFC 1071 checksum: fold(sum(payload, type) + id + seq)
+                csum = payload_sum + _ECHO_V4_WORD + ident + seq
+                csum = (csum & 0xFFFF) + (csum >> 16)
+                csum = ~((csum & 0xFFFF) + (csum >> 16)) & 0xFFFF
+                packet = pack(_ECHO_V4, 0, csum, ident, seq) + payload
+            tx_ns = monotonic_ns()
+            deadline = tx_ns + timeout_ns
+            entry = _Pending(rnd, index, tx_ns, deadline, rnd.address, key)
+            ch.pending[key] = entry
+            try:
+                ch.sock.sendto(packet, dest)
+            except OSError as exc:
+                failed = (entry, ch, packet, dest, exc)
+                break
+            sent += 1
+            append((deadline, key, ch.v6, entry))
+            if not first_deadline:
+                first_deadline = deadline
+        self._burst = burst
+        self.stats.sent += sent
+        if first_deadline and (self._sweep is None or first_deadline < self._sweep_at):
+            self._arm(first_deadline)
+        return pos, failed
+
+    def _queue(self, entry: _Pending, ch: _Channel) -> None:
+        """A request sent after a wait: onto its deadline queue (looked up now: while this
+        send waited, the sweep may have emptied and dropped the queue; an entry put on the
+        dropped queue would never expire, and its round would wait forever)."""
+        self.stats.sent += 1
+        timeout_ns = entry.deadline_ns - entry.tx_ns
+        queue = self._deadlines.get(timeout_ns)
+        if queue is None:
+            queue = self._deadlines[timeout_ns] = deque()
+        queue.append((entry.deadline_ns, entry.key, ch.v6, entry))
+        if self._sweep is None or entry.deadline_ns < self._sweep_at:
+            self._arm(entry.deadline_ns)
 
     async def _send_slow(self, ch: _Channel, packet: bytes, dest: _Address, exc: OSError) -> bool:
         """After a failed non-blocking send: wait and retry when the failure is transient (send
@@ -477,6 +552,7 @@ class IcmpEngine:
         return False
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _canonical(address: str) -> tuple[str, bool]:
     """The address as the kernel reports reply sources, and whether it is IPv6."""
     for family in (socket.AF_INET, socket.AF_INET6):
@@ -499,14 +575,42 @@ async def icmp_probe(
     labels: dict[str, str] | None = None,
 ) -> ProbeResult:
     """Resolve ``target`` and ping it for one round; every outcome is a result."""
+    (result,) = await icmp_probes(engine, [(target, labels or {})], count=count,
+                                  interval_s=interval_s, timeout_s=timeout_s)  # fmt: skip
+    return result
+
+
+async def icmp_probes(
+    engine: IcmpEngine,
+    targets: Sequence[tuple[str, dict[str, str]]],
+    *,
+    count: int = 5,
+    interval_s: float = 0.2,
+    timeout_s: float = 2.0,
+) -> list[ProbeResult]:
+    """One round to each (target, labels) at once, sent like fping; a result for each, in
+    order, every outcome included (a name that does not resolve is a ``resolve_error``)."""
     stamp = time.time_ns()
-    try:
-        address = await resolve(target, timeout_s=timeout_s)
-    except ResolveFailure as exc:
-        return ProbeResult(
-            "icmp", target, "", stamp, "resolve_error", error=str(exc), labels=labels or {}
-        )
-    rnd = await engine.ping(address, count=count, interval_s=interval_s, timeout_s=timeout_s)
+    addresses = await resolve_all([t for t, _labels in targets], timeout_s=timeout_s)
+    found = [a for a in addresses if isinstance(a, str)]
+    rounds = iter(
+        await engine.ping_many(found, count=count, interval_s=interval_s, timeout_s=timeout_s)
+        if found
+        else ()
+    )
+    out = []
+    for (target, labels), address in zip(targets, addresses, strict=True):
+        if isinstance(address, ResolveFailure):
+            out.append(ProbeResult("icmp", target, "", stamp, "resolve_error",
+                                   error=str(address), labels=labels))  # fmt: skip
+        else:
+            out.append(_round_result(next(rounds), target, stamp, timeout_s, labels))
+    return out
+
+
+def _round_result(
+    rnd: PingRound, target: str, stamp: int, timeout_s: float, labels: dict[str, str]
+) -> ProbeResult:
     summary = summarize(rnd.rtts_ms)
     status: Status
     if summary.received:
@@ -515,18 +619,9 @@ async def icmp_probe(
         status, error = "unreachable", rnd.send_error
     else:
         status, error = "loss", f"no reply to {summary.sent} echo requests within {timeout_s:g} s"
-    return ProbeResult(
-        "icmp",
-        target,
-        address,
-        stamp,
-        status,
-        error=error,
-        rtts_ms=tuple(rnd.rtts_ms),
-        summary=summary,
-        ttl=rnd.ttl,
-        labels=labels or {},
-    )
+    return ProbeResult("icmp", target, rnd.address, stamp, status, error=error,
+                       rtts_ms=tuple(rnd.rtts_ms), summary=summary, ttl=rnd.ttl,
+                       labels=labels)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

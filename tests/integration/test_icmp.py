@@ -12,7 +12,7 @@ from conftest import require_root
 from waiting import eventually
 
 from cablewatch.probes import icmp_wire
-from cablewatch.probes.icmp import IcmpEngine, icmp_probe
+from cablewatch.probes.icmp import IcmpEngine, icmp_probe, icmp_probes
 
 
 def test_echo_packet_checksum_verifies() -> None:
@@ -66,6 +66,24 @@ def test_unresolvable_name_is_a_result_not_an_exception() -> None:
         assert r.status == "resolve_error"
         assert r.result_code == 1
         assert "no-such-host.invalid" in r.error
+
+    asyncio.run(go())
+
+
+def test_a_batch_keeps_each_target_in_its_place_whatever_its_outcome() -> None:
+    """The agent's batches: literals and names together; one name fails, the rest are
+    pinged in one go, and every result keeps its target and labels."""
+    targets = [("127.0.0.1", {"n": "0"}), ("no-such-host.invalid", {"n": "1"}),
+               ("localhost", {"n": "2"}), ("::1", {"n": "3"})]  # fmt: skip
+
+    async def go() -> None:
+        async with IcmpEngine() as engine:
+            results = await icmp_probes(engine, targets, count=2, interval_s=0.01, timeout_s=1.0)
+        assert [(r.target, r.labels["n"]) for r in results] == [(t, lb["n"]) for t, lb in targets]
+        assert [r.status for r in results] == ["ok", "resolve_error", "ok", "ok"]
+        assert results[2].address in ("127.0.0.1", "::1")
+        assert all(r.summary is not None and r.summary.received == 2
+                   for r in results if r.status == "ok")  # fmt: skip
 
     asyncio.run(go())
 
