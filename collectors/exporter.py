@@ -22,11 +22,12 @@ Last-round gauges and sent/received counters beside them, and the agent's self-h
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
-from cablewatch.collectors.histograms import HistogramFamily
+from cablewatch.collectors.histograms import HistogramChild, HistogramFamily
 from cablewatch.probes.result import ProbeResult
 
 __all__ = ["EXCESS_BUCKETS", "RTT_BUCKETS", "AgentMetrics", "rtt_quantile_promql"]
@@ -49,6 +50,20 @@ def rtt_quantile_promql(q: float, window: str, by: str = "region, cable") -> str
     )
 
 
+@dataclass(slots=True)
+class _IcmpPath:
+    rtt: HistogramChild
+    excess: HistogramChild | None
+    """None: the path has no floor (not in the topology)."""
+    floor_ms: float
+    sent: Any
+    received: Any
+    loss: Any
+    min: Any
+    median: Any
+    max: Any
+
+
 class AgentMetrics:
     def __init__(
         self,
@@ -61,6 +76,7 @@ class AgentMetrics:
         """Each metric's child per label values, as ``labels()`` gave it: that lookup (locks,
         validation) cost more per round than the rest of the exporter at 1,000 targets."""
         self.floors_ms = dict(floors_ms or {})
+        self._icmp: dict[tuple[str, str, str], _IcmpPath] = {}
         self.excess = HistogramFamily(
             "cablewatch_rtt_excess_seconds", "Round-trip time of each ICMP echo reply above "
             "the path's physics floor.", _PATH, EXCESS_BUCKETS, r,
@@ -130,6 +146,24 @@ class AgentMetrics:
     def serve(self, host: str, port: int) -> None:
         start_http_server(port, addr=host, registry=self.registry)
 
+    def _icmp_path(self, path: tuple[str, str, str]) -> _IcmpPath:
+        """The ICMP metrics of one path, looked up once (ten lookups a round otherwise)."""
+        floor = self.floors_ms.get(path[:2])
+        if floor is not None:
+            self._child(self.floor, *path).set(floor / 1000.0)
+        b = self._icmp[path] = _IcmpPath(
+            rtt=self._child(self.rtt, *path),
+            excess=self._child(self.excess, *path) if floor is not None else None,
+            floor_ms=floor or 0.0,
+            sent=self._child(self.sent, *path),
+            received=self._child(self.received, *path),
+            loss=self._child(self.last_loss, *path),
+            min=self._child(self.last_rtt, *path, "min"),
+            median=self._child(self.last_rtt, *path, "median"),
+            max=self._child(self.last_rtt, *path, "max"),
+        )
+        return b
+
     def _child(self, metric: Any, *labels: str) -> Any:
         """``metric.labels(*labels)``, looked up once."""
         key = (id(metric), labels)
@@ -147,22 +181,19 @@ class AgentMetrics:
         self._child(self.rounds, *path, result.protocol, result.status).inc()
         if result.summary is not None:  # a round of packets (ICMP)
             s = result.summary
-            hist = self._child(self.rtt, *path)
-            floor = self.floors_ms.get(path[:2])
-            excess = self._child(self.excess, *path) if floor is not None else None
-            if floor is not None:
-                self._child(self.floor, *path).set(floor / 1000.0)
+            b = self._icmp.get(path) or self._icmp_path(path)
+            floor = b.floor_ms
             for rtt in result.rtts_ms:
                 if rtt is not None:
-                    hist.observe(rtt / 1000.0)
-                    if excess is not None and floor is not None:
-                        excess.observe(max(0.0, rtt - floor) / 1000.0)
-            self._child(self.sent, *path).inc(s.sent)
-            self._child(self.received, *path).inc(s.received)
-            self._child(self.last_loss, *path).set(s.loss_pct / 100.0)
-            for stat, value in (("min", s.min_ms), ("median", s.median_ms), ("max", s.max_ms)):
+                    b.rtt.observe(rtt / 1000.0)
+                    if b.excess is not None:
+                        b.excess.observe(max(0.0, rtt - floor) / 1000.0)
+            b.sent.inc(s.sent)
+            b.received.inc(s.received)
+            b.loss.set(s.loss_pct / 100.0)
+            for gauge, value in ((b.min, s.min_ms), (b.median, s.median_ms), (b.max, s.max_ms)):
                 if value is not None:
-                    self._child(self.last_rtt, *path, stat).set(value / 1000.0)
+                    gauge.set(value / 1000.0)
         for phase, ms in result.phases_ms.items():
             self._child(self.phase, *path, result.protocol, phase).set(ms / 1000.0)
         if result.protocol == "ttft" and (ttft_ms := result.phases_ms.get("ttft")) is not None:

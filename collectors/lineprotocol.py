@@ -63,6 +63,7 @@ def _tag_part(tags: tuple[tuple[str, str], ...]) -> str:
     return "".join(f",{escape_key(k)}={escape_key(v)}" for k, v in tags if v != "")
 
 
+@functools.lru_cache(maxsize=256)
 def escape_measurement(text: str) -> str:
     return text.replace("\\", "\\\\").translate(_MEASUREMENT)
 
@@ -73,13 +74,31 @@ def escape_string(text: str) -> str:
 
 
 def _field(value: FieldValue) -> str:
+    kind = type(value)  # exact types first: the common case without an isinstance chain
+    if kind is float:
+        return repr(value)
+    if kind is int:
+        return f"{value}i"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
-        return f"{value}i"
+        return f"{int(value)}i"
     if isinstance(value, float):
-        return repr(value)
+        return repr(float(value))
     return escape_string(value)
+
+
+_FIELD_KEYS: dict[str, str] = {}
+"""Field keys, escaped, with their '=': a round's dozen keys are the same every round."""
+
+
+def _field_key(key: str) -> str:
+    escaped = _FIELD_KEYS.get(key)
+    if escaped is None:
+        escaped = _FIELD_KEYS[key] = escape_key(key) + "="
+        if len(_FIELD_KEYS) > 1 << 16:  # keys are code's, not data's; bound it anyway
+            _FIELD_KEYS.clear()
+    return escaped
 
 
 def line(
@@ -89,9 +108,15 @@ def line(
     timestamp_ns: int,
 ) -> str:
     """One point. Empty tag values and None fields are left out (InfluxDB rejects them)."""
-    tag_part = _tag_part(tuple(sorted(tags.items())))
+    return _line(measurement, _tag_part(tuple(sorted(tags.items()))), fields, timestamp_ns)
+
+
+def _line(
+    measurement: str, tag_part: str, fields: Mapping[str, FieldValue | None], timestamp_ns: int
+) -> str:
+    key = _FIELD_KEYS.get
     field_part = ",".join(
-        f"{escape_key(k)}={_field(v)}" for k, v in fields.items() if v is not None
+        [(key(k) or _field_key(k)) + _field(v) for k, v in fields.items() if v is not None]
     )
     if not field_part:
         raise ValueError(f"a point of {measurement!r} needs at least one field")
@@ -100,15 +125,17 @@ def line(
 
 def result_lines(result: ProbeResult, host: str) -> list[str]:
     """The points of one probe result (its protocol's spec says which), with the probe tags."""
-    tags = {
-        "region": result.labels.get("region", ""),
-        "cable": result.labels.get("cable", ""),
-        "landing_station": result.labels.get("landing_station", ""),
-        "host": host,
-        "target": result.address or result.target,
-        "protocol": result.protocol,
-        "path": result.labels.get("path", ""),
-    }
+    labels = result.labels
+    tags = (  # sorted by key, as line() sorts them
+        ("cable", labels.get("cable", "")),
+        ("host", host),
+        ("landing_station", labels.get("landing_station", "")),
+        ("path", labels.get("path", "")),
+        ("protocol", result.protocol),
+        ("region", labels.get("region", "")),
+        ("target", result.address or result.target),
+    )
+    tag_part = _tag_part(tags)  # once per result: every point of a round has the same tags
     ts = result.timestamp_ns
-    return [line(p.measurement, tags, p.fields, ts + p.offset_ns)
+    return [_line(p.measurement, tag_part, p.fields, ts + p.offset_ns)
             for p in spec(result.protocol).points(result)]  # fmt: skip
