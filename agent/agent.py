@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from cablewatch.agent.batches import IcmpBatches
+from cablewatch.agent.behind import Behind
 from cablewatch.agent.sender import Sender, SenderOptions
 from cablewatch.agent.spool import Spool
 from cablewatch.aio import first_of, signal_event, stop_on_signals
@@ -81,6 +82,7 @@ class Agent:
         self.rounds_made = 0
         self._commits: list[tuple[list[tuple[str, list[str]]], asyncio.Future[None]]] = []
         self._commit_wanted = asyncio.Event()
+        self._behind = Behind()
 
     async def _db(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._db_thread, fn, *args)
@@ -144,7 +146,7 @@ class Agent:
         if icmp:
             batches = IcmpBatches(
                 icmp, ctx.icmp, lambda: self.config.probe.of(IcmpSettings), self._record_many,
-                lag=self.metrics.schedule_lag.set, skipped=self.metrics.skipped.inc,
+                lag=self.metrics.schedule_lag.set, skipped=self._skipped,
             )  # fmt: skip
             tasks.append(asyncio.create_task(batches.run(halt), name="icmp batches"))
         return halt, tasks
@@ -180,8 +182,14 @@ class Agent:
             k += 1
             behind = int((loop.time() - (first + k * job.interval_s)) // job.interval_s)
             if behind > 0:
-                self.metrics.skipped.inc(behind)
+                self._skipped(behind)
                 k += behind
+
+    def _skipped(self, n: int) -> None:
+        self.metrics.skipped.inc(n)
+        line = self._behind.skipped(n, asyncio.get_running_loop().time(), len(self.jobs))
+        if line is not None:
+            log.warning("agent %s %s", self.opts.region, line)
 
     async def _record(self, job: ProbeJob, result: ProbeResult) -> None:
         await self._record_many([(job, result)])
