@@ -16,6 +16,7 @@ from cablewatch.probes.jobs import ProbeJob
 from cablewatch.probes.result import ProbeResult
 
 INTERVAL_S = 0.2
+SLACK_MS = 40.0  # the 10 ms tick and a busy 2-core CI machine; a slot missed is 200 ms
 SETTINGS = IcmpSettings(packets=3, packet_interval_s=0.01, interval_s=INTERVAL_S, timeout_s=0.1)
 
 
@@ -79,9 +80,9 @@ def test_every_target_keeps_its_schedule_in_batches() -> None:
         stamps = [r.timestamp_ns for r in seen.results if r.target == address]
         gaps_ms = [(b - a) / 1e6 for a, b in itertools.pairwise(stamps)]
         # drift-free at the interval: each round starts within the tick (+ a loaded loop)
-        assert all(abs(g - INTERVAL_S * 1000) < 25 for g in gaps_ms), (address, gaps_ms)
+        assert all(abs(g - INTERVAL_S * 1000) < SLACK_MS for g in gaps_ms), (address, gaps_ms)
         assert len(stamps) >= 4, address
-    assert max(seen.lags) < 0.025
+    assert max(seen.lags) < SLACK_MS / 1000
 
 
 def test_a_late_batch_skips_the_slots_it_missed_instead_of_bursting() -> None:
@@ -94,8 +95,8 @@ def test_a_late_batch_skips_the_slots_it_missed_instead_of_bursting() -> None:
     assert seen.skipped == len(first_batch)  # one slot each, no other target's
     for address in first_batch:
         stamps = [r.timestamp_ns / 1e6 for r in seen.results if r.target == address]
-        assert 0.5 * 1000 <= stamps[1] - stamps[0] < 0.5 * 1000 + 50, (address, stamps)
-        assert abs(stamps[2] - stamps[0] - 3 * INTERVAL_S * 1000) < 25, (address, stamps)
+        assert 0.5 * 1000 <= stamps[1] - stamps[0] < 0.5 * 1000 + SLACK_MS, (address, stamps)
+        assert abs(stamps[2] - stamps[0] - 3 * INTERVAL_S * 1000) < SLACK_MS, (address, stamps)
 
 
 def test_a_batch_that_cannot_be_recorded_ends_the_run_with_its_error() -> None:
