@@ -88,17 +88,10 @@ def _field(value: FieldValue) -> str:
     return escape_string(value)
 
 
-_FIELD_KEYS: dict[str, str] = {}
-"""Field keys, escaped, with their '=': a round's dozen keys are the same every round."""
-
-
+@functools.lru_cache(maxsize=1 << 12)
 def _field_key(key: str) -> str:
-    escaped = _FIELD_KEYS.get(key)
-    if escaped is None:
-        escaped = _FIELD_KEYS[key] = escape_key(key) + "="
-        if len(_FIELD_KEYS) > 1 << 16:  # keys are code's, not data's; bound it anyway
-            _FIELD_KEYS.clear()
-    return escaped
+    """A field key, escaped, with its '=' (a round's dozen keys are the same every round)."""
+    return escape_key(key) + "="
 
 
 def line(
@@ -114,10 +107,7 @@ def line(
 def _line(
     measurement: str, tag_part: str, fields: Mapping[str, FieldValue | None], timestamp_ns: int
 ) -> str:
-    key = _FIELD_KEYS.get
-    field_part = ",".join(
-        [(key(k) or _field_key(k)) + _field(v) for k, v in fields.items() if v is not None]
-    )
+    field_part = ",".join([_field_key(k) + _field(v) for k, v in fields.items() if v is not None])
     if not field_part:
         raise ValueError(f"a point of {measurement!r} needs at least one field")
     return f"{escape_measurement(measurement)}{tag_part} {field_part} {timestamp_ns}"

@@ -482,10 +482,7 @@ class IcmpEngine:
         (no sweep runs in between: the deadline queue stays the same), until a send fails:
         then where to go on from, and the failed send, for a retry that may wait."""
         failed: tuple[_Pending, _Channel, bytes, _Address, OSError] | None = None
-        queue = self._deadlines.get(timeout_ns)
-        if queue is None:
-            queue = self._deadlines[timeout_ns] = deque()
-        append = queue.append
+        append = self._deadline_queue(timeout_ns).append
         monotonic_ns = time.monotonic_ns
         pack = _HEADER.pack
         burst = self._burst
@@ -519,7 +516,7 @@ class IcmpEngine:
                 first_deadline = deadline
         self._burst = burst
         self.stats.sent += sent
-        if first_deadline and (self._sweep is None or first_deadline < self._sweep_at):
+        if first_deadline:
             self._arm(first_deadline)
         return pos, failed
 
@@ -528,13 +525,16 @@ class IcmpEngine:
         send waited, the sweep may have emptied and dropped the queue; an entry put on the
         dropped queue would never expire, and its round would wait forever)."""
         self.stats.sent += 1
-        timeout_ns = entry.deadline_ns - entry.tx_ns
+        queue = self._deadline_queue(entry.deadline_ns - entry.tx_ns)
+        queue.append((entry.deadline_ns, entry.key, ch.v6, entry))
+        self._arm(entry.deadline_ns)
+
+    def _deadline_queue(self, timeout_ns: int) -> deque[tuple[int, _Key, bool, _Pending]]:
+        """The queue of requests with this timeout (in deadline order), made when missing."""
         queue = self._deadlines.get(timeout_ns)
         if queue is None:
             queue = self._deadlines[timeout_ns] = deque()
-        queue.append((entry.deadline_ns, entry.key, ch.v6, entry))
-        if self._sweep is None or entry.deadline_ns < self._sweep_at:
-            self._arm(entry.deadline_ns)
+        return queue
 
     async def _send_slow(self, ch: _Channel, packet: bytes, dest: _Address, exc: OSError) -> bool:
         """After a failed non-blocking send: wait and retry when the failure is transient (send

@@ -61,21 +61,16 @@ def _literal(host: str) -> str | None:
 async def resolve_all(hosts: Sequence[str], *, timeout_s: float) -> list[str | ResolveFailure]:
     """An address or the failure for each of ``hosts``, in order: IP literals at once, names
     concurrently (a batch of thousands of literal targets costs no task or timer each)."""
-    out: list[str | ResolveFailure] = []
-    named: list[int] = []
-    for i, host in enumerate(hosts):
-        literal = _literal(host)
-        out.append(literal if literal is not None else ResolveFailure(host))
-        if literal is None:
-            named.append(i)
-    if named:
-        got = await asyncio.gather(*(resolve(hosts[i], timeout_s=timeout_s) for i in named),
-                                   return_exceptions=True)  # fmt: skip
-        for i, address in zip(named, got, strict=True):
-            if isinstance(address, BaseException) and not isinstance(address, ResolveFailure):
-                raise address
-            out[i] = address
-    return out
+    literals = [_literal(host) for host in hosts]
+    named = [i for i, literal in enumerate(literals) if literal is None]
+    got = await asyncio.gather(*(resolve(hosts[i], timeout_s=timeout_s) for i in named),
+                               return_exceptions=True)  # fmt: skip
+    by_index: dict[int, str | ResolveFailure] = {}
+    for i, address in zip(named, got, strict=True):
+        if isinstance(address, BaseException) and not isinstance(address, ResolveFailure):
+            raise address
+        by_index[i] = address
+    return [literal if literal is not None else by_index[i] for i, literal in enumerate(literals)]
 
 
 async def resolve(host: str, *, timeout_s: float, family: int = socket.AF_UNSPEC) -> str:
