@@ -114,10 +114,15 @@ def test_reroute_moves_the_service_path_and_nothing_else(lab: Lab) -> None:
     assert "unknown cable 'SMW3'" in bad.stderr
 
 
+REQUESTS = 5
+
+
 def test_ttft_from_every_region_is_think_time_plus_two_round_trips(lab: Lab) -> None:
     """The lab's model thinks 200 ms; a customer waits a connect round trip, then the request's
-    round trip and the think time. The median TTFT of 3 requests per path is its floor (2 x the
-    measured connect RTT + 200 ms) within 2 ms on all 27 paths, and 200 ms + 2 x the median
+    round trip and the think time. Over 5 requests per path, the median of each request's TTFT
+    less its own floor (2 x its connect RTT + 200 ms) is within 2 ms on all 27 paths (paired:
+    a request slowed by the emulator or a late timer is one sample, not the median of one
+    column against the median of another), and the median TTFT is 200 ms + 2 x the median
     ICMP RTT within 3 ms (the TCP exchanges cost Python on both ends about a millisecond more
     than ICMP echo, measured on loopback)."""
     targets = lab.targets()
@@ -125,7 +130,7 @@ def test_ttft_from_every_region_is_think_time_plus_two_round_trips(lab: Lab) -> 
 
     def rounds(region: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = json.loads(
-            _in(lab, region, *cablewatch_cmd("ttft", region, "-c", "3", "--json"))
+            _in(lab, region, *cablewatch_cmd("ttft", region, "-c", str(REQUESTS), "--json"))
         )
         return out
 
@@ -133,16 +138,17 @@ def test_ttft_from_every_region_is_think_time_plus_two_round_trips(lab: Lab) -> 
         per_region = dict(zip(targets, pool.map(rounds, targets), strict=True))
     checked, excess = 0, []
     for region, rows in per_region.items():
-        assert len(rows) == 9, region  # 3 cables x 3 requests
+        assert len(rows) == 3 * REQUESTS, region  # 3 cables
         for cable in CABLES:
             mine = [r for r in rows if r["labels"]["cable"] == cable]
             assert all(r["status"] == "ok" and r["tokens"] == 4 for r in mine), mine
+            over = statistics.median(r["phases_ms"]["ttft"] - r["phases_ms"]["floor"]
+                                     for r in mine)  # fmt: skip
+            assert abs(over) <= 2.0, (region, cable, over, mine)
             ttft = statistics.median(r["phases_ms"]["ttft"] for r in mine)
-            floor = statistics.median(r["phases_ms"]["floor"] for r in mine)
-            assert abs(ttft - floor) <= 2.0, (region, cable, ttft, floor)
             by_icmp = 200.0 + 2 * pings[(region, cable)]["median_ms"]
             assert abs(ttft - by_icmp) <= 3.0, (region, cable, ttft, by_icmp)
-            excess.append(ttft - floor)
+            excess.append(over)
             checked += 1
     assert checked == 27
     print(f"TTFT - floor: median {statistics.median(excess):.2f} ms, max {max(excess):.2f} ms")
