@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from cablewatch.errors import IcmpPermissionError
-from cablewatch.probes import icmp_wire, namespace
+from cablewatch.probes import icmp_wire, kernel_clock, namespace
 from cablewatch.probes.result import ProbeResult, Status
 from cablewatch.probes.spec import (
     DEFAULT_INTERVAL_S,
@@ -71,13 +71,13 @@ _ICMP6_FILTER = 1
 _IP_RECVTTL = getattr(socket, "IP_RECVTTL", 12)
 _IPV6_RECVHOPLIMIT = getattr(socket, "IPV6_RECVHOPLIMIT", 51)
 _IPV6_HOPLIMIT = getattr(socket, "IPV6_HOPLIMIT", 52)
-_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+_SO_TIMESTAMPNS = kernel_clock.SO_TIMESTAMPNS
 _SOL_SOCKET = socket.SOL_SOCKET
 _SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 _SO_SNDBUFFORCE = getattr(socket, "SO_SNDBUFFORCE", 32)
-_ANC_SIZE = socket.CMSG_SPACE(16) + socket.CMSG_SPACE(4) * 2
+_ANC_SIZE = kernel_clock.ANC_SIZE + socket.CMSG_SPACE(4) * 2
 _TTL_CMSG = {(socket.IPPROTO_IP, socket.IP_TTL), (socket.IPPROTO_IPV6, _IPV6_HOPLIMIT)}
-_TIMESPEC = struct.Struct("qq")
+_TIMESPEC = kernel_clock.TIMESPEC
 _ID_SEQ = struct.Struct("!HH")
 _HEADER = struct.Struct("!BBHHH")
 _COOKIE_LEN = 8
@@ -283,7 +283,7 @@ class IcmpEngine:
             except PermissionError:
                 if plain is not None:
                     sock.setsockopt(socket.SOL_SOCKET, plain, self.rcvbuf_bytes)
-        sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+        kernel_clock.enable(sock)
         if v6:
             sock.setsockopt(socket.IPPROTO_IPV6, _IPV6_RECVHOPLIMIT, 1)
             if raw:  # pass only echo replies: a bitmap of 256 types, bit set = blocked
@@ -309,7 +309,7 @@ class IcmpEngine:
         unpack_id_seq = _ID_SEQ.unpack_from
         monotonic_ns = time.monotonic_ns
         timespec = _TIMESPEC.unpack_from
-        offset = time.time_ns() - monotonic_ns()  # realtime - monotonic, sampled per drain
+        offset = kernel_clock.offset_ns()  # sampled per drain
         while True:
             try:
                 data, anc, _flags, addr = recvmsg(2048, _ANC_SIZE)

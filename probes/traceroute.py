@@ -31,7 +31,7 @@ from typing import Any
 
 import aiodns
 
-from cablewatch.probes import namespace, trace_wire
+from cablewatch.probes import kernel_clock, namespace, trace_wire
 from cablewatch.probes.result import Hop, ProbeResult, Status, Trace
 from cablewatch.probes.spec import (
     Column,
@@ -52,8 +52,6 @@ __all__ = ["SPEC", "TraceSettings", "trace"]
 
 _SOL_RAW = 255
 _ICMP_FILTER = 1
-_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
-_TIMESPEC = struct.Struct("qq")
 _COOKIE = b"cablewch"
 _NAME_TTL_S = 600.0
 _WINDOW = 16
@@ -128,7 +126,7 @@ class _Tracer:
                 self.holder.connect((address, s.trace_udp_port))
                 self.udp_src, self.sport = self.holder.getsockname()
         self.icmp.setblocking(False)
-        self.icmp.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+        kernel_clock.enable(self.icmp)
         wanted = (1 << 0) | (1 << trace_wire.DEST_UNREACHABLE) | (1 << trace_wire.TIME_EXCEEDED)
         self.icmp.setsockopt(_SOL_RAW, _ICMP_FILTER, struct.pack("I", 0xFFFFFFFF & ~wanted))
         self.flow = self.sport if s.trace_mode == "udp" else self._identifier()
@@ -217,10 +215,10 @@ class _Tracer:
                 await asyncio.wait_for(self.changed.wait(), left_s)
 
     def _on_readable(self) -> None:
-        offset = time.time_ns() - time.monotonic_ns()
+        offset = kernel_clock.offset_ns()
         while True:
             try:
-                data, anc, _flags, addr = self.icmp.recvmsg(2048, socket.CMSG_SPACE(16))
+                data, anc, _flags, addr = self.icmp.recvmsg(2048, kernel_clock.ANC_SIZE)
             except (BlockingIOError, InterruptedError):
                 return
             now = time.monotonic_ns()
@@ -234,7 +232,7 @@ class _Tracer:
             probe = self.probes.get(reply.key)
             if probe is None or (probe.ttl, probe.query) in self.answers:
                 continue
-            rx = _kernel_rx_ns(anc, offset)
+            rx = kernel_clock.rx_monotonic_ns(anc, offset)
             if rx is None or not probe.tx_ns <= rx <= now:
                 rx = now
             rtt = (rx - probe.tx_ns) / 1e6 if rx <= probe.deadline_ns else None
@@ -270,15 +268,6 @@ class _Tracer:
             address = ranked[0] if ranked else ""
             out.append(Hop(ttl, address, rtts, others=tuple(ranked[1:]), flag=flag))
         return tuple(out), reached
-
-
-def _kernel_rx_ns(anc: list[tuple[int, int, bytes]], offset: int) -> int | None:
-    """The kernel's receive time (SO_TIMESTAMPNS) on the monotonic timeline."""
-    for level, kind, payload in anc:
-        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS:
-            sec, nsec = _TIMESPEC.unpack_from(payload)
-            return int(sec * 1_000_000_000 + nsec - offset)
-    return None
 
 
 async def _names_of(addresses: list[str], timeout_s: float = 0.5) -> dict[str, str]:
