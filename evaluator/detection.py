@@ -66,17 +66,19 @@ class Detection:
             for r in topology.regions
         }
 
-    def observe(self, rnd: Round) -> None:
-        """A round the path has not seen yet (rounds come in time order per path)."""
+    def observe(self, rnd: Round) -> bool:
+        """A round the path has not seen yet (rounds come in time order per path); whether it
+        was taken (False: an unknown path, or a round not newer than the path's last)."""
         detector = self.detectors.get((rnd.region, rnd.cable))
         if detector is None or (
             detector.last_time_s is not None and rnd.time_s <= detector.last_time_s
         ):
-            return
+            return False
         detector.observe(rnd)
         self.history[(rnd.region, rnd.cable)].append(
             (rnd.sent, rnd.received, rnd.median_ms, rnd.jitter_ms)
         )
+        return True
 
     def agree(self, now_s: float) -> list[PathKey]:
         """Apply the multi-vantage rule (see the module); the paths it turned bad."""

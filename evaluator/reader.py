@@ -29,15 +29,42 @@ def _rows(series: Iterable[dict[str, Any]]) -> Iterable[tuple[PathKey, dict[str,
             yield key, dict(zip(s["columns"], values, strict=True))
 
 
+def _settled(
+    series: Iterable[dict[str, Any]], required: Collection[str]
+) -> Iterable[tuple[PathKey, dict[str, Any]]]:
+    """The rows of each series (one per path, in time order) up to the first that lacks one of
+    the ``required`` fields, which every point of the measurement carries.
+
+    InfluxDB 1.x makes a point's fields visible one by one while its write is in progress: a
+    query can see a round's ``packets_transmitted`` and not yet its ``packets_received``
+    (measured: 800 of 2.2 million rows read beside a writer). Such a row is not a round with
+    no replies; it and the path's later rows wait for the next pass, which finds them whole."""
+    for s in series:
+        tags = s.get("tags") or {}
+        key = (tags.get("region", ""), tags.get("cable", ""))
+        for values in s.get("values", []):
+            row = dict(zip(s["columns"], values, strict=True))
+            if any(row.get(name) is None for name in required):
+                break
+            yield key, row
+
+
+_ROUND_FIELDS = ("packets_transmitted", "packets_received")
+"""What every ``ping`` point carries (the median and jitter are absent when all was lost)."""
+_TRACE_FIELDS = ("route_cable", "hops", "reached")
+"""What every ``trace`` point carries (``rtt_ms`` is absent when it did not reach)."""
+
+
 async def rounds(ql: InfluxQL, since_ns: int) -> list[Round]:
-    """ICMP rounds that started after ``since_ns``, per path in time order."""
+    """ICMP rounds that started after ``since_ns``, per path in time order; a path's rounds
+    end before the first one whose write is still in progress (:func:`_settled`)."""
     q = (
         'SELECT "packets_transmitted", "packets_received", "median_response_ms", "jitter_ms" '
         'FROM "ping" '
         f"WHERE time > {since_ns} AND \"protocol\" = 'icmp' {_BY_PATH}"
     )
     out = []
-    for (region, cable), row in _rows(await ql.query(q)):
+    for (region, cable), row in _settled(await ql.query(q), _ROUND_FIELDS):
         sent = row["packets_transmitted"]
         if not sent:  # a round that could not send (no route, socket error): no verdict
             continue
@@ -47,7 +74,7 @@ async def rounds(ql: InfluxQL, since_ns: int) -> list[Round]:
                 cable,
                 row["time"] / 1e9,
                 int(sent),
-                int(row["packets_received"] or 0),
+                int(row["packets_received"]),
                 row["median_response_ms"],
                 row["jitter_ms"],
             )
@@ -65,12 +92,12 @@ async def service_traces(ql: InfluxQL, since_ns: int) -> list[TraceSeen]:
         TraceSeen(
             region,
             row["time"] / 1e9,
-            row["route_cable"] or "unknown",
-            tuple((row["hops"] or "").split()),
+            row["route_cable"],
+            tuple(row["hops"].split()),
             _float(row["rtt_ms"]),
             bool(row["reached"]),
         )
-        for (region, _cable), row in _rows(await ql.query(q))
+        for (region, _cable), row in _settled(await ql.query(q), _TRACE_FIELDS)
     ]
     return sorted(out, key=lambda t: t.time_s)
 

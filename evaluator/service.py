@@ -29,6 +29,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from cablewatch.aio import wait_event
 from cablewatch.alerting import impact
@@ -44,6 +45,7 @@ from cablewatch.evaluator.detection import Detection
 from cablewatch.evaluator.metrics import PATH_STATE, EvaluatorMetrics
 from cablewatch.evaluator.outbox import EventRecord, Outbox
 from cablewatch.evaluator.points import recommendation_line, route_change_line, sla_line
+from cablewatch.evaluator.record import InputRecord
 from cablewatch.evaluator.sla_minutes import SlaMinutes
 from cablewatch.failover.engine import FailoverEngine, Recommendation
 from cablewatch.failover.score import FIRST_CHOICE_ROUNDS
@@ -93,6 +95,9 @@ class Evaluator:
         self._trace_seen_s: dict[str, float] = {}
         self.cable_regions = {c.name: [r.id for r in config.topology.regions if c.name in r.paths]
                               for c in config.topology.cables}  # fmt: skip
+        where = config.evaluator.record_inputs
+        self.record = InputRecord(Path(where)) if where else None
+        """Every round each detection pass took, as read ([evaluator] record_inputs)."""
 
     def reconfigure(self, config: Config) -> None:
         """Run with ``config`` from now on (a reload: config/reload.py decides what of a new
@@ -124,8 +129,9 @@ class Evaluator:
         now = self.clock()
         rounds = await reader.rounds(self.ql, int((now - self.detection.stale_s) * 1e9))
         self.metrics.last_poll.set(now)
-        for rnd in rounds:
-            self.detection.observe(rnd)
+        taken = [rnd for rnd in rounds if self.detection.observe(rnd)]
+        if self.record is not None:
+            self.record.write(now, taken)
         self.detection.agree(now)
         self.last_poll_s = now
         status = self.detection.status(now)
@@ -306,6 +312,8 @@ class Evaluator:
         finally:
             await sla
             await self.flush()
+            if self.record is not None:
+                self.record.close()
 
     async def _sla_loop(self, stop: asyncio.Event, interval_s: float) -> None:
         while not stop.is_set():

@@ -22,6 +22,9 @@ class EvaluatorSettings:
     route_hold_s: float = 600.0
     """A route-change event stays open (an info alert) this long; a fault event takes in the
     route changes back onto its cable this long after it resolved."""
+    record_inputs: str = ""
+    """Append every round each detection pass judged, as it read them and when, to this file
+    (JSON lines, evaluator/record.py); empty: off."""
 
     @classmethod
     def from_table(cls, t: Table | None) -> EvaluatorSettings:
@@ -29,6 +32,6 @@ class EvaluatorSettings:
             return cls()
         out = cls(**t.read(poll_s=Num(0.1, 3600), sla_interval_s=Num(1), listen_host=Str(),
                            listen_port=Int(0, 65535), route_confirm_traces=Int(1, 10),
-                           route_hold_s=Num(1)))  # fmt: skip
+                           route_hold_s=Num(1), record_inputs=Str()))  # fmt: skip
         t.finish()
         return out

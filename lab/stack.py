@@ -246,13 +246,15 @@ def agent_config(
     trace_interval_s: float = 60.0,
     poll_s: float = 1.0,
     flush_interval_s: float = 1.0,
+    record_inputs: Path | None = None,
 ) -> Path:
     """The default topology probed fast (by default every second: 5 packets 50 ms apart, 0.5 s
     timeout, every protocol; traces every ``trace_interval_s``; ``icmp_only``: ICMP alone;
     ``service_path``: trace the service address, by default unless ``icmp_only``), writing to
     ``influx_url``: the agents' and the evaluator's configuration in the lab's tests,
     benchmarks and demo; ``alertmanager_url`` is one Alertmanager, or a list of a cluster's
-    replicas. Written to ``path``."""
+    replicas; ``record_inputs``: the evaluator records the rounds it judges there. Written to
+    ``path``."""
     from cablewatch.config import default_path
 
     text = default_path().read_text()
@@ -268,7 +270,8 @@ def agent_config(
         ("interval_s = 10.0", f"interval_s = {interval_s}", 1),
         ("packet_interval_s = 0.2 ", f"packet_interval_s = {packet_interval_s} ", 1),
         ("timeout_s = 2.0", f"timeout_s = {timeout_s}", 1),
-        ("poll_s = 1.0", f"poll_s = {poll_s}", 1),
+        ("poll_s = 1.0", f"poll_s = {poll_s}" + (f'\nrecord_inputs = "{record_inputs}"'
+                                                  if record_inputs else ""), 1),
         (commented, alerting, 1),
         ("trace_interval_s = 60.0", f"trace_interval_s = {trace_interval_s}", 1),
         (every, 'protocols = ["icmp"]' if icmp_only else every, 3),

@@ -361,14 +361,15 @@ def _points(result: ProbeResult) -> list[Point]:
     """One ``trace`` point per trace, and a ``trace_hop`` point per hop at +ttl ns."""
     tr = result.trace
     fields: dict[str, FieldValue | None] = common_fields(result)
-    if tr is None:
+    if tr is None:  # it failed before a packet left (a name that does not resolve)
+        fields |= {"reached": False, "hop_count": 0, "route_cable": "unknown", "hops": ""}
         return [Point("trace", fields)]
     last = tr.hops[-1] if tr.hops and tr.reached else None
-    fields |= {
+    fields |= {  # reached, route_cable and hops are always there: readers wait for them
         "mode": tr.mode,
         "reached": tr.reached,
         "hop_count": len(tr.hops),
-        "route_cable": tr.cable or None,
+        "route_cable": tr.cable or "unknown",
         "hops": tr.sequence,
         "rtt_ms": last.min_ms if last is not None else None,
         "wet_from_ttl": tr.wet[0] if tr.wet else None,

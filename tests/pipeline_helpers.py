@@ -44,3 +44,34 @@ def spool_report(path: Path) -> dict[str, Any]:
                          capture_output=True, text=True, check=True).stdout  # fmt: skip
     report: dict[str, Any] = json.loads(out)
     return report
+
+
+def judged_against_stored(record: Path, url: str, database: str) -> tuple[int, list[str]]:
+    """Every round an evaluator's detection took (its ``record_inputs`` file) against the round
+    InfluxDB holds for that path and start time, now that every write has landed: how many were
+    compared, and each that differs (judged with other counts than stored, or not stored)."""
+    from cablewatch.evaluator.record import read_record
+
+    judged = read_record(record)
+    if not judged:
+        return 0, []
+    since_ns = int(min(r.time_s for _t, r in judged) * 1e9) - 1000
+    q = ('SELECT "packets_transmitted", "packets_received" FROM "ping" '
+         f"WHERE time >= {since_ns} AND \"protocol\" = 'icmp' "
+         'GROUP BY "region", "cable"')  # fmt: skip
+    data = httpx.post(f"{url}/query", params={"epoch": "ns"}, data={"db": database, "q": q},
+                      timeout=60).json()  # fmt: skip
+    stored = {
+        (s["tags"]["region"], s["tags"]["cable"], round(t / 1000)): (sent, received)
+        for s in data["results"][0].get("series", [])
+        for t, sent, received in s["values"]
+    }
+    wrong = []
+    for read_s, r in judged:
+        us = round(r.time_s * 1e6)  # float seconds keep the time to a quarter of a microsecond
+        held = next((v for k in (us, us - 1, us + 1) if (v := stored.get((r.region, r.cable, k)))),
+                    None)  # fmt: skip
+        if held != (r.sent, r.received):
+            wrong.append(f"{r.region}/{r.cable} round at {r.time_s:.6f} read at {read_s:.3f}: "
+                         f"judged {r.sent} sent, {r.received} received; stored {held}")  # fmt: skip
+    return len(judged), wrong

@@ -30,6 +30,7 @@ import httpx
 import pytest
 from conftest import cablewatch_cmd
 from lab_helpers import CABLES, Lab
+from pipeline_helpers import judged_against_stored
 
 from cablewatch.lab.stack import (
     Server,
@@ -90,6 +91,10 @@ class Run:
     noise_rounds: dict[tuple[str, str], int]
     events: list[dict[str, Any]]
     log: str
+    judged: int
+    """Rounds the evaluator's detection took ..."""
+    misjudged: list[str]
+    """... and those it judged with other counts than InfluxDB holds."""
 
 
 class Watcher:
@@ -142,7 +147,8 @@ def run(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     with influxd(tmp / "influx", host=host) as influx, alertmanager(tmp / "am") as am:
         config = agent_config(tmp / "cw.toml", influx.url, alertmanager_url=am.url,
                               interval_s=0.2, packet_interval_s=0.01, timeout_s=0.15,
-                              icmp_only=True, poll_s=0.5)  # fmt: skip
+                              icmp_only=True, poll_s=0.5,
+                              record_inputs=tmp / "judged.jsonl")  # fmt: skip
         api = add_api(config, "127.0.0.1", free_port(), tmp / "tokens", TOKEN)
         subprocess.run(cablewatch_cmd("db", "init", "--config", str(config)), check=True,
                        capture_output=True)  # fmt: skip
@@ -221,7 +227,16 @@ def run(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             for s in data["results"][0].get("series", [])
             for v in s["values"]
         ]
-        yield Run(phases, noise_rounds, events, log.read_text())
+        judged, misjudged = judged_against_stored(tmp / "judged.jsonl", influx.url, "cw")
+        yield Run(phases, noise_rounds, events, log.read_text(), judged, misjudged)
+
+
+def test_every_round_judged_is_the_round_stored(run: Run) -> None:
+    """What detection judged is what InfluxDB holds: a round read while its write was in
+    progress (some fields visible, not yet others) once counted as all lost, and moved brunei
+    off SJC during the minority phase."""
+    assert run.judged >= 27 * NOISE_ROUNDS
+    assert run.misjudged == [], f"{len(run.misjudged)} of {run.judged}: {run.misjudged[:5]}"
 
 
 def test_noisy_baseline_raises_nothing_and_moves_nothing(run: Run) -> None:

@@ -10,7 +10,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from cablewatch.collectors.influx import InfluxQL, InfluxV1Writer
 from cablewatch.collectors.lineprotocol import line
 from cablewatch.config import Config, load
 from cablewatch.correlation.events import Transition
+from cablewatch.evaluator.record import read_record
 from cablewatch.evaluator.service import Evaluator
 from cablewatch.lab.stack import Server, active_alerts, agent_config, alertmanager, influxd
 from cablewatch.probes.spec import FieldValue
@@ -406,3 +407,52 @@ def test_route_changes_join_the_cut_that_caused_them_and_a_lone_one_is_info(
     ).json()["results"][0]["series"][0]["values"]  # fmt: skip
     assert [e[1] for e in events] == ["cable"]  # route changes are not fault events
     assert len(json.loads(events[0][2])["route_changes"]) == 4
+
+
+def test_a_round_seen_mid_write_waits_for_its_fields(servers: tuple[Server, Server],
+                                                     tmp_path: Path) -> None:  # fmt: skip
+    """InfluxDB 1.x shows a point's fields one by one while its write is in progress (measured
+    beside a writer: 800 of 2.2 million rows lacked a field). A round whose
+    ``packets_received`` is not visible yet is not a round with no replies: detection waits
+    for it, takes it whole at the next pass, and records what it took. (Before: taken as 5 of
+    5 lost, and the path's loss test turned bad after two such rounds.)"""
+    influx, _am = servers
+    record = tmp_path / "judged.jsonl"
+    topo = setup_db(influx, "midwrite", "", tmp_path)
+    topo = replace(topo, evaluator=replace(topo.evaluator, record_inputs=str(record)))
+    path = ("manila", "APCN-2")
+    median = topo.topology.region("manila").paths["APCN-2"].floor_rtt_ms + 0.3
+    base = float(int(time.time()) - 30)
+    tags = {"region": path[0], "cable": path[1], "protocol": "icmp", "host": "manila-probe"}
+
+    async def go() -> tuple[list[int], Evaluator]:
+        ql = InfluxQL(topo.influx("tests"))
+        writer = InfluxV1Writer(topo.influx("tests"), secret=None)
+        clock = Clock(base)
+        ev = Evaluator(topo, ql, writer=writer, clock=clock)
+        before: list[int] = []
+        for k in range(6):  # each round shows its sent count and median before its replies
+            t_ns = int((base + k) * 1e9)
+            await writer.write(
+                [line("ping", tags, {"packets_transmitted": 5, "median_response_ms": median}, t_ns)]
+            )
+            clock.now = base + k + 0.5
+            await ev.detect()
+            before.append(len(ev.detection.history[path]))
+            await writer.write([line("ping", tags, {"packets_received": 5, "jitter_ms": 0.1},
+                                     t_ns)])  # fmt: skip
+            clock.now = base + k + 0.9
+            await ev.detect()
+            assert ev.detection.history[path][-1] == (5, 5, median, 0.1)
+        assert ev.record is not None
+        ev.record.close()
+        await ql.close()
+        await writer.close()
+        return before, ev
+
+    before, ev = run(go())
+    assert before == list(range(6))  # a round is never taken before its replies' count
+    detector = ev.detection.detectors[path]
+    assert (detector.state, detector.lossy) == ("good", False)
+    judged = [(r.time_s, r.sent, r.received) for _read, r in read_record(record)]
+    assert judged == [(base + k, 5, 5) for k in range(6)]
