@@ -2,12 +2,15 @@
 
 What a customer of the landing station feels: connect (one round trip), TLS when https, send
 the request, wait for the first ``data:`` event (one round trip plus the model's think time),
-then the tokens. Phases, from the monotonic clock:
+then the tokens. Phases, from the monotonic clock; over plain HTTP the tokens' arrival is the
+kernel's receive time of their segment and the handshake is the kernel's own measure of it, so
+a busy probe host does not add its wake-ups to the network's time (over TLS: when read):
 
 - ``connect``: the TCP handshake; ``tls``: the TLS handshake (https);
 - ``request``: writing the request; ``first_token``: from the request sent to the first token;
-- ``ttft``: from the start to the first token (what the customer waits);
-- ``stream``: from the first token to the last; ``total``: start to the end of the stream.
+- ``ttft``: connect + tls + request + first token: what the customer waits, less the probe's
+  own pauses between the phases;
+- ``stream``: from the first token to the last; ``total``: ttft + stream.
 
 Its floor, when the server's think time is known (``ttft_think_ms``): the connect round trip,
 the request's round trip (the same path: the connect time again) and the think time
@@ -19,12 +22,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from cablewatch.probes import kernel_clock
 from cablewatch.probes.result import ProbeResult
 from cablewatch.probes.spec import (
     DEFAULT_INTERVAL_S,
@@ -63,57 +68,123 @@ class _Stream:
     status_line: str = ""
 
 
+class _Lines:
+    """Lines from a plain TCP socket, each with the kernel's receive time of the newest segment
+    the read that completed it took in (monotonic ns; :mod:`kernel_clock`): the first token's
+    arrival, not this process's wake-up after it."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        kernel_clock.enable(sock)
+        self.sock = sock
+        self.buffer = bytearray()
+        self.stamp_ns = 0
+        self.eof = False
+
+    async def readline(self) -> tuple[bytes, int]:
+        while True:
+            end = self.buffer.find(b"\n")
+            if end >= 0 or self.eof:
+                n = end + 1 if end >= 0 else len(self.buffer)
+                line = bytes(self.buffer[:n])
+                del self.buffer[:n]
+                return line, self.stamp_ns
+            await self._fill()
+
+    async def _fill(self) -> None:
+        offset = kernel_clock.offset_ns()
+        while True:
+            try:
+                data, anc, _flags, _addr = self.sock.recvmsg(65536, kernel_clock.ANC_SIZE)
+                break
+            except (BlockingIOError, InterruptedError):
+                await _readable(self.sock)
+        now = time.monotonic_ns()
+        rx = kernel_clock.rx_monotonic_ns(anc, offset)
+        self.stamp_ns = now if rx is None else min(rx, now)
+        self.buffer += data
+        self.eof = not data
+
+
+async def _readable(sock: socket.socket) -> None:
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(sock.fileno(), wake)
+    try:
+        await ready
+    finally:
+        loop.remove_reader(sock.fileno())
+
+
 async def _measure(host: str, port: int, path: str, tls: ssl.SSLContext | None, out: _Stream,
                    *, server_name: str) -> None:  # fmt: skip
     """One request; fills ``out`` as it goes (the caller bounds the time)."""
-    t0 = time.monotonic()
 
-    def since(t: float) -> float:
-        return (time.monotonic() - t) * 1000
+    def ms(since: int) -> float:
+        return (time.monotonic_ns() - since) / 1e6
 
     # timed_connect: the handshake alone (asyncio.open_connection(host, port) would add a
     # getaddrinfo round through a thread, half a millisecond, to every connect)
     sock, out.phases["connect"] = await timed_connect(host, port)
     request = (f"GET {path} HTTP/1.1\r\nHost: {server_name}\r\nAccept: text/event-stream\r\n"
                "Connection: close\r\n\r\n").encode()  # fmt: skip
-    t_req = time.monotonic()
-    if tls is None:  # sent on the bare socket at once: the stream wrapper costs a few 100 us
-        await asyncio.get_running_loop().sock_sendall(sock, request)
-        out.phases["request"] = since(t_req)
-    t_sent = time.monotonic()
+    if tls is None:  # the bare socket: sent at once, and each line stamped by the kernel
+        with contextlib.closing(sock):
+            t_req = time.monotonic_ns()
+            await asyncio.get_running_loop().sock_sendall(sock, request)
+            out.phases["request"] = ms(t_req)
+            await _read_stream(_Lines(sock).readline, time.monotonic_ns(), out)
+        return
     reader, writer = await asyncio.open_connection(sock=sock)
     try:
-        if tls is not None:
-            t_tls = time.monotonic()
-            await writer.start_tls(tls, server_hostname=server_name)
-            out.phases["tls"] = since(t_tls)
-            t_req = time.monotonic()
-            writer.write(request)
-            await writer.drain()
-            out.phases["request"] = since(t_req)
-            t_sent = time.monotonic()
-        out.status_line = (await reader.readline()).decode(errors="replace").strip()
-        if " 200 " not in f"{out.status_line} ":
-            return
-        while (line := await reader.readline()) not in (b"", b"\r\n"):
-            pass  # headers
-        t_first = 0.0
-        while line := await reader.readline():
-            if line.startswith(b"data: [DONE]"):
-                break
-            if line.startswith(b"data:"):
-                out.tokens += 1
-                if out.tokens == 1:
-                    t_first = time.monotonic()
-                    out.phases["first_token"] = since(t_sent)
-                    out.phases["ttft"] = since(t0)
-        if out.tokens:
-            out.phases["stream"] = since(t_first)
-        out.phases["total"] = since(t0)
+        t_tls = time.monotonic_ns()
+        await writer.start_tls(tls, server_hostname=server_name)
+        out.phases["tls"] = ms(t_tls)
+        t_req = time.monotonic_ns()
+        writer.write(request)
+        await writer.drain()
+        out.phases["request"] = ms(t_req)
+
+        async def readline() -> tuple[bytes, int]:  # TLS: the time this process read it
+            line = await reader.readline()
+            return line, time.monotonic_ns()
+
+        await _read_stream(readline, time.monotonic_ns(), out)
     finally:
         writer.close()
         with contextlib.suppress(OSError, ssl.SSLError):
             await writer.wait_closed()
+
+
+async def _read_stream(readline: Callable[[], Awaitable[tuple[bytes, int]]], t_sent: int,
+                       out: _Stream) -> None:  # fmt: skip
+    """The response: status line, headers, then server-sent events until ``[DONE]``. The time
+    to first token is the sum of its phases (connect, TLS, request, first token), so the
+    probe's own pauses between them (a wake-up after the handshake) are not counted."""
+    before = sum(out.phases.get(p, 0.0) for p in ("connect", "tls", "request"))
+    out.status_line = (await readline())[0].decode(errors="replace").strip()
+    if " 200 " not in f"{out.status_line} ":
+        return
+    while (await readline())[0] not in (b"", b"\r\n"):
+        pass  # headers
+    t_first = 0
+    while (got := await readline())[0]:
+        line, stamp = got
+        if line.startswith(b"data: [DONE]"):
+            break
+        if line.startswith(b"data:"):
+            out.tokens += 1
+            if out.tokens == 1:
+                t_first = stamp
+                out.phases["first_token"] = (stamp - t_sent) / 1e6
+                out.phases["ttft"] = before + out.phases["first_token"]
+    if out.tokens:
+        out.phases["stream"] = (got[1] - t_first) / 1e6
+    out.phases["total"] = before + (got[1] - t_sent) / 1e6
 
 
 async def ttft_probe(host: str, port: int, *, path: str = "/v1/stream?tokens=4",
