@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from leftovers import SESSION_LABS, SESSION_PORTS
 from servers import dns_server, http_server, tcp_listener
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,18 +44,21 @@ def cablewatch_cmd(*args: str) -> list[str]:
 @pytest.fixture(scope="session")
 def http_port() -> Iterator[int]:
     with http_server() as port:
+        SESSION_PORTS.add(port)
         yield port
 
 
 @pytest.fixture(scope="session")
 def tcp_port() -> Iterator[int]:
     with tcp_listener() as port:
+        SESSION_PORTS.add(port)
         yield port
 
 
 @pytest.fixture(scope="session")
 def dns_port() -> Iterator[int]:
     with dns_server() as port:
+        SESSION_PORTS.add(port)
         yield port
 
 
@@ -65,6 +69,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from lab_helpers import Lab, leftovers
 
     the_lab = Lab(tmp_path_factory.mktemp("lab") / "state", "cwt", "198.18.254.0/24")
+    SESSION_LABS.append(the_lab)
     assert "lab up: 29 namespaces" in the_lab.up()
     try:
         yield the_lab
