@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from cablewatch.agent.batches import IcmpBatches
+from cablewatch.agent.batches import Batches, Probe
 from cablewatch.agent.behind import Behind
 from cablewatch.agent.sender import Sender, SenderOptions
 from cablewatch.agent.spool import Spool
@@ -38,10 +38,10 @@ from cablewatch.collectors.influx import Writer, writer_for
 from cablewatch.collectors.lineprotocol import result_lines
 from cablewatch.config import Config
 from cablewatch.config.reload import reread
-from cablewatch.probes.icmp import IcmpEngine, IcmpSettings
-from cablewatch.probes.jobs import ProbeJob, region_jobs, run_job
+from cablewatch.probes.jobs import region_jobs, run_job
+from cablewatch.probes.registry import spec
 from cablewatch.probes.result import ProbeResult
-from cablewatch.probes.spec import ProbeContext
+from cablewatch.probes.spec import ProbeContext, ProbeJob
 
 __all__ = ["Agent", "AgentOptions"]
 
@@ -102,11 +102,10 @@ class Agent:
             else None
         )
         committing = asyncio.create_task(self._committer(), name="spool commits")
-        async with IcmpEngine() as engine:
-            if any(job.protocol == "icmp" for job in self.jobs):
-                engine.open(v6=False)  # IcmpPermissionError now, not at the first round
-                log.info("ICMP through %s sockets", engine.mode)
-            ctx = ProbeContext(engine, self.config.topology)
+        async with ProbeContext(topology=self.config.topology) as ctx:
+            for protocol in sorted({job.protocol for job in self.jobs}):
+                if (start := spec(protocol).start) is not None:
+                    log.info("%s", start(ctx))  # a missing privilege is said now
             halt, probes = self._start(ctx)
             while await first_of(stop, reload) is reload:
                 reload.clear()
@@ -134,22 +133,30 @@ class Agent:
 
     def _start(self, ctx: ProbeContext) -> tuple[asyncio.Event, list[asyncio.Task[None]]]:
         """Schedule every job, staggered across its interval from now; the event ends them.
-        ICMP jobs share one scheduler that pings whatever is due together (agent/batches.py);
-        every other job has its own."""
+        The jobs of a protocol that probes many targets at once share one scheduler that
+        probes whatever is due together (agent/batches.py); every other job has its own."""
         halt = asyncio.Event()
         start = asyncio.get_running_loop().time()
         n = len(self.jobs)
-        firsts = [(job, start + i * job.interval_s / n) for i, job in enumerate(self.jobs)]
-        tasks = [asyncio.create_task(self._schedule(job, ctx, first, halt))
-                 for job, first in firsts if job.protocol != "icmp"]  # fmt: skip
-        icmp = [(job, first) for job, first in firsts if job.protocol == "icmp"]
-        if icmp:
-            batches = IcmpBatches(
-                icmp, ctx.icmp, lambda: self.config.probe.of(IcmpSettings), self._record_many,
-                lag=self.metrics.schedule_lag.set, skipped=self._skipped,
-            )  # fmt: skip
-            tasks.append(asyncio.create_task(batches.run(halt), name="icmp batches"))
+        batched: dict[str, list[tuple[ProbeJob, float]]] = {}
+        tasks = []
+        for i, job in enumerate(self.jobs):
+            first = start + i * job.interval_s / n
+            if spec(job.protocol).run_many is not None:
+                batched.setdefault(job.protocol, []).append((job, first))
+            else:
+                tasks.append(asyncio.create_task(self._schedule(job, ctx, first, halt)))
+        for protocol, jobs in batched.items():
+            batches = Batches(jobs, self._batch_probe(ctx, protocol), self._record_many,
+                              lag=self.metrics.schedule_lag.set, skipped=self._skipped)  # fmt: skip
+            tasks.append(asyncio.create_task(batches.run(halt), name=f"{protocol} batches"))
         return halt, tasks
+
+    def _batch_probe(self, ctx: ProbeContext, protocol: str) -> Probe:
+        """Probes a batch with the protocol's settings of the moment (a reload changes them)."""
+        run_many = spec(protocol).run_many
+        assert run_many is not None  # only a batching protocol's jobs come here
+        return lambda targets: run_many(ctx, targets, self.config.probe.protocols[protocol])
 
     def _reread(self) -> tuple[Config, list[ProbeJob]] | None:
         """The configuration file again and this region's jobs under it; None if refused."""

@@ -1,10 +1,11 @@
-"""Every ICMP job of an agent on one clock, sent in batches.
+"""Every job of a batching protocol on one clock, probed in batches.
 
 A task, a timer and a future per target and round cost more than the packets themselves once
-an agent probes thousands of targets a second. Here one scheduler keeps every ICMP job's next
-due time in a heap; each time it wakes (at the earliest due time, at most every ``tick_s``) it
-takes every job that is due and pings them together (:func:`~cablewatch.probes.icmp.icmp_probes`:
-one ``ping_many``, one future for the batch), then records the batch's results at once.
+an agent probes thousands of targets a second. A protocol whose spec can probe many targets at
+once (``run_many``; ICMP: one pass of packets, one future for the batch) has all its jobs on one
+scheduler here: a heap of next due times; each time it wakes (at the earliest due time, at most
+every ``tick_s``) it takes every job that is due and probes them together, then records the
+batch's results at once.
 
 The schedule is the agent's, unchanged: job i's rounds are due at ``first_i + k x interval``
 (drift-free); a round starts at most ``tick_s`` after its due time on an idle loop; a job's
@@ -19,14 +20,16 @@ import heapq
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from cablewatch.probes.icmp import IcmpEngine, IcmpSettings, icmp_probes
-from cablewatch.probes.jobs import ProbeJob
 from cablewatch.probes.result import ProbeResult
+from cablewatch.probes.spec import ProbeJob
 
-__all__ = ["IcmpBatches", "Record"]
+__all__ = ["Batches", "Probe", "Record"]
 
 Record = Callable[[Sequence[tuple[ProbeJob, ProbeResult]]], Awaitable[None]]
 """Commits a batch's results (returns once they are durable)."""
+Probe = Callable[[Sequence[tuple[str, dict[str, str]]]], Awaitable[list[ProbeResult]]]
+"""Probes [(address, labels)] at once, with the protocol's settings of the moment: a result
+each, in order."""
 
 
 @dataclass(slots=True)
@@ -40,25 +43,23 @@ class _Slot:
         return self.first + self.k * self.job.interval_s
 
 
-class IcmpBatches:
+class Batches:
     def __init__(
         self,
         jobs: Sequence[tuple[ProbeJob, float]],
-        engine: IcmpEngine,
-        settings: Callable[[], IcmpSettings],
+        probe: Probe,
         record: Record,
         *,
         lag: Callable[[float], None],
         skipped: Callable[[int], None],
         tick_s: float = 0.01,
     ) -> None:
-        """``jobs``: each ICMP job with its first due time (loop clock). ``settings`` is read
-        for each batch; ``lag`` gets each batch's start lag, ``skipped`` the slots missed."""
+        """``jobs``: each job with its first due time (loop clock), all of one protocol;
+        ``lag`` gets each batch's start lag, ``skipped`` the slots missed."""
         self._slots = [_Slot(job, first) for job, first in jobs]
         self._heap = [(s.due, i) for i, s in enumerate(self._slots)]
         heapq.heapify(self._heap)
-        self._engine = engine
-        self._settings = settings
+        self._probe = probe
         self._record = record
         self._lag = lag
         self._skipped = skipped
@@ -107,12 +108,8 @@ class IcmpBatches:
 
     async def _batch(self, due: list[int]) -> None:
         loop = asyncio.get_running_loop()
-        s = self._settings()
         slots = [self._slots[i] for i in due]
-        results = await icmp_probes(
-            self._engine, [(slot.job.address, dict(slot.job.labels)) for slot in slots],
-            count=s.packets, interval_s=s.packet_interval_s, timeout_s=s.timeout_s,
-        )  # fmt: skip
+        results = await self._probe([(slot.job.address, dict(slot.job.labels)) for slot in slots])
         await self._record(list(zip((slot.job for slot in slots), results, strict=True)))
         now = loop.time()
         earliest = self._heap[0][0] if self._heap else float("inf")

@@ -5,7 +5,7 @@
    connections from wrk for --seconds on GET /v1/recommendations (every region, with scores:
    about 11 kB), then on a route of the same app, behind the same bearer-token check, that
    returns the same bytes pre-rendered: the reference. Ratio = API / static requests per second.
-2. Recovery: the closed loop (lab/loop.py) at a 1 s probe interval, with the default dwell
+2. Recovery: the closed loop (harness/loop.py) at a 1 s probe interval, with the default dwell
    (60 s) and large-gain dwell (5 s): first Singapore's RTT on its cable doubles (a latency
    step, not a fault) and the time until its gateway stand-in moves is measured
    (latency_switch_s); then ADC is cut, and for every region that was on it, the time until the
@@ -42,9 +42,9 @@ from cablewatch.evaluator.service import Evaluator
 from cablewatch.evaluator.view import EvaluatorView
 from cablewatch.gateway.api import OPERATOR, create_app
 from cablewatch.gateway.source import EvaluatorSource
+from cablewatch.harness.loop import closed_loop, recoveries
+from cablewatch.harness.stack import agent_config, free_port, influxd, need
 from cablewatch.lab import manager
-from cablewatch.lab.loop import closed_loop, recoveries
-from cablewatch.lab.stack import agent_config, free_port, influxd, need
 
 TOKEN = "bench-token"
 

@@ -44,8 +44,7 @@ from typing import Any
 import httpx
 
 from cablewatch.config import load_default
-from cablewatch.lab import manager
-from cablewatch.lab.stack import (
+from cablewatch.harness.stack import (
     CABLEWATCH,
     add_api,
     agent_config,
@@ -57,6 +56,7 @@ from cablewatch.lab.stack import (
     wait_http,
     watch_alerts,
 )
+from cablewatch.lab import manager
 
 CABLES = ("ADC", "SJC", "APCN-2")
 SMOKEPING_S = 300 * 3

@@ -33,7 +33,7 @@ from cablewatch.collectors.influx import InfluxQL, InfluxV1Writer
 from cablewatch.collectors.lineprotocol import line
 from cablewatch.config import load
 from cablewatch.evaluator.service import Evaluator
-from cablewatch.lab.stack import influxd
+from cablewatch.harness.stack import influxd
 
 CABLES = ("ADC", "SJC", "APCN-2")
 

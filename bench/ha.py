@@ -1,4 +1,4 @@
-"""High availability, in a lab of its own (lab/ha.py): two `cablewatch serve` instances on one
+"""High availability, in a lab of its own (harness/ha.py): two `cablewatch serve` instances on one
 InfluxDB and two Alertmanager replicas in a gossip cluster, agents probing every 0.2 s; the
 gateway stand-ins ask serve A, then B. During an ADC cut, A is killed at once and the
 Alertmanager replica that notified the cable alert is killed after notifying; then ADC is
@@ -25,8 +25,8 @@ import tempfile
 from pathlib import Path
 
 from cablewatch.config import load_default
+from cablewatch.harness.ha import cable_notifications, ha_run
 from cablewatch.lab import manager
-from cablewatch.lab.ha import cable_notifications, ha_run
 
 
 def main() -> None:

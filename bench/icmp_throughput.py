@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 
-from cablewatch.probes.icmp import IcmpEngine
+from cablewatch.probes.icmp_engine import IcmpEngine
 
 
 def addresses(n: int) -> list[str]:

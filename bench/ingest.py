@@ -37,8 +37,8 @@ from cablewatch.collectors.exporter import AgentMetrics
 from cablewatch.collectors.influx import InfluxV1Writer
 from cablewatch.collectors.settings import InfluxSink
 from cablewatch.config import load_default
+from cablewatch.harness.stack import agent_config, agents, influxd
 from cablewatch.lab import manager
-from cablewatch.lab.stack import agent_config, agents, influxd
 
 BATCH = 5000
 

@@ -31,8 +31,8 @@ from procstat import cpu_s
 
 from cablewatch.config import load_default
 from cablewatch.lab import manager
-from cablewatch.probes.icmp import IcmpEngine
-from cablewatch.probes.stats import percentile
+from cablewatch.probes.icmp_engine import IcmpEngine
+from cablewatch.values import percentile
 
 CABLES = ("ADC", "SJC", "APCN-2")
 

@@ -28,8 +28,8 @@ import httpx
 
 from cablewatch.collectors.exporter import rtt_quantile_promql
 from cablewatch.config import load_default
+from cablewatch.harness.stack import CABLEWATCH, agent_config, agents, influxd, prometheus
 from cablewatch.lab import manager
-from cablewatch.lab.stack import CABLEWATCH, agent_config, agents, influxd, prometheus
 
 ABSOLUTE = ("histogram_quantile({q}, sum by (le, region, cable) "
             "(increase(cablewatch_rtt_seconds_bucket[{w}s])))")  # fmt: skip

@@ -6,7 +6,7 @@ topology's 27 paths (9 regions x 3 cables) at one round per --round-s (5 packets
 20 minutes a day). Then:
 
 1. raw_scan_s: the period's minutes read from the raw points, as the report would have to
-   without rollups (evaluator/sla_minutes.read_minutes, one day per query). Those minutes are
+   without rollups (collectors/read/minutes.read_minutes, one day per query). Those minutes are
    written back as the evaluator writes its rollups (measurement ``minute``).
 2. report_s: sea-retail's report over the period, end to end: rollups read, figures computed,
    charts drawn, the PDF printed (reports/produce.py).
@@ -29,10 +29,10 @@ from pathlib import Path
 import httpx
 
 from cablewatch.collectors.influx import InfluxQL
+from cablewatch.collectors.read.minutes import read_minutes
 from cablewatch.config import load
 from cablewatch.evaluator.points import minute_line, rollup_line
-from cablewatch.evaluator.sla_minutes import read_minutes
-from cablewatch.lab.stack import agent_config, influxd
+from cablewatch.harness.stack import agent_config, influxd
 from cablewatch.reports.period import span
 from cablewatch.reports.produce import produce
 from cablewatch.timefmt import utc_iso

@@ -36,8 +36,7 @@ from typing import Any
 
 from cablewatch.config import load_default
 from cablewatch.correlation.routes import RouteTracker, TraceSeen
-from cablewatch.lab import manager
-from cablewatch.lab.stack import (
+from cablewatch.harness.stack import (
     CABLEWATCH,
     active_alerts,
     agent_config,
@@ -47,7 +46,7 @@ from cablewatch.lab.stack import (
     free_port,
     influxd,
 )
-from cablewatch.probes.icmp import IcmpEngine
+from cablewatch.lab import manager
 from cablewatch.probes.result import ProbeResult
 from cablewatch.probes.spec import ProbeContext
 from cablewatch.probes.traceroute import TraceSettings, attributed, trace
@@ -58,8 +57,7 @@ async def ours(topology: Topology, ns: str, target: str, labels: dict[str, str])
     """One trace from namespace ``ns``, attributed (names off: the hosts file is the lab
     namespace's, which an in-process trace does not see; prefixes attribute alone)."""
     result = await trace(target, TraceSettings(), netns=ns, labels=labels, names=False)
-    async with IcmpEngine(netns=ns) as engine:
-        return attributed(result, ProbeContext(engine, topology))
+    return attributed(result, ProbeContext(netns=ns, topology=topology))
 
 
 def reference(ns: str, target: str) -> tuple[list[str], float]:

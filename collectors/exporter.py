@@ -1,43 +1,28 @@
 """The agent's Prometheus metrics: one registry per agent process, no module-level metrics.
 
-RTTs go into two histograms, in seconds:
+Every protocol's rounds (by status) and the phases of its last probe are series of their own
+here; a protocol's own series (ICMP's RTT histograms and packet counters, the time to first
+token) are declared by its spec (``metrics``) and fed by it (``observe``, one path's series at
+a time): adding a protocol adds its series without a line here. Buckets: probes/buckets.py.
 
-- ``cablewatch_rtt_seconds``: exponential buckets (as smokeping_prober), four per octave
-  (factor 2^(1/4), 100 us to 26 s, 73 buckets): any RTT, within about 10 %; the SLA rules use
-  it (a bad minute's median against an objective of tens of ms).
-- ``cablewatch_rtt_excess_seconds``: the RTT above the path's physics floor
-  (``cablewatch_path_floor_seconds``), in buckets that are fine where RTTs live: 0.25 ms wide up
-  to 5 ms above the floor, 0.5 ms up to 20 ms, then four per octave to 24 s (91 buckets). A
-  path's RTT quantile is its floor plus the excess quantile, within half a millisecond
-  (``histogram_quantile`` interpolates inside one bucket; ../shared/environment.md), where the
-  absolute buckets miss a 30 ms median by up to 2.5 ms. Cost: 93 more series per path.
-
-- ``cablewatch_ttft_seconds``: the ``ttft`` probe's time to first token, in the RTT buckets
-  (within about 10 %); the TTFT objective's rule uses it.
-
-Quantiles are left to Prometheus (recording rules in deploy/prometheus/, dashboards).
-Last-round gauges and sent/received counters beside them, and the agent's self-health.
+Quantiles are left to Prometheus (recording rules in deploy/prometheus/, dashboards). Beside
+the probes' series: the agent's self-health (schedule lag, skipped rounds, spool, sink).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
-from cablewatch.collectors.histograms import HistogramChild, HistogramFamily
+from cablewatch.collectors.histograms import HistogramFamily
+from cablewatch.probes.registry import PROBES
 from cablewatch.probes.result import ProbeResult
+from cablewatch.probes.spec import Metric
 
-__all__ = ["EXCESS_BUCKETS", "RTT_BUCKETS", "AgentMetrics", "rtt_quantile_promql"]
+__all__ = ["AgentMetrics", "rtt_quantile_promql"]
 
-RTT_BUCKETS = tuple(round(0.0001 * 2 ** (i / 4), 9) for i in range(73))  # 100 us .. 30.7 s
-EXCESS_BUCKETS = (
-    *(round(0.00025 * i, 9) for i in range(1, 21)),  # 0.25 ms steps to 5 ms
-    *(round(0.005 + 0.0005 * i, 9) for i in range(1, 31)),  # 0.5 ms steps to 20 ms
-    *(round(0.02 * 2 ** (i / 4), 9) for i in range(1, 42)),  # four per octave to 24 s
-)
 _PATH = ("region", "cable", "target")
 
 
@@ -50,18 +35,43 @@ def rtt_quantile_promql(q: float, window: str, by: str = "region, cable") -> str
     )
 
 
-@dataclass(slots=True)
-class _IcmpPath:
-    rtt: HistogramChild
-    excess: HistogramChild | None
-    """None: the path has no floor (not in the topology)."""
-    floor_ms: float
-    sent: Any
-    received: Any
-    loss: Any
-    min: Any
-    median: Any
-    max: Any
+class _PathSeries:
+    """One path's series of one protocol's metrics (the spec's ``PathMetrics``), each child
+    looked up once: ``labels()`` (locks, validation) cost more per round than the rest of the
+    exporter at 1,000 targets."""
+
+    __slots__ = ("_children", "_families", "_labels", "floor_ms")
+
+    def __init__(self, families: Mapping[str, Any], labels: tuple[str, ...],
+                 floor_ms: float | None) -> None:  # fmt: skip
+        self._families = families
+        self._labels = labels
+        self._children: dict[tuple[str, tuple[str, ...]], Any] = {}
+        self.floor_ms = floor_ms
+
+    def _child(self, name: str, extra: tuple[str, ...]) -> Any:
+        key = (name, extra)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self._families[name].labels(*self._labels, *extra)
+        return child
+
+    def observe(self, name: str, value: float, *extra: str) -> None:
+        self._child(name, extra).observe(value)
+
+    def inc(self, name: str, value: float, *extra: str) -> None:
+        self._child(name, extra).inc(value)
+
+    def set(self, name: str, value: float, *extra: str) -> None:
+        self._child(name, extra).set(value)
+
+
+def _family(m: Metric, registry: CollectorRegistry) -> Any:
+    labels = (*_PATH, *m.extra)
+    if m.kind == "histogram":
+        return HistogramFamily(m.name, m.help, labels, m.buckets, registry)
+    kind = Counter if m.kind == "counter" else Gauge
+    return kind(m.name, m.help, labels, registry=registry)
 
 
 class AgentMetrics:
@@ -76,38 +86,11 @@ class AgentMetrics:
         """Each metric's child per label values, as ``labels()`` gave it: that lookup (locks,
         validation) cost more per round than the rest of the exporter at 1,000 targets."""
         self.floors_ms = dict(floors_ms or {})
-        self._icmp: dict[tuple[str, str, str], _IcmpPath] = {}
-        self.excess = HistogramFamily(
-            "cablewatch_rtt_excess_seconds", "Round-trip time of each ICMP echo reply above "
-            "the path's physics floor.", _PATH, EXCESS_BUCKETS, r,
-        )  # fmt: skip
-        self.floor = Gauge(
-            "cablewatch_path_floor_seconds", "The path's physics floor: 2 x km x 4.9 us.", _PATH,
-            registry=r,
-        )  # fmt: skip
-        self.rtt = HistogramFamily(
-            "cablewatch_rtt_seconds", "Round-trip time of each ICMP echo reply.", _PATH,
-            RTT_BUCKETS, r,
-        )  # fmt: skip
-        self.ttft = HistogramFamily(
-            "cablewatch_ttft_seconds", "Time to first token of the streaming LLM API (ttft "
-            "probe: from the start of the connection).", _PATH, RTT_BUCKETS, r,
-        )  # fmt: skip
-        self.sent = Counter("cablewatch_ping_sent", "ICMP echo requests sent.", _PATH, registry=r)
-        self.received = Counter(
-            "cablewatch_ping_received", "ICMP echo replies received in time.", _PATH, registry=r
-        )
+        self._families = {m.name: _family(m, r) for spec in PROBES.values() for m in spec.metrics}
+        self._paths: dict[tuple[str, tuple[str, str, str]], _PathSeries] = {}
         self.rounds = Counter(
             "cablewatch_probe_rounds", "Probe rounds made, by protocol and status.",
             (*_PATH, "protocol", "status"), registry=r,
-        )  # fmt: skip
-        self.last_loss = Gauge(
-            "cablewatch_last_round_loss_ratio", "Loss of the last ICMP round (0-1).", _PATH,
-            registry=r,
-        )  # fmt: skip
-        self.last_rtt = Gauge(
-            "cablewatch_last_round_rtt_seconds", "RTT statistic of the last ICMP round.",
-            (*_PATH, "stat"), registry=r,
         )  # fmt: skip
         self.phase = Gauge(
             "cablewatch_probe_phase_seconds", "Duration of each phase of the last probe.",
@@ -146,24 +129,6 @@ class AgentMetrics:
     def serve(self, host: str, port: int) -> None:
         start_http_server(port, addr=host, registry=self.registry)
 
-    def _icmp_path(self, path: tuple[str, str, str]) -> _IcmpPath:
-        """The ICMP metrics of one path, looked up once (ten lookups a round otherwise)."""
-        floor = self.floors_ms.get(path[:2])
-        if floor is not None:
-            self._child(self.floor, *path).set(floor / 1000.0)
-        b = self._icmp[path] = _IcmpPath(
-            rtt=self._child(self.rtt, *path),
-            excess=self._child(self.excess, *path) if floor is not None else None,
-            floor_ms=floor or 0.0,
-            sent=self._child(self.sent, *path),
-            received=self._child(self.received, *path),
-            loss=self._child(self.last_loss, *path),
-            min=self._child(self.last_rtt, *path, "min"),
-            median=self._child(self.last_rtt, *path, "median"),
-            max=self._child(self.last_rtt, *path, "max"),
-        )
-        return b
-
     def _child(self, metric: Any, *labels: str) -> Any:
         """``metric.labels(*labels)``, looked up once."""
         key = (id(metric), labels)
@@ -178,23 +143,14 @@ class AgentMetrics:
             result.labels.get("cable", ""),
             result.address or result.target,
         )
-        self._child(self.rounds, *path, result.protocol, result.status).inc()
-        if result.summary is not None:  # a round of packets (ICMP)
-            s = result.summary
-            b = self._icmp.get(path) or self._icmp_path(path)
-            floor = b.floor_ms
-            for rtt in result.rtts_ms:
-                if rtt is not None:
-                    b.rtt.observe(rtt / 1000.0)
-                    if b.excess is not None:
-                        b.excess.observe(max(0.0, rtt - floor) / 1000.0)
-            b.sent.inc(s.sent)
-            b.received.inc(s.received)
-            b.loss.set(s.loss_pct / 100.0)
-            for gauge, value in ((b.min, s.min_ms), (b.median, s.median_ms), (b.max, s.max_ms)):
-                if value is not None:
-                    gauge.set(value / 1000.0)
+        protocol = result.protocol
+        self._child(self.rounds, *path, protocol, result.status).inc()
         for phase, ms in result.phases_ms.items():
-            self._child(self.phase, *path, result.protocol, phase).set(ms / 1000.0)
-        if result.protocol == "ttft" and (ttft_ms := result.phases_ms.get("ttft")) is not None:
-            self._child(self.ttft, *path).observe(ttft_ms / 1000.0)
+            self._child(self.phase, *path, protocol, phase).set(ms / 1000.0)
+        observe = PROBES[protocol].observe
+        if observe is not None:
+            series = self._paths.get((protocol, path))
+            if series is None:
+                series = self._paths[(protocol, path)] = _PathSeries(
+                    self._families, path, self.floors_ms.get(path[:2]))  # fmt: skip
+            observe(result, series)

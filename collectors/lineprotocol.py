@@ -44,7 +44,7 @@ from collections.abc import Mapping
 
 from cablewatch.probes.registry import spec
 from cablewatch.probes.result import ProbeResult
-from cablewatch.probes.spec import FieldValue
+from cablewatch.values import FieldValue
 
 __all__ = ["escape_key", "escape_measurement", "escape_string", "line", "result_lines"]
 

@@ -12,6 +12,7 @@ import ipaddress
 import re
 from collections.abc import Collection
 
+from cablewatch.probes import icmp, traceroute
 from cablewatch.schema import Num, Str, Table
 from cablewatch.topology import physics
 from cablewatch.topology.model import (
@@ -27,7 +28,8 @@ from cablewatch.topology.model import (
 
 __all__ = ["read_topology"]
 
-_SERVICE_PROTOCOLS = ("trace",)
+_SERVICE_PROTOCOLS = (traceroute.SPEC.protocol,)
+"""What the service path may be probed with: its route is what a customer takes."""
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$")
 
 
@@ -77,7 +79,7 @@ def _landing_station(t: Table | None, protocols: Collection[str]) -> LandingStat
         lat,
         lon,
         service or "",
-        tuple(service_protocols or (["trace"] if service else [])),
+        tuple(service_protocols or (_SERVICE_PROTOCOLS if service else ())),
     )
 
 
@@ -218,6 +220,6 @@ def _targets(
             t.problem("regions", f"unknown region {unknown[0]!r} (known: {', '.join(region_ids)})")
         if cable is None or address is None or unknown:
             continue
-        out.append(Target(cable.name, address, tuple(listed or ["icmp"]),
+        out.append(Target(cable.name, address, tuple(listed or [icmp.SPEC.protocol]),
                           tuple(regions or sorted(region_ids))))  # fmt: skip
     return out

@@ -24,6 +24,7 @@ from cablewatch.correlation.classify import PathKey, PathStatus
 from cablewatch.correlation.detector import PathDetector, Round
 from cablewatch.correlation.events import Event
 from cablewatch.failover.score import MIN_ROUNDS, Score, path_stats, score
+from cablewatch.probes import icmp
 from cablewatch.timefmt import utc_iso
 
 __all__ = ["Detection"]
@@ -39,7 +40,7 @@ class Detection:
         probe, settings = config.probe, config.detection
         self.stale_s = settings.stale_for(probe.interval_s, probe.timeout_s)
         topology = config.topology
-        probed = {(r, t.cable) for t in topology.targets if "icmp" in t.protocols
+        probed = {(r, t.cable) for t in topology.targets if icmp.SPEC.protocol in t.protocols
                   for r in t.regions}  # fmt: skip
         self.detectors = {
             (region.id, cable): PathDetector(path.floor_rtt_ms, settings)

@@ -9,8 +9,8 @@ from cablewatch.collectors.lineprotocol import line
 from cablewatch.correlation.events import Event
 from cablewatch.correlation.routes import RouteChange
 from cablewatch.failover.engine import Recommendation
-from cablewatch.probes.spec import FieldValue
 from cablewatch.sla.evaluate import Minute, SlaStatus
+from cablewatch.values import FieldValue
 
 __all__ = [
     "event_line",

@@ -35,12 +35,12 @@ from cablewatch.aio import wait_event
 from cablewatch.alerting import impact
 from cablewatch.alerting.alertmanager import AlertmanagerClient, summary
 from cablewatch.collectors.influx import InfluxQL, Writer
+from cablewatch.collectors.read.rounds import rounds, service_traces
 from cablewatch.config import Config
 from cablewatch.correlation.classify import SCOPES, PathKey, PathStatus, classify
 from cablewatch.correlation.events import Event, EventTracker, Transition
 from cablewatch.correlation.routes import RouteChange, RouteTracker
 from cablewatch.errors import SinkError
-from cablewatch.evaluator import reader
 from cablewatch.evaluator.detection import Detection
 from cablewatch.evaluator.metrics import PATH_STATE, EvaluatorMetrics
 from cablewatch.evaluator.outbox import EventRecord, Outbox
@@ -49,6 +49,7 @@ from cablewatch.evaluator.record import InputRecord
 from cablewatch.evaluator.sla_minutes import SlaMinutes
 from cablewatch.failover.engine import FailoverEngine, Recommendation
 from cablewatch.failover.score import FIRST_CHOICE_ROUNDS
+from cablewatch.probes import traceroute
 from cablewatch.sla.evaluate import ANY_CABLE, SlaStatus
 from cablewatch.timefmt import utc_iso
 
@@ -112,24 +113,24 @@ class Evaluator:
         """Learn the baselines from recent history; returns the rounds read."""
         span_s = (self.config.detection.baseline_rounds * self.config.probe.interval_s
                   + self.detection.stale_s)  # fmt: skip
-        rounds = await reader.rounds(self.ql, int((self.clock() - span_s) * 1e9))
-        for rnd in rounds:
+        found = await rounds(self.ql, int((self.clock() - span_s) * 1e9))
+        for rnd in found:
             self.detection.observe(rnd)
-        for t in await reader.service_traces(self.ql, self._trace_window_ns(self.clock())):
+        for t in await service_traces(self.ql, self._trace_window_ns(self.clock())):
             self._trace_seen_s[t.region] = t.time_s
             self.routes.observe(t)  # learn each region's route; nothing is raised
-        return len(rounds)
+        return len(found)
 
     def _trace_window_ns(self, now_s: float) -> int:
-        interval = self.config.probe.protocols["trace"].interval_s
+        interval = self.config.probe.protocols[traceroute.SPEC.protocol].interval_s
         return int((now_s - max(120.0, 3 * interval)) * 1e9)
 
     async def detect(self) -> list[Transition]:
         """One detection pass: read, judge, classify, track; record what changed."""
         now = self.clock()
-        rounds = await reader.rounds(self.ql, int((now - self.detection.stale_s) * 1e9))
+        found = await rounds(self.ql, int((now - self.detection.stale_s) * 1e9))
         self.metrics.last_poll.set(now)
-        taken = [rnd for rnd in rounds if self.detection.observe(rnd)]
+        taken = [rnd for rnd in found if self.detection.observe(rnd)]
         if self.record is not None:
             self.record.write(now, taken)
         self.detection.agree(now)
@@ -191,7 +192,7 @@ class Evaluator:
                 rec.event.resolved_s = now
                 self.outbox.closed(rec.event.id, rec.evidence)
                 del self.route_events[region]
-        for t in await reader.service_traces(self.ql, self._trace_window_ns(now)):
+        for t in await service_traces(self.ql, self._trace_window_ns(now)):
             if t.time_s <= self._trace_seen_s.get(t.region, 0.0):
                 continue
             self._trace_seen_s[t.region] = t.time_s
@@ -202,7 +203,7 @@ class Evaluator:
     def _explained_by(self, change: RouteChange) -> EventRecord | None:
         """The fault event that explains ``change``: the route left the event's cable while the
         event was open, or came back to it within route_hold_s of its repair."""
-        margin = self.config.probe.protocols["trace"].interval_s
+        margin = self.config.probe.protocols[traceroute.SPEC.protocol].interval_s
         hold = self.config.evaluator.route_hold_s
         for rec in [*self.outbox.records.values(), *reversed(self.faults_resolved)]:
             ev = rec.event

@@ -15,46 +15,20 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from cablewatch.collectors.influx import InfluxQL
+from cablewatch.collectors.read.minutes import (
+    read_minutes,
+    rolled_up,
+    rtt_p95_per_path,
+    ttft_p95_per_path,
+)
 from cablewatch.config import Config
 from cablewatch.correlation.classify import PathKey
-from cablewatch.evaluator import reader
 from cablewatch.evaluator.points import minute_line, rollup_line
 from cablewatch.sla.evaluate import Minute, SlaStatus, evaluate_path, evaluate_region
 
-__all__ = ["LATE_S", "SlaMinutes", "read_minutes"]
+__all__ = ["SlaMinutes"]
 
-LATE_S = 600
-"""Re-read the last 10 minutes from the raw points at every pass: late points."""
 _DAY_NS = 86400 * 10**9
-
-
-async def read_minutes(
-    ql: InfluxQL,
-    start_ns: int,
-    end_ns: int,
-    *,
-    rolled: tuple[int, int] | None,
-    regions: Collection[str] | None = None,
-) -> tuple[dict[PathKey, dict[int, Minute]], tuple[int, int]]:
-    """Every path's minutes in [start_ns, end_ns): from the rollups where ``rolled`` (their
-    span [from, until)) holds them, less the late margin at its end; from the raw points
-    elsewhere, a day per query. Returns them and the span read from the rollups."""
-    out: dict[PathKey, dict[int, Minute]] = {}
-    lo = hi = start_ns
-    if rolled is not None:
-        lo = min(end_ns, max(start_ns, rolled[0]))
-        hi = min(end_ns, max(lo, rolled[1] - LATE_S * 10**9))
-    if hi > lo:
-        for key, minutes in (await reader.rollups(ql, lo, hi, regions)).items():
-            out.setdefault(key, {}).update(minutes)
-    for a, b in ((start_ns, lo), (hi, end_ns)):
-        chunk = a
-        while chunk < b:
-            upto = min(chunk + _DAY_NS, b)
-            for key, minutes in (await reader.minutes(ql, chunk, upto, regions)).items():
-                out.setdefault(key, {}).update(minutes)
-            chunk = upto
-    return out, (lo, hi)
 
 
 class SlaMinutes:
@@ -73,7 +47,7 @@ class SlaMinutes:
             return
         start_ns = end_ns - max(p.period_days for p in policies) * _DAY_NS
         if self.rolled is None:
-            self.rolled = await reader.rolled_up(ql) or (start_ns, start_ns)
+            self.rolled = await rolled_up(ql) or (start_ns, start_ns)
         fresh, (lo, hi) = await read_minutes(ql, start_ns, end_ns, rolled=self.rolled)
         for key, minutes in fresh.items():
             self.minutes.setdefault(key, {}).update(minutes)
@@ -99,10 +73,9 @@ class SlaMinutes:
             w = policy.objective_window_s
             since = end_ns - w * 10**9
             if w not in p95:
-                p95[w] = await reader.p95_per_path(ql, since, end_ns)
+                p95[w] = await rtt_p95_per_path(ql, since, end_ns)
             if policy.ttft_p95_ms is not None and w not in ttft:
-                ttft[w] = await reader.p95_per_path(ql, since, end_ns, measurement="ttft",
-                                                    field="ttft_ms")  # fmt: skip
+                ttft[w] = await ttft_p95_per_path(ql, since, end_ns)  # fmt: skip
         windows = self.config.maintenance
         out: list[SlaStatus] = []
         for policy in self.config.slas:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cablewatch.correlation.classify import PathStatus
-from cablewatch.probes.stats import percentile
+from cablewatch.values import percentile
 
 __all__ = ["FIRST_CHOICE_ROUNDS", "MIN_ROUNDS", "PathStats", "Score", "path_stats", "score"]
 

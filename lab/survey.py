@@ -9,7 +9,7 @@ import asyncio
 import time
 from typing import Any
 
-from cablewatch.probes.icmp import IcmpEngine
+from cablewatch.probes.icmp_engine import IcmpEngine
 from cablewatch.probes.result import ProbeResult, Status
 from cablewatch.probes.stats import summarize
 

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from cablewatch.errors import CablewatchError
 from cablewatch.probes.http import parse_url
-from cablewatch.probes.icmp import IcmpEngine, icmp_probe
+from cablewatch.probes.icmp import icmp_probe
+from cablewatch.probes.icmp_engine import IcmpEngine
 from cablewatch.probes.registry import spec
 from cablewatch.probes.result import ProbeResult
 from cablewatch.probes.settings import ProbeSettings
-from cablewatch.probes.spec import ProbeContext
+from cablewatch.probes.spec import ProbeContext, ProbeJob
 from cablewatch.probes.traceroute import TraceSettings
 from cablewatch.probes.ttft import TtftSettings, ttft_round
 from cablewatch.topology.model import Topology
@@ -39,21 +40,6 @@ __all__ = [
 def exit_code(results: Sequence[ProbeResult]) -> int:
     """0 when every probe succeeded, 1 when any failed (full loss included)."""
     return 0 if results and all(r.success for r in results) else 1
-
-
-@dataclass(frozen=True, slots=True)
-class ProbeJob:
-    """One protocol against one target address, from one region over one cable."""
-
-    protocol: str
-    address: str
-    labels: dict[str, str]
-    interval_s: float
-
-    @property
-    def series(self) -> str:
-        return "|".join((self.protocol, self.labels["region"], self.labels["cable"] or "service",
-                         self.address))  # fmt: skip
 
 
 def region_jobs(
@@ -112,8 +98,7 @@ async def probe_region(
     """Probe every target of ``region`` (over one cable, or all) with each of its protocols;
     results are labelled region / cable / station."""
     jobs = region_jobs(topology, settings, region, cable)
-    async with IcmpEngine() as engine:
-        ctx = ProbeContext(engine, topology)
+    async with ProbeContext(topology=topology) as ctx:
         return list(await asyncio.gather(*(run_job(j, ctx, settings) for j in jobs)))
 
 
@@ -129,8 +114,7 @@ async def trace_region(
         if key not in seen:
             seen.add(key)
             jobs.append(ProbeJob("trace", job.address, job.labels, job.interval_s))
-    async with IcmpEngine() as engine:
-        ctx = ProbeContext(engine, topology)
+    async with ProbeContext(topology=topology) as ctx:
         return list(await asyncio.gather(*(run_job(j, ctx, settings) for j in jobs)))
 
 
@@ -139,8 +123,7 @@ async def trace_targets(
 ) -> list[ProbeResult]:
     """Trace ad-hoc targets (attributed to cables when a topology is given)."""
     jobs = [ProbeJob("trace", t, {}, 0.0) for t in targets]
-    async with IcmpEngine() as engine:
-        ctx = ProbeContext(engine, topology)
+    async with ProbeContext(topology=topology) as ctx:
         return list(await asyncio.gather(*(run_job(j, ctx, settings) for j in jobs)))
 
 
@@ -177,8 +160,7 @@ async def ttft_region(
     async def rounds(job: ProbeJob, ctx: ProbeContext) -> list[ProbeResult]:
         return [await run_job(job, ctx, settings) for _ in range(count)]
 
-    async with IcmpEngine() as engine:
-        ctx = ProbeContext(engine, topology)
+    async with ProbeContext(topology=topology) as ctx:
         per_job = await asyncio.gather(*(rounds(j, ctx) for j in seen.values()))
     return [r for results in per_job for r in results]
 

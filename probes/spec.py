@@ -9,14 +9,14 @@ protocol is one new file and one line there.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, cast
 
 from cablewatch.probes.result import ProbeResult
+from cablewatch.values import FieldValue
 
 if TYPE_CHECKING:
-    from cablewatch.probes.icmp import IcmpEngine
     from cablewatch.schema import Table
     from cablewatch.topology.model import Topology
 
@@ -27,15 +27,17 @@ __all__ = [
     "CommonProbe",
     "FieldValue",
     "Fields",
+    "Metric",
+    "PathMetrics",
     "Point",
     "ProbeContext",
+    "ProbeJob",
     "ProbeSpec",
     "common_fields",
     "ms_cell",
 ]
 
 S = TypeVar("S")
-FieldValue = float | int | bool | str
 DEFAULT_INTERVAL_S = 10.0
 DEFAULT_TIMEOUT_S = 2.0
 Fields = Mapping[str, FieldValue | None]
@@ -78,11 +80,74 @@ class CommonProbe:
 
 @dataclass(slots=True)
 class ProbeContext:
-    """What probes of one process share: the ICMP engine's sockets (and its namespace), and
-    the topology, against which traces are attributed to cables."""
+    """What the probes of one process share: the network namespace they probe from (None: this
+    one), the topology (traces are attributed to cables against it), and what a protocol keeps
+    open between probes (the ICMP engine's sockets), made on first use by :meth:`shared` and
+    closed with the context."""
 
-    icmp: IcmpEngine
+    netns: str | None = None
     topology: Topology | None = None
+    _shared: dict[str, Any] = field(default_factory=dict)
+
+    def shared(self, key: str, make: Callable[[], S]) -> S:
+        """The context's one ``key`` resource, made by ``make`` the first time."""
+        found = self._shared.get(key)
+        if found is None:
+            found = self._shared[key] = make()
+        return cast(S, found)
+
+    def close(self) -> None:
+        for resource in self._shared.values():
+            resource.close()
+        self._shared.clear()
+
+    async def __aenter__(self) -> ProbeContext:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeJob:
+    """One protocol against one target address, from one region over one cable."""
+
+    protocol: str
+    address: str
+    labels: dict[str, str]
+    interval_s: float
+
+    @property
+    def series(self) -> str:
+        return "|".join((self.protocol, self.labels["region"], self.labels["cable"] or "service",
+                         self.address))  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """A Prometheus family a protocol's results feed, one series per path (labels region,
+    cable, target, then ``extra``); collectors/exporter.py registers it and hands each path's
+    series to the protocol's ``observe``."""
+
+    name: str
+    kind: Literal["histogram", "counter", "gauge"]
+    help: str
+    buckets: tuple[float, ...] = ()
+    """A histogram's upper bounds."""
+    extra: tuple[str, ...] = ()
+
+
+class PathMetrics(Protocol):
+    """One path's series of the protocol's metrics (by name), as ``observe`` gets them."""
+
+    floor_ms: float | None
+    """The path's physics floor; None when the topology does not know the path."""
+
+    def observe(self, name: str, value: float, *extra: str) -> None: ...
+
+    def inc(self, name: str, value: float, *extra: str) -> None: ...
+
+    def set(self, name: str, value: float, *extra: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +162,21 @@ class ProbeSpec:
     columns: tuple[Column, ...]
     floor_rtt: Callable[[ProbeResult], float | None] | None = None
     """For protocols that measure a round trip: the RTT to set against the physics floor."""
+    run_many: (
+        Callable[[ProbeContext, Sequence[tuple[str, dict[str, str]]], Any],
+                 Awaitable[list[ProbeResult]]]
+        | None
+    ) = None  # fmt: skip
+    """(context, [(address, labels)], settings) -> a result each, in order: the protocol probes
+    many targets at once for less than one at a time (ICMP: one pass of packets, one future),
+    so an agent probes whatever of it is due together, on one clock (agent/batches.py)."""
+    start: Callable[[ProbeContext], str] | None = None
+    """Opens what the protocol keeps open (may raise: a missing privilege is told at start,
+    not at the first round); returns a line for the log."""
+    metrics: tuple[Metric, ...] = ()
+    """The protocol's own Prometheus series (beside every protocol's rounds and phases)."""
+    observe: Callable[[ProbeResult, PathMetrics], None] | None = None
+    """Feeds one result to its path's series of ``metrics``."""
 
 
 def common_fields(result: ProbeResult) -> dict[str, FieldValue | None]:

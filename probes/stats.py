@@ -18,7 +18,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-__all__ = ["RttSummary", "mean_abs_ipdv", "percentile", "rfc3550_jitter", "summarize"]
+from cablewatch.values import percentile
+
+__all__ = ["RttSummary", "mean_abs_ipdv", "rfc3550_jitter", "summarize"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,19 +54,6 @@ class RttSummary:
             "maximum_response_ms": self.max_ms,
             "standard_deviation_ms": self.stddev_ms,
         }
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Linear-interpolated percentile (NumPy's default, "linear"); ``q`` in [0, 100]."""
-    if not values:
-        raise ValueError("percentile of no values")
-    if not 0.0 <= q <= 100.0:
-        raise ValueError(f"q must be in [0, 100], got {q}")
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100.0
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
 def rfc3550_jitter(rtts_ms: Sequence[float | None]) -> float | None:

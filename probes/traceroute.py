@@ -43,12 +43,15 @@ from cablewatch.probes.spec import (
     common_fields,
     ms_cell,
 )
-from cablewatch.probes.stats import percentile
 from cablewatch.probes.targets import ResolveFailure, resolve
 from cablewatch.schema import Int, Num, Str, Table
 from cablewatch.topology.attribution import HopSeen, attribute
+from cablewatch.values import percentile
 
-__all__ = ["SPEC", "TraceSettings", "trace"]
+__all__ = ["MEASUREMENT", "SPEC", "TraceSettings", "trace"]
+
+MEASUREMENT = "trace"
+"""One point per trace (route_cable, hops, reached, ...); ``trace_hop``: one per hop."""
 
 _SOL_RAW = 255
 _ICMP_FILTER = 1
@@ -353,7 +356,7 @@ async def _run(ctx: ProbeContext, address: str, s: TraceSettings, labels: dict[s
     # Traces of many targets start together on an agent's schedule; a little jitter keeps
     # their bursts from lining up at the first router.
     await asyncio.sleep(random.uniform(0, 0.05))
-    result = await trace(address, s, netns=ctx.icmp.netns, labels=labels)
+    result = await trace(address, s, netns=ctx.netns, labels=labels)
     return attributed(result, ctx)
 
 
@@ -363,7 +366,7 @@ def _points(result: ProbeResult) -> list[Point]:
     fields: dict[str, FieldValue | None] = common_fields(result)
     if tr is None:  # it failed before a packet left (a name that does not resolve)
         fields |= {"reached": False, "hop_count": 0, "route_cable": "unknown", "hops": ""}
-        return [Point("trace", fields)]
+        return [Point(MEASUREMENT, fields)]
     last = tr.hops[-1] if tr.hops and tr.reached else None
     fields |= {  # reached, route_cable and hops are always there: readers wait for them
         "mode": tr.mode,
@@ -376,7 +379,7 @@ def _points(result: ProbeResult) -> list[Point]:
         "wet_to_ttl": tr.wet[1] if tr.wet else None,
         "wet_jump_ms": tr.wet_jump_ms,
     }
-    points = [Point("trace", fields)]
+    points = [Point(MEASUREMENT, fields)]
     for h in tr.hops:
         got = h.received
         points.append(Point("trace_hop", {

@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from cablewatch.probes import kernel_clock
+from cablewatch.probes.buckets import RTT_BUCKETS
 from cablewatch.probes.result import ProbeResult
 from cablewatch.probes.spec import (
     DEFAULT_INTERVAL_S,
@@ -37,6 +38,8 @@ from cablewatch.probes.spec import (
     Column,
     CommonProbe,
     FieldValue,
+    Metric,
+    PathMetrics,
     Point,
     ProbeContext,
     ProbeSpec,
@@ -47,7 +50,18 @@ from cablewatch.probes.targets import ResolveFailure, host_port, resolve
 from cablewatch.probes.tcp import classify_os_error, timed_connect
 from cablewatch.schema import Int, Num, Str, Table
 
-__all__ = ["SPEC", "TtftResult", "TtftSettings", "floor_ms", "ttft_probe", "ttft_round"]
+__all__ = [
+    "MEASUREMENT",
+    "SPEC",
+    "TtftResult",
+    "TtftSettings",
+    "floor_ms",
+    "ttft_probe",
+    "ttft_round",
+]
+
+MEASUREMENT = "ttft"
+"""One point per request: its phases (``ttft_ms`` among them), tokens, status."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,11 +302,22 @@ def _points(result: ProbeResult) -> list[Point]:
     fields |= {f"{p}_ms": v for p, v in result.phases_ms.items()}
     fields["tokens"] = result.tokens
     fields["tokens_per_s"] = tokens_per_s(result)
-    return [Point("ttft", fields)]
+    return [Point(MEASUREMENT, fields)]
 
 
 def _phase(name: str, header: str) -> Column:
     return Column(header, lambda r: ms_cell(r.phases_ms.get(name)))
+
+
+_TTFT = "cablewatch_ttft_seconds"
+_TTFT_HELP = (
+    "Time to first token of the streaming LLM API (ttft probe: from the start of the connection)."
+)
+
+
+def _observe(result: ProbeResult, m: PathMetrics) -> None:
+    if (ttft_ms := result.phases_ms.get("ttft")) is not None:
+        m.observe(_TTFT, ttft_ms / 1000.0)
 
 
 SPEC = ProbeSpec(
@@ -310,4 +335,6 @@ SPEC = ProbeSpec(
         _phase("total", "total ms"),
         Column("error", lambda r: r.error, right=False),
     ),
+    metrics=(Metric(_TTFT, "histogram", _TTFT_HELP, RTT_BUCKETS),),
+    observe=_observe,
 )

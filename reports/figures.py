@@ -28,10 +28,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from cablewatch.probes.stats import percentile
+from cablewatch.collectors.read.records import StoredEvent, Switch
 from cablewatch.sla.evaluate import Minute, MinuteState, best_cable_states, path_states
 from cablewatch.sla.maintenance import MaintenanceWindow
 from cablewatch.sla.policy import SlaPolicy
+from cablewatch.values import percentile
 
 __all__ = [
     "Incident",
@@ -45,33 +46,6 @@ __all__ = [
 ]
 
 PathMinutes = Mapping[tuple[str, str], Mapping[int, Minute]]
-
-
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
-    """An event as the evaluator stored it (measurement ``event``)."""
-
-    id: str
-    scope: str
-    subject: str
-    cable: str
-    start_s: float
-    end_s: float | None
-    regions: tuple[str, ...]
-    severity: str = ""
-    customers: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Switch:
-    """A recommendation as stored (measurement ``recommendation``)."""
-
-    region: str
-    cable: str
-    previous: str | None
-    at_s: float
-    kind: str
-    reason: str
 
 
 @dataclass(slots=True)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Static checks: ruff (lint + format) and mypy --strict over the package, tests and benchmarks.
-# The repository root is the package `cablewatch` (pyproject maps it); mypy sees it through a
-# temporary link named `cablewatch`.
+# The quick check before every commit (under a minute here): ruff (lint + format), mypy
+# --strict over the package, tests and benchmarks, and the unit tests (no network, no server,
+# no root). The repository root is the package `cablewatch` (pyproject maps it); mypy sees it
+# through a temporary link named `cablewatch`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv=${CABLEWATCH_VENV:-$root/.venv}
@@ -15,3 +16,4 @@ ln -s "$root" "$link/cablewatch"
     | sed "s#^cablewatch/##"
 MYPYPATH="$link:$root/tests:$root/bench" "$venv/bin/mypy" --config-file "$root/pyproject.toml" \
     --explicit-package-bases tests bench scripts
+"$venv/bin/python" -m pytest -p no:cacheprovider -q -m unit

@@ -24,8 +24,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from cablewatch.harness.loop import closed_loop, recoveries, switches
 from cablewatch.lab import manager
-from cablewatch.lab.loop import closed_loop, recoveries, switches
 from cablewatch.timefmt import utc_iso
 
 out = Console(width=200)

@@ -29,8 +29,7 @@ from rich.table import Table
 from cablewatch.collectors.exporter import rtt_quantile_promql
 from cablewatch.collectors.influx import InfluxQL
 from cablewatch.collectors.settings import InfluxSink
-from cablewatch.lab import manager
-from cablewatch.lab.stack import (
+from cablewatch.harness.stack import (
     active_alerts,
     agent_config,
     agents,
@@ -41,6 +40,7 @@ from cablewatch.lab.stack import (
     prometheus,
     watch_alerts,
 )
+from cablewatch.lab import manager
 
 out = Console(width=200)
 CW = [sys.executable, "-m", "cablewatch"]

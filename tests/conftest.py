@@ -16,6 +16,14 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test is ``unit`` or ``integration`` by its folder (``-m unit`` picks the quick ones)."""
+    for item in items:
+        folder = item.path.parent.name
+        if folder in ("unit", "integration"):
+            item.add_marker(getattr(pytest.mark, folder))
+
+
 def require_root() -> None:
     """Namespace tests need root; in CI (which is root) they must never be skipped."""
     if os.geteuid() != 0:

@@ -12,7 +12,7 @@ from typing import Any
 
 from conftest import cablewatch_cmd
 
-from cablewatch.probes.icmp import IcmpEngine
+from cablewatch.probes.icmp_engine import IcmpEngine
 from cablewatch.probes.stats import summarize
 
 CABLES = ("ADC", "SJC", "APCN-2")

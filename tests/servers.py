@@ -1,5 +1,5 @@
 """Real servers on loopback for tests: HTTP(S), TCP listeners, DNS (dnslib), a silent UDP port,
-a webhook receiver (cablewatch.lab.receiver). Each runs in its own thread and stops when its
+a webhook receiver (cablewatch.harness.receiver). Each runs in its own thread and stops when its
 context exits."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from dnslib import QTYPE, RCODE, RR, A, DNSRecord
 from dnslib.server import BaseResolver, DNSServer
 
-from cablewatch.lab.receiver import Received, serving, webhook_receiver
+from cablewatch.harness.receiver import Received, serving, webhook_receiver
 
 __all__ = [
     "Received",

@@ -11,11 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import DATA, cablewatch_cmd
 from pipeline_helpers import influx_counts, spool_report
 from waiting import wait_until
 
-from cablewatch.lab.stack import free_port, influxd
+from cablewatch.harness.stack import free_port, influxd
+
+pytestmark = pytest.mark.servers
 
 
 def _config(tmp: Path, port: int) -> Path:

@@ -32,7 +32,7 @@ from conftest import cablewatch_cmd
 from lab_helpers import CABLES, Lab
 from pipeline_helpers import judged_against_stored
 
-from cablewatch.lab.stack import (
+from cablewatch.harness.stack import (
     Server,
     active_alerts,
     add_api,
@@ -45,7 +45,7 @@ from cablewatch.lab.stack import (
     wait_http,
 )
 
-pytestmark = pytest.mark.netns
+pytestmark = [pytest.mark.netns, pytest.mark.servers]
 
 NOISE_ROUNDS = 450
 LOSSY_ROUNDS = 200

@@ -1,4 +1,4 @@
-"""The agent's ICMP scheduler (agent/batches.py) on loopback: real packets, the agent's
+"""The agent's batch scheduler (agent/batches.py) with ICMP on loopback: real packets, the agent's
 drift-free schedule kept, late rounds skipped and counted, a failed record surfaced."""
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from cablewatch.agent.batches import IcmpBatches
-from cablewatch.probes.icmp import IcmpEngine, IcmpSettings
-from cablewatch.probes.jobs import ProbeJob
+from cablewatch.agent.batches import Batches
+from cablewatch.probes import icmp
+from cablewatch.probes.icmp import IcmpSettings
 from cablewatch.probes.result import ProbeResult
+from cablewatch.probes.spec import ProbeContext, ProbeJob
 
 INTERVAL_S = 0.2
 SLACK_MS = 40.0  # the 10 ms tick and a busy 2-core CI machine; a slot missed is 200 ms
@@ -58,10 +59,12 @@ async def _run(n: int, run_s: float, slow_first_batch_s: float = 0.0,
     def skipped(k: int) -> None:
         seen.skipped += k
 
-    async with IcmpEngine() as engine:
-        batches = IcmpBatches(list(zip(_jobs(n), firsts, strict=True)), engine,
-                              lambda: SETTINGS, record, lag=seen.lags.append,
-                              skipped=skipped)  # fmt: skip
+    async with ProbeContext() as ctx:
+        assert icmp.SPEC.run_many is not None
+        run_many = icmp.SPEC.run_many
+        batches = Batches(list(zip(_jobs(n), firsts, strict=True)),
+                          lambda targets: run_many(ctx, targets, SETTINGS), record,
+                          lag=seen.lags.append, skipped=skipped)  # fmt: skip
         stop = asyncio.Event()
         loop.call_later(run_s, stop.set)
         await batches.run(stop)

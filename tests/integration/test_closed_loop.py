@@ -1,4 +1,4 @@
-"""The closed loop in the lab (lab/loop.py): agents (ICMP every 0.2 s) -> InfluxDB ->
+"""The closed loop in the lab (harness/loop.py): agents (ICMP every 0.2 s) -> InfluxDB ->
 `cablewatch serve` (evaluator, failover, gateway API) -> a gateway stand-in in every region's
 namespace, which moves the region's route to the service address onto the recommended cable
 and measures the time to first token of the station's streaming API through it.
@@ -13,10 +13,10 @@ from __future__ import annotations
 import pytest
 from lab_helpers import Lab
 
+from cablewatch.harness.loop import LoopRun, closed_loop, recoveries, switches
 from cablewatch.lab import manager
-from cablewatch.lab.loop import LoopRun, closed_loop, recoveries, switches
 
-pytestmark = pytest.mark.netns
+pytestmark = [pytest.mark.netns, pytest.mark.servers]
 
 RECOVER_S = 10.0
 

@@ -36,7 +36,7 @@ from cablewatch.dashboards.build import build_all
 from cablewatch.dashboards.check import Query, queries
 from cablewatch.dashboards.live import Answer, Sources, run
 from cablewatch.dashboards.preview import draw
-from cablewatch.lab.stack import (
+from cablewatch.harness.stack import (
     add_api,
     agent_config,
     agents,
@@ -47,7 +47,7 @@ from cablewatch.lab.stack import (
     wait_http,
 )
 
-pytestmark = pytest.mark.netns
+pytestmark = [pytest.mark.netns, pytest.mark.servers]
 
 MODELS = build_all(load_default())
 VALUES = {"influxdb": "-", "prometheus": "-", "station": "shantou", "region": "singapore",

@@ -5,7 +5,11 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from cablewatch.lab.stack import need
+import pytest
+
+from cablewatch.harness.stack import need
+
+pytestmark = pytest.mark.servers
 
 PROM = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 

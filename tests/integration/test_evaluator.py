@@ -25,8 +25,10 @@ from cablewatch.config import Config, load
 from cablewatch.correlation.events import Transition
 from cablewatch.evaluator.record import read_record
 from cablewatch.evaluator.service import Evaluator
-from cablewatch.lab.stack import Server, active_alerts, agent_config, alertmanager, influxd
-from cablewatch.probes.spec import FieldValue
+from cablewatch.harness.stack import Server, active_alerts, agent_config, alertmanager, influxd
+from cablewatch.values import FieldValue
+
+pytestmark = pytest.mark.servers
 
 
 class Clock:

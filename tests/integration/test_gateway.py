@@ -31,7 +31,9 @@ from cablewatch.evaluator.view import EvaluatorView
 from cablewatch.gateway.api import OPERATOR, create_app
 from cablewatch.gateway.source import EvaluatorSource
 from cablewatch.gateway.webhooks import verify
-from cablewatch.lab.stack import agent_config, free_port, influxd
+from cablewatch.harness.stack import agent_config, free_port, influxd
+
+pytestmark = pytest.mark.servers
 
 TOKEN = "gw-token-0123456789"
 SECRET = "hmac-secret-abcdef"

@@ -15,7 +15,9 @@ import pytest
 from conftest import cablewatch_cmd
 from tls_helpers import ca_and_server
 
-from cablewatch.lab.stack import agent_config, evaluator, free_port, influxd
+from cablewatch.harness.stack import agent_config, evaluator, free_port, influxd
+
+pytestmark = pytest.mark.servers
 
 TOKEN = "tls-token-42"
 

@@ -1,4 +1,4 @@
-"""High availability in the lab (lab/ha.py): two `cablewatch serve` instances and two
+"""High availability in the lab (harness/ha.py): two `cablewatch serve` instances and two
 Alertmanager replicas in a gossip cluster; during an ADC cut one serve instance is killed at
 once, and the Alertmanager replica that notified the cable alert is killed after notifying.
 
@@ -11,10 +11,10 @@ from __future__ import annotations
 import pytest
 from lab_helpers import Lab
 
+from cablewatch.harness.ha import HaRun, cable_notifications, ha_run
 from cablewatch.lab import manager
-from cablewatch.lab.ha import HaRun, cable_notifications, ha_run
 
-pytestmark = pytest.mark.netns
+pytestmark = [pytest.mark.netns, pytest.mark.servers]
 
 API_GAP_S = 5.0
 

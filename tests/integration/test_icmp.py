@@ -12,7 +12,8 @@ from conftest import require_root
 from waiting import eventually
 
 from cablewatch.probes import icmp_wire
-from cablewatch.probes.icmp import IcmpEngine, icmp_probe, icmp_probes
+from cablewatch.probes.icmp import icmp_probe, icmp_probes
+from cablewatch.probes.icmp_engine import IcmpEngine
 
 
 def test_echo_packet_checksum_verifies() -> None:

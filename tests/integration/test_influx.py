@@ -15,7 +15,9 @@ from cablewatch.collectors.dbinit import init_database
 from cablewatch.collectors.influx import InfluxQL, InfluxV1Writer, InfluxV2Writer
 from cablewatch.collectors.settings import InfluxSink
 from cablewatch.errors import SinkError
-from cablewatch.lab.stack import influxd, victoria_metrics
+from cablewatch.harness.stack import influxd, victoria_metrics
+
+pytestmark = pytest.mark.servers
 
 NOW = time.time_ns()
 LINES = [

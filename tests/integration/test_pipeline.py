@@ -18,10 +18,11 @@ from lab_helpers import Lab
 from pipeline_helpers import influx_counts, spool_report
 from waiting import wait_until
 
-from cablewatch.collectors.exporter import RTT_BUCKETS, rtt_quantile_promql
-from cablewatch.lab.stack import Server, agent_config, agents, influxd, prometheus, start_agent
+from cablewatch.collectors.exporter import rtt_quantile_promql
+from cablewatch.harness.stack import Server, agent_config, agents, influxd, prometheus, start_agent
+from cablewatch.probes.buckets import RTT_BUCKETS
 
-pytestmark = pytest.mark.netns
+pytestmark = [pytest.mark.netns, pytest.mark.servers]
 
 
 @dataclass

@@ -27,9 +27,9 @@ from pipeline_helpers import spool_report
 from waiting import wait_until
 
 from cablewatch.agent.spool import Spool
-from cablewatch.lab.stack import agent_config
+from cablewatch.harness.stack import agent_config
 
-pytestmark = pytest.mark.netns
+pytestmark = [pytest.mark.netns, pytest.mark.servers]
 
 NOBODY = 65534
 OTHER = 65533  # another unprivileged user

@@ -32,10 +32,12 @@ from waiting import wait_until
 
 from cablewatch.collectors.lineprotocol import line
 from cablewatch.gateway.webhooks import verify
-from cablewatch.lab.stack import agent_config, evaluator, free_port, influxd, need, wait_http
+from cablewatch.harness.stack import agent_config, evaluator, free_port, influxd, need, wait_http
 from cablewatch.reports.figures import figures_digest
 from cablewatch.reports.period import previous_month
 from cablewatch.timefmt import utc_iso
+
+pytestmark = pytest.mark.servers
 
 OPERATOR, ACME, OTHER, SECRET = "op-token-1", "acme-token-2", "other-token-3", "hook-secret"
 STATION = "shantou"

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from cablewatch.lab.stack import need
+from cablewatch.harness.stack import need
+
+pytestmark = pytest.mark.servers
 
 UNITS = Path(__file__).resolve().parents[2] / "deploy" / "systemd"
 INSTALLED = "/opt/cablewatch/bin/cablewatch"

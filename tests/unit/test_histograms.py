@@ -8,8 +8,8 @@ import random
 import pytest
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
-from cablewatch.collectors.exporter import EXCESS_BUCKETS, RTT_BUCKETS
 from cablewatch.collectors.histograms import HistogramFamily
+from cablewatch.probes.buckets import EXCESS_BUCKETS, RTT_BUCKETS
 
 
 def _samples(registry: CollectorRegistry) -> list[str]:

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from cablewatch.probes.stats import mean_abs_ipdv, percentile, rfc3550_jitter, summarize
+from cablewatch.probes.stats import mean_abs_ipdv, rfc3550_jitter, summarize
+from cablewatch.values import percentile
 
 # 10, 12, lost, 11, 15 ms
 ROUND = [10.0, 12.0, None, 11.0, 15.0]

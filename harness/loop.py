@@ -19,8 +19,7 @@ from typing import Any
 
 from cablewatch.config import load
 from cablewatch.errors import CablewatchError
-from cablewatch.lab import manager
-from cablewatch.lab.stack import (
+from cablewatch.harness.stack import (
     CABLEWATCH,
     add_api,
     agent_config,
@@ -29,6 +28,7 @@ from cablewatch.lab.stack import (
     influxd,
     stopping,
 )
+from cablewatch.lab import manager
 
 __all__ = [
     "LoopRun",

@@ -1,9 +1,9 @@
-"""High availability in the lab: the closed loop (lab/loop.py) with two of everything central
+"""High availability in the lab: the closed loop (harness/loop.py) with two of everything central
 that can die, and one of each killed during a cable cut.
 
 - Two ``cablewatch serve`` instances (A and B) on the same InfluxDB, each posting its alerts
   to both Alertmanager replicas; every gateway stand-in asks A, and B when A does not answer.
-- Two Alertmanager replicas in a gossip cluster (lab/stack.py), each delivering to its own
+- Two Alertmanager replicas in a gossip cluster (harness/stack.py), each delivering to its own
   path of one webhook receiver (``/am-0``, ``/am-1``), so that who notified is known.
 
 Then: ADC cut; A is killed (SIGKILL) at once; the stand-ins on ADC must still move off it, now
@@ -29,10 +29,9 @@ from typing import Any
 
 import httpx
 
-from cablewatch.lab import manager
-from cablewatch.lab.loop import on_cable, read_records, standin_command, wait_for
-from cablewatch.lab.receiver import Post, Received, webhook_receiver
-from cablewatch.lab.stack import (
+from cablewatch.harness.loop import on_cable, read_records, standin_command, wait_for
+from cablewatch.harness.receiver import Post, Received, webhook_receiver
+from cablewatch.harness.stack import (
     CABLEWATCH,
     add_api,
     agent_config,
@@ -43,6 +42,7 @@ from cablewatch.lab.stack import (
     stopping,
     wait_http,
 )
+from cablewatch.lab import manager
 
 __all__ = ["PEER_TIMEOUT_S", "QUIET_S", "HaRun", "cable_notifications", "ha_run"]
 

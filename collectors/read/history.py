@@ -1,0 +1,56 @@
+"""What reports tell besides the minutes: the stored events and the recommendation changes,
+as the evaluator wrote them (measurements ``event`` and ``recommendation``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cablewatch.collectors.influx import InfluxQL
+from cablewatch.collectors.read.records import StoredEvent, Switch
+
+__all__ = ["LOOKBACK_S", "StoredEvent", "Switch", "events", "switches"]
+
+LOOKBACK_S = 31 * 86400
+"""Events that started up to this long before a period may still be open in it."""
+
+
+async def events(ql: InfluxQL, start_s: float, end_s: float) -> list[StoredEvent]:
+    q = (
+        'SELECT "event_id", "resolved_unix_s", "regions", "severity", "customers", "state" '
+        f'FROM "event" WHERE time >= {int((start_s - LOOKBACK_S) * 1e9)} '
+        f'AND time < {int(end_s * 1e9)} GROUP BY "scope", "subject", "cable"'
+    )
+    out = []
+    for s in await ql.query(q):
+        tags = s.get("tags") or {}
+        for values in s.get("values", []):
+            row: dict[str, Any] = dict(zip(s["columns"], values, strict=True))
+            out.append(StoredEvent(
+                id=row["event_id"] or "",
+                scope=tags.get("scope", ""),
+                subject=tags.get("subject", ""),
+                cable=tags.get("cable", ""),
+                start_s=row["time"] / 1e9,
+                end_s=row["resolved_unix_s"],
+                regions=tuple(r for r in (row["regions"] or "").split(",") if r),
+                severity=row["severity"] or "",
+                customers=tuple(c for c in (row["customers"] or "").split(",") if c),
+            ))  # fmt: skip
+    return out
+
+
+async def switches(ql: InfluxQL, start_s: float, end_s: float) -> list[Switch]:
+    q = (
+        'SELECT "reason", "cable_name" FROM "recommendation" '
+        f"WHERE time >= {int(start_s * 1e9)} AND time < {int(end_s * 1e9)} "
+        'GROUP BY "region", "previous", "kind"'
+    )
+    out = []
+    for s in await ql.query(q):
+        tags = s.get("tags") or {}
+        for values in s.get("values", []):
+            row: dict[str, Any] = dict(zip(s["columns"], values, strict=True))
+            out.append(Switch(tags.get("region", ""), row["cable_name"],
+                              tags.get("previous") or None, row["time"] / 1e9,
+                              tags.get("kind", ""), row["reason"] or ""))  # fmt: skip
+    return sorted(out, key=lambda w: w.at_s)

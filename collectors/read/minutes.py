@@ -1,0 +1,148 @@
+"""What the SLA, ``sla status`` and reports count: each path's minutes (packets sent and
+received, RTT median and p95, jitter, TTFT p95), from the raw points or from the evaluator's
+1-minute rollups, and percentiles over an objective's window."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from cablewatch.collectors.influx import InfluxQL
+from cablewatch.collectors.read.rows import BY_PATH, PathKey, as_float, only, rows
+from cablewatch.probes import icmp, ttft
+from cablewatch.sla.evaluate import Minute
+
+__all__ = [
+    "LATE_S",
+    "minutes",
+    "read_minutes",
+    "rolled_up",
+    "rollups",
+    "rtt_p95_per_path",
+    "ttft_p95_per_path",
+]
+
+LATE_S = 600
+"""The last 10 minutes of the rollups are read from the raw points again: late points."""
+_DAY_NS = 86400 * 10**9
+_ROLLUPS = "minute"
+_WATERMARK = "rollup"
+
+
+async def minutes(
+    ql: InfluxQL, start_ns: int, end_ns: int, regions: Collection[str] | None = None
+) -> dict[PathKey, dict[int, Minute]]:
+    """Per path and wall-clock minute in [start_ns, end_ns), from the raw points: packets sent
+    and received, the median and p95 RTT of the replies, the rounds' mean jitter, the p95 of
+    the times to first token."""
+    where = f"WHERE time >= {start_ns} AND time < {end_ns}{only(regions)}"
+    by = 'GROUP BY time(1m), "region", "cable" fill(none)'
+    counts = await ql.query(
+        f'SELECT sum("packets_transmitted") AS "sent", sum("packets_received") AS "received", '
+        f'mean("jitter_ms") AS "jitter" FROM "{icmp.MEASUREMENT}" {where} '
+        f"AND \"protocol\" = '{icmp.SPEC.protocol}' {by}"
+    )
+    rtts = {
+        (key, row["time"] // 10**9): (row["median"], row["p95"])
+        for key, row in rows(
+            await ql.query(
+                f'SELECT median("rtt_ms") AS "median", percentile("rtt_ms", 95) AS "p95" '
+                f'FROM "{icmp.REPLY_MEASUREMENT}" {where} {by}'
+            )
+        )
+    }
+    ttfts = {
+        (key, row["time"] // 10**9): row["p95"]
+        for key, row in rows(
+            await ql.query(
+                f'SELECT percentile("ttft_ms", 95) AS "p95" FROM "{ttft.MEASUREMENT}" {where} {by}'
+            )
+        )
+    }
+    out: dict[PathKey, dict[int, Minute]] = {}
+    for key, row in rows(counts):
+        start = row["time"] // 10**9
+        median, p95 = rtts.get((key, start), (None, None))
+        out.setdefault(key, {})[start] = Minute(
+            start, int(row["sent"] or 0), int(row["received"] or 0), as_float(median),
+            as_float(p95), as_float(row["jitter"]), as_float(ttfts.get((key, start))),
+        )  # fmt: skip
+    return out
+
+
+async def rollups(
+    ql: InfluxQL, start_ns: int, end_ns: int, regions: Collection[str] | None = None
+) -> dict[PathKey, dict[int, Minute]]:
+    """The same minutes as :func:`minutes`, from the evaluator's 1-minute rollups."""
+    q = (
+        'SELECT "sent", "received", "rtt_median_ms", "rtt_p95_ms", "jitter_ms", "ttft_p95_ms" '
+        f'FROM "{_ROLLUPS}" '
+        f"WHERE time >= {start_ns} AND time < {end_ns}{only(regions)} {BY_PATH}"
+    )
+    out: dict[PathKey, dict[int, Minute]] = {}
+    for key, row in rows(await ql.query(q)):
+        start = row["time"] // 10**9
+        out.setdefault(key, {})[start] = Minute(
+            start, int(row["sent"] or 0), int(row["received"] or 0),
+            as_float(row["rtt_median_ms"]), as_float(row["rtt_p95_ms"]),
+            as_float(row["jitter_ms"]), as_float(row["ttft_p95_ms"]),
+        )  # fmt: skip
+    return out
+
+
+async def rolled_up(ql: InfluxQL) -> tuple[int, int] | None:
+    """The span [from, until) (Unix ns) whose minutes the rollups hold; None before any."""
+    q = f'SELECT last("until_ns") AS "until", last("from_ns") AS "from" FROM "{_WATERMARK}"'
+    for _key, row in rows(await ql.query(q)):
+        if row["until"] is not None and row["from"] is not None:
+            return int(row["from"]), int(row["until"])
+    return None
+
+
+async def read_minutes(
+    ql: InfluxQL,
+    start_ns: int,
+    end_ns: int,
+    *,
+    rolled: tuple[int, int] | None,
+    regions: Collection[str] | None = None,
+) -> tuple[dict[PathKey, dict[int, Minute]], tuple[int, int]]:
+    """Every path's minutes in [start_ns, end_ns): from the rollups where ``rolled`` (their
+    span [from, until)) holds them, less the late margin at its end; from the raw points
+    elsewhere, a day per query. Returns them and the span read from the rollups."""
+    out: dict[PathKey, dict[int, Minute]] = {}
+    lo = hi = start_ns
+    if rolled is not None:
+        lo = min(end_ns, max(start_ns, rolled[0]))
+        hi = min(end_ns, max(lo, rolled[1] - LATE_S * 10**9))
+    if hi > lo:
+        for key, found in (await rollups(ql, lo, hi, regions)).items():
+            out.setdefault(key, {}).update(found)
+    for a, b in ((start_ns, lo), (hi, end_ns)):
+        chunk = a
+        while chunk < b:
+            upto = min(chunk + _DAY_NS, b)
+            for key, found in (await minutes(ql, chunk, upto, regions)).items():
+                out.setdefault(key, {}).update(found)
+            chunk = upto
+    return out, (lo, hi)
+
+
+async def _p95_per_path(ql: InfluxQL, measurement: str, field: str, start_ns: int,
+                        end_ns: int) -> dict[PathKey, float]:  # fmt: skip
+    q = (
+        f'SELECT percentile("{field}", 95) AS "p95" FROM "{measurement}" '
+        f"WHERE time >= {start_ns} AND time < {end_ns} {BY_PATH}"
+    )
+    return {
+        key: float(row["p95"]) for key, row in rows(await ql.query(q)) if row["p95"] is not None
+    }
+
+
+async def rtt_p95_per_path(ql: InfluxQL, start_ns: int, end_ns: int) -> dict[PathKey, float]:
+    """The 95th percentile of every reply's RTT in [start_ns, end_ns), per path."""
+    return await _p95_per_path(ql, icmp.REPLY_MEASUREMENT, "rtt_ms", start_ns, end_ns)
+
+
+async def ttft_p95_per_path(ql: InfluxQL, start_ns: int, end_ns: int) -> dict[PathKey, float]:
+    """The 95th percentile of the times to first token in [start_ns, end_ns), per path."""
+    return await _p95_per_path(ql, ttft.MEASUREMENT, "ttft_ms", start_ns, end_ns)
