@@ -21,7 +21,7 @@ from typing import Any
 
 from cablewatch.errors import ConfigIssue
 
-__all__ = ["Int", "Name", "Num", "Str", "Table", "describe", "valid_name", "valid_url"]
+__all__ = ["Bool", "Int", "Name", "Num", "Str", "Table", "describe", "valid_name", "valid_url"]
 
 _URL = re.compile(r"^https?://[^/\s]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
@@ -70,7 +70,12 @@ class Name:
     backslash, which line protocol cannot carry through unchanged."""
 
 
-Rule = Num | Int | Str | Name
+@dataclass(frozen=True, slots=True)
+class Bool:
+    """true or false (TOML booleans only: "yes" and 1 are errors)."""
+
+
+Rule = Num | Int | Str | Name | Bool
 
 
 def describe(value: Any) -> str:
@@ -151,11 +156,23 @@ class Table:
                 value = self.integer(key, required=False, low=rule.low, high=rule.high)
             elif isinstance(rule, Name):
                 value = self.name(key, required=False)
+            elif isinstance(rule, Bool):
+                value = self.boolean(key)
             else:
                 value = self.string(key, required=False, choices=rule.choices)
             if value is not None:
                 out[key] = value
         return out
+
+    def boolean(self, key: str) -> bool | None:
+        """An optional TOML boolean; None if absent or not a boolean (recorded)."""
+        value = self._get(key, False, "true or false")
+        if value is None:
+            return None
+        if not isinstance(value, bool):
+            self.problem(key, f"got {describe(value)}, expected true or false")
+            return None
+        return value
 
     def identifier(self, key: str) -> str | None:
         """A required lowercase id such as 'kuala-lumpur' (regions, stations, customers)."""

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from pathlib import Path
 
 from cablewatch.sla.evaluate import window_name
 from cablewatch.sla.policy import BURN_ALERTS, BurnAlert, SlaPolicy
 
-__all__ = ["BAD_MINUTE", "burn_record", "generate"]
+__all__ = ["BAD_MINUTE", "burn_record", "generate", "write"]
 
 BAD_MINUTE = "customer_region:cablewatch_sla_bad_minute:bool"
 HEADER = (
@@ -82,7 +83,14 @@ def _bad_minute_expr(policy: SlaPolicy) -> str:
     )
 
 
-def _rule(lines: list[str], kind: str, name: str, expr: str, **extra: object) -> None:
+class _Lines(list[str]):
+    """The file's lines, and how many rules they hold."""
+
+    rules = 0
+
+
+def _rule(lines: _Lines, kind: str, name: str, expr: str, **extra: object) -> None:
+    lines.rules += 1
     lines.append(f"      - {kind}: {name}")
     lines.append("        expr: |")
     lines += [f"          {ln}" for ln in expr.splitlines()]
@@ -94,11 +102,22 @@ def _rule(lines: list[str], kind: str, name: str, expr: str, **extra: object) ->
             lines.append(f"        {key}: {value}")
 
 
+def write(policies: Sequence[SlaPolicy], source: str, path: Path) -> int:
+    """Write the rules file for ``policies`` to ``path``; returns how many rules it holds."""
+    lines = _lines(policies, source, BURN_ALERTS)
+    path.write_text("\n".join(lines) + "\n")
+    return lines.rules
+
+
 def generate(
     policies: Sequence[SlaPolicy], source: str, alerts: Sequence[BurnAlert] = BURN_ALERTS
 ) -> str:
     """The rules file's text (YAML), groups in a stable order."""
-    lines = [HEADER.format(source=source).rstrip("\n"), "groups:"]
+    return "\n".join(_lines(policies, source, alerts)) + "\n"
+
+
+def _lines(policies: Sequence[SlaPolicy], source: str, alerts: Sequence[BurnAlert]) -> _Lines:
+    lines = _Lines([HEADER.format(source=source).rstrip("\n"), "groups:"])
     windows = sorted({w for a in alerts for w in (a.short_s, a.long_s)})
     lines += ["  - name: cablewatch-sla", "    interval: 1m", "    rules:"]
     for p in policies:
@@ -151,4 +170,4 @@ def generate(
                   annotations={"summary": f"{p.customer} in {{{{ $labels.region }}}}: time to "
                                           f"first token p95 over {p.ttft_p95_ms:g} ms on every "
                                           "cable"})  # fmt: skip
-    return "\n".join(lines) + "\n"
+    return lines

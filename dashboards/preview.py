@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from cablewatch.config import Config
 from cablewatch.dashboards.check import Query, queries
 from cablewatch.dashboards.live import Answer, Sources, run
+from cablewatch.errors import CablewatchError
 
-__all__ = ["draw"]
+__all__ = ["draw", "draw_all", "variables"]
 
 _UNIT = {"ms": " ms", "percent": " %", "s": " s"}
 _NAMED = {"green": "#37872D", "red": "#C4162A", "#EAB839": "#E0B400", "#8e8e8e": "#8e8e8e"}
@@ -247,3 +250,32 @@ def _heatmap(ax: Any, answers: Answers) -> None:
     ax.set_yticklabels(labels[:: max(1, len(labels) // 8)], color="#cccccc", fontsize=7)
     ax.set_ylabel("ms above the floor", color="#cccccc", fontsize=8)
     ax.set_xticks([])
+
+
+def variables(config: Config, settings: Sequence[str]) -> dict[str, str]:
+    """Each dashboard variable's value: the topology's first station, region and cable and
+    the first SLA customer, then ``NAME=VALUE`` settings over them."""
+    topo = config.topology
+    chosen = {"station": topo.landing_station.id, "region": topo.regions[0].id,
+              "cable": topo.cables[0].name,
+              "customer": config.slas[0].customer if config.slas else ""}  # fmt: skip
+    for item in settings:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise CablewatchError(f"--set {item!r}: expected NAME=VALUE")
+        chosen[name] = value
+    return chosen
+
+
+def draw_all(config: Config, prometheus: str, out: Path, span_s: float,
+             settings: Sequence[str] = ()) -> list[Path]:  # fmt: skip
+    """Every dashboard drawn to ``out/UID.png`` over the last ``span_s``, from the
+    configuration's InfluxDB and ``prometheus``, with the variables of :func:`variables`."""
+    from cablewatch.dashboards.build import build_all
+
+    sink = config.influx("the dashboards read the system of record from it")
+    chosen = variables(config, settings)
+    src = Sources(sink.url, sink.database, prometheus.rstrip("/"))
+    end = time.time()
+    return [draw(model, src, chosen, out / f"{uid}.png", start_s=end - span_s, end_s=end)
+            for uid, model in build_all(config).items()]  # fmt: skip

@@ -29,13 +29,13 @@ from cablewatch.evaluator.process import Prepare, reloads, running
 from cablewatch.evaluator.service import Evaluator
 from cablewatch.evaluator.view import EvaluatorView
 from cablewatch.failover.engine import Recommendation
-from cablewatch.gateway.api import OPERATOR, Tokens, create_app
+from cablewatch.gateway.api import OPERATOR, StatusLinks, Tokens, create_app
 from cablewatch.gateway.settings import ApiSettings
 from cablewatch.gateway.source import EvaluatorSource
 from cablewatch.gateway.webhooks import WebhookSender
 from cablewatch.reports.archive import close_periods
 
-__all__ = ["api_settings", "read_tokens", "serve", "tls_arguments"]
+__all__ = ["api_settings", "read_link_key", "read_tokens", "serve", "status_links", "tls_arguments"]
 
 log = logging.getLogger("cablewatch.gateway")
 
@@ -108,16 +108,35 @@ async def _archive(
         await wait_event(stop, 60.0)
 
 
-def _prepare_reload(tokens: Tokens, hooks: WebhookSender) -> Prepare:
-    """What ``serve`` adds to the evaluator's reload: the API's tokens (re-read from their
-    file or variable) and the webhooks (secrets read before anything changes)."""
+def read_link_key(api: ApiSettings) -> bytes | None:
+    """The key that signs status-page links (``[api] status_link_key_file``); None: off."""
+    if not api.status_link_key_file:
+        return None
+    key = read_secret("gateway API", "", "", api.status_link_key_file,
+                      "api.status_link_key_file") or ""  # fmt: skip
+    if len(key) < 16:
+        raise CablewatchError(f"gateway API: the status link key in {api.status_link_key_file} "
+                              "is shorter than 16 characters")  # fmt: skip
+    return key.encode()
+
+
+def status_links(api: ApiSettings) -> StatusLinks:
+    return StatusLinks(read_link_key(api), api.status_link_ttl_s)
+
+
+def _prepare_reload(tokens: Tokens, links: StatusLinks, hooks: WebhookSender) -> Prepare:
+    """What ``serve`` adds to the evaluator's reload: the API's tokens and link key (re-read
+    from their files or variable) and the webhooks (secrets read before anything changes)."""
 
     def prepare(config: Config) -> Callable[[], str]:
-        new_tokens = read_tokens(api_settings(config))
+        api = api_settings(config)
+        new_tokens = read_tokens(api)
+        new_key = read_link_key(api)
         hooks.reconfigure(config.webhooks)
 
         def commit() -> str:
             tokens.replace(new_tokens)
+            links.replace(new_key, api.status_link_ttl_s)
             return f"{len(config.webhooks)} webhooks, {len(new_tokens)} API tokens"
 
         return commit
@@ -138,6 +157,7 @@ async def serve(
 ) -> None:
     api = api_settings(config)
     tokens = Tokens(read_tokens(api))
+    links = status_links(api)
     hooks = WebhookSender(config.webhooks, log_file=delivery_log)
     async with running(config, listen) as (evaluator, stop):
         source = EvaluatorSource(EvaluatorView(evaluator))
@@ -151,12 +171,17 @@ async def serve(
         def announce(body: dict[str, object]) -> None:
             hooks.publish(source.version, body)
 
-        app = create_app(source, tokens, timezone=config.report.timezone)
+        app = create_app(source, tokens, timezone=config.report.timezone, links=links)
         tls = tls_arguments(api)
+        # uvicorn logs through this process's logging (log_config=None); its access log, when
+        # on, names method, path and status: tokens travel in headers, never in a path
         settings = uvicorn.Config(app, host=api.listen_host, port=api.listen_port,
-                                log_level="warning", access_log=False, lifespan="off",
+                                log_level="warning", access_log=api.access_log,
+                                log_config=None, lifespan="off",
                                 ssl_certfile=tls[0] if tls else None,
                                 ssl_keyfile=tls[1] if tls else None)  # fmt: skip
+        if api.access_log:
+            logging.getLogger("uvicorn.access").setLevel(logging.INFO)
         server = _Server(settings)
         hooks.start()
         log.info("gateway API on %s://%s:%d (OpenAPI: /openapi.json); %d webhooks",
@@ -164,8 +189,8 @@ async def serve(
                  len(config.webhooks))  # fmt: skip
         api_task = asyncio.create_task(server.serve(), name="api")
         archive = asyncio.create_task(_archive(evaluator, stop, announce), name="reports")
-        reloading = asyncio.create_task(reloads(evaluator, stop, _prepare_reload(tokens, hooks)),
-                                        name="reload")  # fmt: skip
+        prepare = _prepare_reload(tokens, links, hooks)
+        reloading = asyncio.create_task(reloads(evaluator, stop, prepare), name="reload")
         try:
             await evaluator.run(stop)
         finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cablewatch.schema import Int, Str, Table, valid_name, valid_url
+from cablewatch.schema import Bool, Int, Str, Table, valid_name, valid_url
 
 __all__ = ["ApiSettings", "WebhookSettings"]
 
@@ -24,13 +24,23 @@ class ApiSettings:
     """Serve HTTPS with this certificate (PEM, the chain after it) ..."""
     tls_key_file: str = ""
     """... and this private key (PEM); both or neither."""
+    status_link_key_file: str = ""
+    """The key that signs short-lived links to customers' status pages (HMAC-SHA256 over the
+    customer and the expiry; a file, or a systemd credential's name). Empty: the status page
+    takes only an Authorization header."""
+    status_link_ttl_s: int = 86400
+    """How long a minted link stays valid, at most."""
+    access_log: bool = False
+    """Log every request (method, path, status) at INFO; bearer tokens never appear in it."""
 
     @classmethod
     def from_table(cls, t: Table | None) -> ApiSettings | None:
         if t is None:
             return None
         v = t.read(listen_host=Str(), listen_port=Int(0, 65535), tokens_env=Str(),
-                   tokens_file=Str(), tls_cert_file=Str(), tls_key_file=Str())  # fmt: skip
+                   tokens_file=Str(), tls_cert_file=Str(), tls_key_file=Str(),
+                   status_link_key_file=Str(), status_link_ttl_s=Int(60, 90 * 86400),
+                   access_log=Bool())  # fmt: skip
         scopes = t.table("scopes", required=False)
         if scopes is not None:
             pairs = []

@@ -6,6 +6,7 @@ Each waits until the server answers, and stops it (SIGTERM, then SIGKILL) on exi
 from __future__ import annotations
 
 import contextlib
+import secrets
 import shutil
 import signal
 import socket
@@ -336,11 +337,14 @@ def evaluator(
 
 def add_api(config: Path, host: str, port: int, tokens: Path, token: str) -> str:
     """Give ``config`` an [api] section on ``host:port`` whose one bearer token, ``token``, is
-    in the file ``tokens``; returns the API's base URL."""
+    in the file ``tokens``, and whose status links are signed with a key beside it; returns
+    the API's base URL."""
     tokens.write_text(token + "\n")
+    key = tokens.with_name(tokens.name + ".link-key")
+    key.write_text(secrets.token_hex(16) + "\n")
     with config.open("a") as f:
         f.write(f'[api]\nlisten_host = "{host}"\nlisten_port = {port}\n'
-                f'tokens_file = "{tokens}"\n')  # fmt: skip
+                f'tokens_file = "{tokens}"\nstatus_link_key_file = "{key}"\n')  # fmt: skip
     return f"http://{host}:{port}"
 
 

@@ -9,25 +9,30 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from cablewatch.errors import CablewatchError
-from cablewatch.probes.http import parse_url
+from cablewatch.probes.dns import dns_probe
+from cablewatch.probes.http import http_probe, parse_url
 from cablewatch.probes.icmp import icmp_probe
 from cablewatch.probes.icmp_engine import IcmpEngine
 from cablewatch.probes.registry import spec
 from cablewatch.probes.result import ProbeResult
 from cablewatch.probes.settings import ProbeSettings
 from cablewatch.probes.spec import ProbeContext, ProbeJob
+from cablewatch.probes.tcp import tcp_probe
 from cablewatch.probes.traceroute import TraceSettings
 from cablewatch.probes.ttft import TtftSettings, ttft_round
 from cablewatch.topology.model import Topology
 
 __all__ = [
     "ProbeJob",
+    "dns_query",
     "exit_code",
+    "http_urls",
     "is_region",
     "ping_targets",
     "probe_region",
     "region_jobs",
     "run_job",
+    "tcp_targets",
     "trace_region",
     "trace_settings",
     "trace_targets",
@@ -90,6 +95,24 @@ async def ping_targets(
             for t in targets
         )
         return list(await asyncio.gather(*probes))
+
+
+async def tcp_targets(targets: Sequence[str], *, timeout_s: float) -> list[ProbeResult]:
+    """One TCP connect to each HOST:PORT, all at once."""
+    return list(await asyncio.gather(*(tcp_probe(t, timeout_s=timeout_s) for t in targets)))
+
+
+async def http_urls(urls: Sequence[str], *, timeout_s: float,
+                    verify_tls: bool = True) -> list[ProbeResult]:  # fmt: skip
+    """One GET of each URL, all at once, with its phases."""
+    probes = (http_probe(u, timeout_s=timeout_s, verify_tls=verify_tls) for u in urls)
+    return list(await asyncio.gather(*probes))
+
+
+async def dns_query(name: str, server: str, *, record_type: str,
+                    timeout_s: float) -> ProbeResult:  # fmt: skip
+    """One query for ``name`` to ``server`` (ADDR[:PORT])."""
+    return await dns_probe(name, server, record_type=record_type, timeout_s=timeout_s)
 
 
 async def probe_region(

@@ -75,13 +75,15 @@ def report(api: str, token: str, since: float) -> None:
         out.print(f"  page 1: out/report-{CUSTOMER}-page1.png", markup=False)
     if shutil.which("chromium"):
         shot = folder / f"status-{CUSTOMER}.png"
+        link = httpx.get(f"{api}/v1/customers/{CUSTOMER}/status-link", timeout=30,
+                         headers={"Authorization": f"Bearer {token}"}).json()["path"]  # fmt: skip
         with tempfile.TemporaryDirectory() as profile:
             subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu",
                             "--no-first-run", "--disable-background-networking",
                             "--disable-component-update", "--disable-sync",
                             f"--user-data-dir={profile}", "--window-size=1280,760",
                             f"--screenshot={shot}",
-                            f"{api}/v1/customers/{CUSTOMER}/status?access_token={token}"],
+                            f"{api}{link}"],
                            capture_output=True, timeout=120, check=False)  # fmt: skip
         out.print(f"  status page (headless Chromium): {shot.relative_to(ROOT)}", markup=False)
 

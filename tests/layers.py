@@ -6,8 +6,9 @@ recommendations -> API, dashboards, reports) and imports follow it:
 - ``topology`` (the domain) imports nothing of cablewatch but ``errors`` (and itself);
 - ``probes`` imports nothing from ``agent``, ``collectors``, ``evaluator``, ``gateway``,
   ``lab``, ``config`` or ``cli``;
-- nothing imports ``cli``, and nothing of the product imports ``harness`` (the stack, the
-  closed loop and the HA scenario of tests, benchmarks and the demo; not in the wheel);
+- nothing imports ``cli`` or its groups (``commands``), and nothing of the product imports
+  ``harness`` (the stack, the closed loop and the HA scenario of tests, benchmarks and the
+  demo; not in the wheel);
 - a settings module (``<folder>/settings.py``, ``sla/policy.py``) is a leaf: it imports only
   ``schema``, ``errors``, ``topology`` and its own folder, so that ``config`` may import every
   section's settings without depending on the services;
@@ -91,8 +92,8 @@ def violations(root: Path) -> list[str]:
             target = _known(name, modules)
             folder = _folder(target)
             where = f"{path.relative_to(root)} imports cablewatch.{target}"
-            if folder == "cli":
-                out.append(f"{where}: nothing imports cli")
+            if folder == "cli" or (folder == "commands" and me not in ("cli", "commands")):
+                out.append(f"{where}: nothing imports cli (or its command groups)")
             if folder == "harness" and me != "harness":
                 out.append(f"{where}: the product does not import the test harness")
             if me == "topology" and folder not in ("topology", "errors"):

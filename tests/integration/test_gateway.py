@@ -218,7 +218,7 @@ def test_schemathesis_finds_no_server_errors_or_schema_violations(api_schema: An
     """Every operation, 20 generated cases each, through schemathesis' default checks (no 5xx,
     responses and status codes as the schema says)."""
     operations = [result.ok() for result in api_schema.get_all_operations()]
-    assert len(operations) == 8
+    assert len(operations) == 9
     for operation in operations:
 
         @hypothesis.given(case=operation.as_strategy())
@@ -235,10 +235,14 @@ def test_published_openapi_schema_is_what_is_served(served: Served) -> None:
     published = Path(__file__).resolve().parents[2] / "deploy" / "gateway" / "openapi.json"
     served_schema = httpx.get(served.url + "/openapi.json", timeout=10).json()
     assert json.loads(published.read_text()) == served_schema
+    printed = subprocess.run(cablewatch_cmd("serve", "--print-openapi"), capture_output=True,
+                             text=True, check=True).stdout  # fmt: skip
+    assert json.loads(printed) == served_schema
     assert set(served_schema["paths"]) == {
         "/v1/recommendations", "/v1/recommendations/{region}", "/v1/cables",
         "/v1/paths/{region}", "/v1/customers/{customer}/report",
-        "/v1/customers/{customer}/status", "/healthz", "/metrics",
+        "/v1/customers/{customer}/status", "/v1/customers/{customer}/status-link",
+        "/healthz", "/metrics",
     }  # fmt: skip
     security = served_schema["components"]["securitySchemes"]
     assert security == {"HTTPBearer": {"type": "http", "scheme": "bearer"}}

@@ -31,6 +31,7 @@ from servers import Received, webhook_receiver
 from waiting import wait_until
 
 from cablewatch.collectors.lineprotocol import line
+from cablewatch.gateway.auth import StatusLinks
 from cablewatch.gateway.webhooks import verify
 from cablewatch.harness.stack import agent_config, evaluator, free_port, influxd, need, wait_http
 from cablewatch.reports.figures import figures_digest
@@ -40,6 +41,7 @@ from cablewatch.timefmt import utc_iso
 pytestmark = pytest.mark.servers
 
 OPERATOR, ACME, OTHER, SECRET = "op-token-1", "acme-token-2", "other-token-3", "hook-secret"
+LINK_KEY = "status-link-key-of-32-characters"
 STATION = "shantou"
 
 
@@ -51,6 +53,8 @@ class Served:
     tmp: Path
     hook: Received
     reports: Path
+    log: Path
+    """serve's log, its access log in it."""
 
 
 def _fixture_lines() -> list[str]:
@@ -109,6 +113,8 @@ dir = "{reports}"
 listen_host = "127.0.0.1"
 listen_port = {port}
 tokens_file = "{tokens}"
+status_link_key_file = "{link_key}"
+access_log = true
 [api.scopes]
 acme-portal = "acme"
 retail-portal = "sea-retail"
@@ -131,11 +137,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         (tmp / "tokens").write_text(f"# operators, then customers\n{OPERATOR}\n"
                                     f"acme-portal:{ACME}\nretail-portal:{OTHER}\n")  # fmt: skip
         (tmp / "secret").write_text(SECRET + "\n")
+        (tmp / "link-key").write_text(LINK_KEY + "\n")
         with config.open("a") as f:
             f.write(_EXTRA.format(start=utc_iso(T0 + 600 * 60), end=utc_iso(T0 + 720 * 60),
                                   reports=tmp / "reports", port=port, tokens=tmp / "tokens",
-                                  hook_port=hook_port,
-                                  secret=tmp / "secret"))  # fmt: skip
+                                  hook_port=hook_port, secret=tmp / "secret",
+                                  link_key=tmp / "link-key"))  # fmt: skip
         subprocess.run(cablewatch_cmd("db", "init", "--config", str(config)), check=True,
                        capture_output=True)  # fmt: skip
         lines = _fixture_lines()
@@ -155,7 +162,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
                 return bool(series) and series[0]["values"][0][1] == 4 * 1440 - 10 - 2 * 60
 
             wait_until(rolled, 60, "the evaluator's rollups of the fixture day", poll_s=0.3)
-            yield Served(url, ifx.url, config, tmp, hook, tmp / "reports")
+            yield Served(url, ifx.url, config, tmp, hook, tmp / "reports", log)
 
 
 def _get(served: Served, path: str, token: str | None = OPERATOR, **params: str) -> httpx.Response:
@@ -263,10 +270,19 @@ def _console_errors(log: str) -> list[str]:
     return [ln for ln in log.splitlines() if "CONSOLE" in ln or "Failed to load resource" in ln]
 
 
+def _link(served: Served, customer: str = "acme", *extra: str) -> str:
+    """`cablewatch status-link`: a signed link to ``customer``'s status page."""
+    done = subprocess.run(cablewatch_cmd("status-link", customer, "--config", str(served.config),
+                                         "--base", served.url, *extra),
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return done.stdout.strip()
+
+
 def test_the_status_page_renders_in_chromium_without_console_errors(served: Served) -> None:
     shot = served.tmp / "status.png"
-    log = _chromium(f"{served.url}/v1/customers/acme/status?access_token={ACME}", shot,
-                    served.tmp / "chromium")  # fmt: skip
+    link = _link(served)
+    assert link.startswith(f"{served.url}/v1/customers/acme/status?expires=")
+    log = _chromium(link, shot, served.tmp / "chromium")
     assert _console_errors(log) == []
     assert shot.stat().st_size > 20_000  # a rendered page, not an error
     page = _get(served, "/v1/customers/acme/status", ACME)
@@ -321,3 +337,32 @@ def test_serve_stores_the_closed_month_and_announces_it(served: Served) -> None:
         assert p["figures_sha256"] == stored_json["digest"]
         assert p["period"] == label
         assert stored[p["customer"]].read_bytes().startswith(b"%PDF")
+
+
+def test_a_signed_link_opens_one_page_until_it_expires_and_no_token_is_logged(
+    served: Served,
+) -> None:
+    """A bearer token in a URL ends up in proxy and browser logs: the status page takes a
+    signed link instead (HMAC over customer and expiry), and the access log holds no token."""
+    link = _link(served)
+    query = link.split("?", 1)[1]
+    assert httpx.get(link, timeout=30).status_code == 200
+    # another customer's page, a forged signature, a stretched expiry: refused
+    for bad in (f"{served.url}/v1/customers/sea-retail/status?{query}",
+                link[:-1] + ("0" if link[-1] != "0" else "1"),
+                link.replace("expires=", "expires=1")):  # fmt: skip
+        assert httpx.get(bad, timeout=30).status_code == 401, bad
+    # the API mints links too, for the customer's own token; and they end
+    minted = _get(served, "/v1/customers/acme/status-link", ACME, ttl_s="60")
+    assert minted.status_code == 200
+    assert httpx.get(served.url + minted.json()["path"], timeout=30).status_code == 200
+    assert _get(served, "/v1/customers/acme/status-link", OTHER).status_code == 403
+    expired = StatusLinks(LINK_KEY.encode()).mint("acme", 60, now_s=time.time() - 120)[0]
+    assert httpx.get(f"{served.url}/v1/customers/acme/status?{expired}",
+                     timeout=30).status_code == 401  # fmt: skip
+    # the access log saw every request above, and none of the bearer tokens
+    text = wait_until(lambda: "status-link" in served.log.read_text() and served.log.read_text(),
+                      10, "the access log")  # fmt: skip
+    assert '"GET /v1/customers/acme/status?expires=' in str(text)
+    for token in (OPERATOR, ACME, OTHER):
+        assert token not in str(text), token

@@ -1,5 +1,5 @@
 """Bearer tokens and their scopes: ``name:token`` takes its name's scope, a bare token is an
-operator's, a name [api.scopes] does not list is refused at start."""
+operator's, a name [api.scopes] does not list is refused at start; signed status links."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cablewatch.errors import CablewatchError
-from cablewatch.gateway.api import OPERATOR
+from cablewatch.gateway.api import OPERATOR, StatusLinks
 from cablewatch.gateway.server import read_tokens
 from cablewatch.gateway.settings import ApiSettings
 
@@ -41,3 +41,28 @@ def test_a_bare_name_is_a_systemd_credential(
     monkeypatch.delenv("CREDENTIALS_DIRECTORY")
     with pytest.raises(CablewatchError, match=r"cannot read api\.tokens_file api-tokens"):
         read_tokens(api)  # outside systemd, a bare name is a relative path
+
+
+def test_a_status_link_names_one_customer_and_ends_at_its_expiry() -> None:
+    links = StatusLinks(b"k" * 32, max_ttl_s=3600)
+    query, expires = links.mint("acme", 600, now_s=1_000_000.0)
+    assert expires == 1_000_600
+    fields = dict(item.split("=") for item in query.split("&"))
+    assert fields["expires"] == "1000600"
+    sig = fields["sig"]
+    assert links.valid("acme", expires, sig, now_s=1_000_599.0)
+    assert not links.valid("acme", expires, sig, now_s=1_000_600.0)  # expired
+    assert not links.valid("sea-retail", expires, sig, now_s=1_000_100.0)  # another page
+    assert not links.valid("acme", expires + 1, sig, now_s=1_000_100.0)  # a stretched expiry
+    assert not links.valid("acme", expires, sig.upper(), now_s=1_000_100.0)
+    assert not links.valid("acme", None, sig)
+    assert not links.valid("acme", expires, None)
+    assert links.mint("acme", 90 * 86400, now_s=0.0)[1] == 3600  # at most the maximum
+    # a far expiry signed with the right key is still refused: never beyond the maximum
+    far = StatusLinks(b"k" * 32, max_ttl_s=10**9).mint("acme", 10**8, now_s=0.0)
+    assert not links.valid("acme", far[1], far[0].split("sig=")[1], now_s=0.0)
+    links.replace(b"n" * 32, 3600)  # a new key voids the old links
+    assert not links.valid("acme", expires, sig, now_s=1_000_100.0)
+    with pytest.raises(CablewatchError, match="status links are off"):
+        StatusLinks(None).mint("acme", 60)
+    assert not StatusLinks(None).valid("acme", expires, sig, now_s=1_000_100.0)
