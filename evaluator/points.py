@@ -106,6 +106,7 @@ def minute_line(region: str, cable: str, m: Minute) -> str:
         "rtt_p95_ms": m.rtt_p95_ms,
         "jitter_ms": m.jitter_ms,
         "ttft_p95_ms": m.ttft_p95_ms,
+        "rtt_sketch": m.rtt_sketch.encode() if m.rtt_sketch is not None else None,
     }
     return line("minute", {"region": region, "cable": cable}, fields, m.start_s * 10**9)
 

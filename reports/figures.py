@@ -7,10 +7,11 @@ over the same window agree. Over a period of N minutes, per region:
 
 - the region's minute is its best cable's (good if any cable was good, ...); availability,
   bad / no-data / excluded minutes, the error budget ((1 - objective) x N) and its use;
-- RTT p50: the median of the best cable's per-minute medians; RTT p95: the 95th percentile of
-  its per-minute 95th percentiles (rollups cannot merge percentiles exactly; this one errs on
-  the customer's side); loss by packets; jitter: the mean of the minutes' mean jitter. The best
-  cable of a minute is the good one with the lowest median (else the one with data);
+- RTT p50, p95 and p99 over every reply of the best cable's minutes, from the minutes' RTT
+  sketches merged (within 0.1 %, sla/sketch.py; percentiles themselves do not merge: the p95
+  of the minutes' p95s erred by up to several ms); loss by packets; jitter: the mean of the
+  minutes' mean jitter. The best cable of a minute is the good one with the lowest median
+  (else the one with data);
 - the credit: the policy's tier for the region's availability.
 
 The figures table (regions, cables, incidents) is hashed (SHA-256 over canonical JSON) so that
@@ -32,6 +33,7 @@ from cablewatch.collectors.read.records import StoredEvent, Switch
 from cablewatch.sla.evaluate import Minute, MinuteState, best_cable_states, path_states
 from cablewatch.sla.maintenance import MaintenanceWindow
 from cablewatch.sla.policy import SlaPolicy
+from cablewatch.sla.sketch import merged
 from cablewatch.values import percentile
 
 __all__ = [
@@ -65,7 +67,9 @@ class PathFigures:
     loss_pct: float | None
     jitter_ms: float | None
     ttft_p95_ms: float | None = None
-    """The 95th percentile of the per-minute TTFT p95s (like RTT p95)."""
+    """The 95th percentile of the per-minute TTFT p95s."""
+    rtt_p99_ms: float | None = None
+    """(None for periods rolled up before the minutes kept sketches.)"""
 
 
 @dataclass(slots=True)
@@ -149,6 +153,21 @@ def _best_minute(minutes: Sequence[tuple[MinuteState, Minute | None]]) -> Minute
     return with_data[0] if with_data else None
 
 
+def _rtt_percentiles(used: Sequence[Minute]) -> tuple[float | None, float | None, float | None]:
+    """p50, p95 and p99 of every reply of ``used``, from their sketches merged (within 0.1 %);
+    minutes rolled up before the rollups kept sketches fall back to the old estimate: the
+    median of the minutes' medians and the 95th percentile of their p95s (no p99)."""
+    with_data = [m for m in used if m.median_rtt_ms is not None]
+    if with_data and all(m.rtt_sketch is not None for m in with_data):
+        sketch = merged(m.rtt_sketch for m in with_data)
+        assert sketch is not None
+        return sketch.quantile(0.5), sketch.quantile(0.95), sketch.quantile(0.99)
+    medians = [m.median_rtt_ms for m in with_data if m.median_rtt_ms is not None]
+    p95s = [m.rtt_p95_ms for m in used if m.rtt_p95_ms is not None]
+    return (percentile(medians, 50) if medians else None,
+            percentile(p95s, 95) if p95s else None, None)  # fmt: skip
+
+
 def _path_figures(
     region: str, cable: str, states: Mapping[int, MinuteState], used: Sequence[Minute]
 ) -> PathFigures:
@@ -158,8 +177,7 @@ def _path_figures(
     good, bad, excluded = counts["good"], counts["bad"], counts["excluded"]
     countable = len(states) - excluded
     sent = sum(m.sent for m in used)
-    medians = [m.median_rtt_ms for m in used if m.median_rtt_ms is not None]
-    p95s = [m.rtt_p95_ms for m in used if m.rtt_p95_ms is not None]
+    rtt = _rtt_percentiles(used)
     jitters = [m.jitter_ms for m in used if m.jitter_ms is not None]
     ttfts = [m.ttft_p95_ms for m in used if m.ttft_p95_ms is not None]
     return PathFigures(
@@ -171,8 +189,9 @@ def _path_figures(
         excluded_minutes=excluded,
         availability_pct=100.0 * good / (good + bad) if good + bad else None,
         completeness_pct=100.0 * (good + bad) / countable if countable else None,
-        rtt_p50_ms=percentile(medians, 50) if medians else None,
-        rtt_p95_ms=percentile(p95s, 95) if p95s else None,
+        rtt_p50_ms=rtt[0],
+        rtt_p95_ms=rtt[1],
+        rtt_p99_ms=rtt[2],
         loss_pct=100.0 * (sent - sum(m.received for m in used)) / sent if sent else None,
         jitter_ms=sum(jitters) / len(jitters) if jitters else None,
         ttft_p95_ms=percentile(ttfts, 95) if ttfts else None,

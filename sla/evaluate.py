@@ -13,6 +13,7 @@ from typing import Literal
 
 from cablewatch.sla.maintenance import MaintenanceWindow, excluded
 from cablewatch.sla.policy import BURN_ALERTS, BurnAlert, SlaPolicy
+from cablewatch.sla.sketch import RttSketch
 
 __all__ = [
     "ANY_CABLE",
@@ -50,6 +51,9 @@ class Minute:
     """Mean of the minute's rounds' jitter."""
     ttft_p95_ms: float | None = None
     """95th percentile of the minute's times to first token (``ttft`` probe), if any ran."""
+    rtt_sketch: RttSketch | None = field(default=None, hash=False)
+    """Every reply's RTT, summarised to merge with other minutes (sla/sketch.py): a period's
+    percentiles come from its minutes' sketches merged."""
 
 
 def minute_state(minute: Minute | None, policy: SlaPolicy, *, out: bool = False) -> MinuteState:

@@ -4,16 +4,20 @@ received, RTT median and p95, jitter, TTFT p95), from the raw points or from the
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import math
+from collections.abc import Collection, Sequence
 
 from cablewatch.collectors.influx import InfluxQL
 from cablewatch.collectors.read.rows import BY_PATH, PathKey, as_float, only, rows
 from cablewatch.probes import icmp, ttft
 from cablewatch.sla.evaluate import Minute
+from cablewatch.sla.sketch import RttSketch
 
 __all__ = [
     "LATE_S",
+    "median",
     "minutes",
+    "nearest_rank",
     "read_minutes",
     "rolled_up",
     "rollups",
@@ -32,8 +36,8 @@ async def minutes(
     ql: InfluxQL, start_ns: int, end_ns: int, regions: Collection[str] | None = None
 ) -> dict[PathKey, dict[int, Minute]]:
     """Per path and wall-clock minute in [start_ns, end_ns), from the raw points: packets sent
-    and received, the median and p95 RTT of the replies, the rounds' mean jitter, the p95 of
-    the times to first token."""
+    and received, the median and p95 RTT of the replies (InfluxQL's definitions) and their
+    sketch, the rounds' mean jitter, the p95 of the times to first token."""
     where = f"WHERE time >= {start_ns} AND time < {end_ns}{only(regions)}"
     by = 'GROUP BY time(1m), "region", "cable" fill(none)'
     counts = await ql.query(
@@ -41,15 +45,14 @@ async def minutes(
         f'mean("jitter_ms") AS "jitter" FROM "{icmp.MEASUREMENT}" {where} '
         f"AND \"protocol\" = '{icmp.SPEC.protocol}' {by}"
     )
-    rtts = {
-        (key, row["time"] // 10**9): (row["median"], row["p95"])
-        for key, row in rows(
-            await ql.query(
-                f'SELECT median("rtt_ms") AS "median", percentile("rtt_ms", 95) AS "p95" '
-                f'FROM "{icmp.REPLY_MEASUREMENT}" {where} {by}'
+    replies: dict[tuple[PathKey, int], list[float]] = {}
+    for key, row in rows(await ql.query(
+        f'SELECT "rtt_ms" FROM "{icmp.REPLY_MEASUREMENT}" {where} {BY_PATH}'
+    )):  # fmt: skip
+        if row["rtt_ms"] is not None:
+            replies.setdefault((key, row["time"] // 60_000_000_000 * 60), []).append(
+                float(row["rtt_ms"])
             )
-        )
-    }
     ttfts = {
         (key, row["time"] // 10**9): row["p95"]
         for key, row in rows(
@@ -61,12 +64,28 @@ async def minutes(
     out: dict[PathKey, dict[int, Minute]] = {}
     for key, row in rows(counts):
         start = row["time"] // 10**9
-        median, p95 = rtts.get((key, start), (None, None))
+        rtts = sorted(replies.get((key, start), ()))
         out.setdefault(key, {})[start] = Minute(
-            start, int(row["sent"] or 0), int(row["received"] or 0), as_float(median),
-            as_float(p95), as_float(row["jitter"]), as_float(ttfts.get((key, start))),
+            start, int(row["sent"] or 0), int(row["received"] or 0), median(rtts),
+            nearest_rank(rtts, 0.95), as_float(row["jitter"]), as_float(ttfts.get((key, start))),
+            RttSketch.of(rtts) if rtts else None,
         )  # fmt: skip
     return out
+
+
+def median(ordered: Sequence[float]) -> float | None:
+    """InfluxQL's median of sorted values: the middle one, or the mean of the middle two."""
+    n = len(ordered)
+    if n == 0:
+        return None
+    return ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
+
+
+def nearest_rank(ordered: Sequence[float], q: float) -> float | None:
+    """InfluxQL's percentile of sorted values: the value at rank floor(n x q + 0.5)."""
+    if not ordered:
+        return None
+    return ordered[max(0, math.floor(len(ordered) * q + 0.5) - 1)]
 
 
 async def rollups(
@@ -74,17 +93,19 @@ async def rollups(
 ) -> dict[PathKey, dict[int, Minute]]:
     """The same minutes as :func:`minutes`, from the evaluator's 1-minute rollups."""
     q = (
-        'SELECT "sent", "received", "rtt_median_ms", "rtt_p95_ms", "jitter_ms", "ttft_p95_ms" '
-        f'FROM "{_ROLLUPS}" '
+        'SELECT "sent", "received", "rtt_median_ms", "rtt_p95_ms", "jitter_ms", "ttft_p95_ms", '
+        f'"rtt_sketch" FROM "{_ROLLUPS}" '
         f"WHERE time >= {start_ns} AND time < {end_ns}{only(regions)} {BY_PATH}"
     )
     out: dict[PathKey, dict[int, Minute]] = {}
     for key, row in rows(await ql.query(q)):
         start = row["time"] // 10**9
+        sketch = row["rtt_sketch"]
         out.setdefault(key, {})[start] = Minute(
             start, int(row["sent"] or 0), int(row["received"] or 0),
             as_float(row["rtt_median_ms"]), as_float(row["rtt_p95_ms"]),
             as_float(row["jitter_ms"]), as_float(row["ttft_p95_ms"]),
+            RttSketch.decode(sketch) if sketch else None,
         )  # fmt: skip
     return out
 
