@@ -43,14 +43,14 @@ from cablewatch.evaluator.view import EvaluatorView
 from cablewatch.gateway.api import OPERATOR, create_app
 from cablewatch.gateway.source import EvaluatorSource
 from cablewatch.harness.loop import closed_loop, recoveries
-from cablewatch.harness.stack import agent_config, free_port, influxd, need
+from cablewatch.harness.stack import agent_config, free_port, influxd, init_db, need
 from cablewatch.lab import manager
 
 TOKEN = "bench-token"
 
 
 def evaluator_with_data(tmp: Path, influx_url: str) -> Evaluator:
-    httpx.post(f"{influx_url}/query", data={"q": 'CREATE DATABASE "cw"'}, timeout=10)
+    init_db(influx_url)
     topo = load(agent_config(tmp / "cw.toml", influx_url, icmp_only=True))
     floors = {(r.id, c): p.floor_rtt_ms for r in topo.topology.regions
               for c, p in r.paths.items()}  # fmt: skip

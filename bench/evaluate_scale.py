@@ -26,14 +26,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
 from procstat import status_mib
 
 from cablewatch.collectors.influx import InfluxQL, InfluxV1Writer
 from cablewatch.collectors.lineprotocol import line
 from cablewatch.config import load
 from cablewatch.evaluator.service import Evaluator
-from cablewatch.harness.stack import influxd
+from cablewatch.harness.stack import influxd, init_db
 
 CABLES = ("ADC", "SJC", "APCN-2")
 
@@ -118,7 +117,7 @@ def main() -> None:
     with influxd(tmp / "influx") as server:
         for regions in (9, 900, 9000):
             db = f"scale{regions}"
-            httpx.post(f"{server.url}/query", data={"q": f'CREATE DATABASE "{db}"'}, timeout=10)
+            init_db(server.url, db)
             config = write_config(tmp / f"{db}.toml", server.url, db, regions, args.warm_rounds)
             with ctx.Manager() as manager:
                 out = manager.dict()

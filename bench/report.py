@@ -34,12 +34,12 @@ from typing import Any
 
 import httpx
 
-from cablewatch.collectors.influx import InfluxQL
+from cablewatch.collectors.influx import ROLLUP, InfluxQL
 from cablewatch.collectors.read.minutes import median as median_of
 from cablewatch.collectors.read.minutes import nearest_rank, rollups
 from cablewatch.config import load
 from cablewatch.evaluator.points import minute_line, rollup_line
-from cablewatch.harness.stack import agent_config, influxd
+from cablewatch.harness.stack import agent_config, influxd, init_db
 from cablewatch.reports.period import span
 from cablewatch.reports.produce import produce
 from cablewatch.sla.evaluate import Minute
@@ -111,7 +111,7 @@ def main() -> None:
     with influxd(tmp / "influx") as ifx:
         config_path = agent_config(tmp / "cw.toml", ifx.url, icmp_only=True)
         config = load(config_path)
-        httpx.post(f"{ifx.url}/query", data={"q": 'CREATE DATABASE "cw"'}, timeout=30)
+        init_db(ifx.url)
         paths = [(r.id, c, p.floor_rtt_ms) for r in config.topology.regions
                  for c, p in r.paths.items()]  # fmt: skip
         end = int(time.time() // 86400 * 86400)
@@ -128,7 +128,7 @@ def main() -> None:
                 body = "\n".join(lines[i : i + 100_000])
                 client.post(f"{ifx.url}/write", params={"db": "cw"},
                             content=body).raise_for_status()  # fmt: skip
-            client.post(f"{ifx.url}/write", params={"db": "cw"},
+            client.post(f"{ifx.url}/write", params={"db": "cw", "rp": ROLLUP},
                         content="\n".join(rollups)).raise_for_status()  # fmt: skip
 
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
@@ -138,7 +138,7 @@ def main() -> None:
                           flush=True)  # fmt: skip
         write_s = time.monotonic() - t0
 
-        client.post(f"{ifx.url}/write", params={"db": "cw"},
+        client.post(f"{ifx.url}/write", params={"db": "cw", "rp": ROLLUP},
                     content=rollup_line(start * 10**9, end * 10**9, time.time())
                     ).raise_for_status()  # fmt: skip
 

@@ -19,6 +19,7 @@ from cablewatch.collectors.settings import InfluxSink
 from cablewatch.errors import SinkError, SinkErrorKind
 
 __all__ = [
+    "ROLLUP",
     "InfluxQL",
     "InfluxV1Writer",
     "InfluxV2Writer",
@@ -37,12 +38,18 @@ def read_secret(sink: InfluxSink) -> str | None:
     )  # fmt: skip
 
 
+ROLLUP = "rollup"
+"""The retention policy of the evaluator's 1-minute rollups (``db init`` makes it); raw points
+go to the database's default policy."""
+
+
 class Writer(Protocol):
     name: str
 
-    async def write(self, lines: list[str]) -> None:
+    async def write(self, lines: list[str], *, rollup: bool = False) -> None:
         """Store ``lines`` of line protocol (an item may hold several, newline-separated: the
-        spool hands over a round at a time), or raise SinkError."""
+        spool hands over a round at a time), in the rollups' retention policy if ``rollup``,
+        or raise SinkError."""
 
     async def close(self) -> None: ...
 
@@ -98,10 +105,11 @@ class InfluxV1Writer:
         headers = {"Content-Encoding": "gzip", "Content-Type": "text/plain; charset=utf-8"}
         self._client = _v1_client(sink, secret, headers, timeout_s)
 
-    async def write(self, lines: list[str]) -> None:
+    async def write(self, lines: list[str], *, rollup: bool = False) -> None:
         # zlib releases the GIL: compress in a thread so batches in flight compress in parallel
         body = await asyncio.to_thread(gzip.compress, "\n".join(lines).encode(), 1)
-        await _post(self._client, self.name, "write", "/write", 204, params=self._params,
+        params = self._params | {"rp": ROLLUP} if rollup else self._params
+        await _post(self._client, self.name, "write", "/write", 204, params=params,
                     content=body)  # fmt: skip
 
     async def close(self) -> None:
@@ -124,13 +132,16 @@ class InfluxV2Writer:
         )  # fmt: skip
         self._api = self._client.write_api(write_options=SYNCHRONOUS)
 
-    async def write(self, lines: list[str]) -> None:
+    async def write(self, lines: list[str], *, rollup: bool = False) -> None:
         from influxdb_client.domain.write_precision import WritePrecision
         from influxdb_client.rest import ApiException
 
+        bucket = self.sink.bucket
+        if rollup:
+            bucket = self.sink.rollup_bucket or f"{bucket}_{ROLLUP}"
         try:
             await asyncio.to_thread(
-                self._api.write, bucket=self.sink.bucket, org=self.sink.org, record=lines,
+                self._api.write, bucket=bucket, org=self.sink.org, record=lines,
                 write_precision=cast(WritePrecision, WritePrecision.NS),  # a str constant
             )  # fmt: skip
         except ApiException as exc:

@@ -18,6 +18,9 @@ class InfluxSink:
     database: str = "cablewatch"
     org: str = ""
     bucket: str = ""
+    rollup_bucket: str = ""
+    """v2: the bucket the evaluator's 1-minute rollups go to (its InfluxQL reads them as the
+    ``rollup`` retention policy: map database/rollup to it, DBRP); default ``<bucket>_rollup``."""
     username: str = ""
     secret_env: str = ""
     """The password (v1) or token (v2), from this environment variable ..."""
@@ -31,7 +34,7 @@ class InfluxSink:
     def from_table(cls, t: Table) -> InfluxSink | None:
         url = t.string("url")
         v = t.read(mode=Str(("v1", "v2")), database=Str(), org=Str(), bucket=Str(),
-                   username=Str(), token_env=Str(), token_file=Str(),
+                   rollup_bucket=Str(), username=Str(), token_env=Str(), token_file=Str(),
                    flush_interval_s=Num(0.01, 60))  # fmt: skip
         t.finish(secret_hint=("token", "password"))
         if url is not None and not valid_url(url):

@@ -20,11 +20,13 @@ def db_init(
     config: ConfigOpt = None,
     raw_days: Annotated[
         int,
-        typer.Option(min=1, help="Keep raw points (and the evaluator's minute rollups) this long."),
-    ] = 40,
-    rollup_days: Annotated[int, typer.Option(min=1, help="Keep 1-minute rollups this long.")] = 400,
+        typer.Option(min=1, help="Keep raw points this long."),
+    ] = 30,
+    rollup_days: Annotated[
+        int, typer.Option(min=1, help="Keep the evaluator's 1-minute rollups this long.")
+    ] = 400,
 ) -> None:
-    """Create the database, retention policies and rollup queries (idempotent)."""
+    """Create the database and its retention policies (idempotent)."""
     sink = call(load(config).influx, "db init creates its database there")
 
     async def go() -> list[str]:

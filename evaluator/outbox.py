@@ -71,6 +71,8 @@ class Outbox:
         self.writer = writer
         self.replicas = [_Replica(am) for am in alertmanagers]
         self.pending_lines: list[str] = []
+        self.pending_rollups: list[str] = []
+        """1-minute rollups, for their own retention policy."""
         self.records: dict[str, EventRecord] = {}
         """Open events, by id."""
 
@@ -81,6 +83,14 @@ class Outbox:
             del self.pending_lines[:dropped]
             log.error("InfluxDB unwritable for long: dropped the %d oldest event/SLA points",
                       dropped)  # fmt: skip
+
+    def queue_rollups(self, *lines: str) -> None:
+        self.pending_rollups.extend(lines)
+        if len(self.pending_rollups) > MAX_PENDING_LINES:
+            dropped = len(self.pending_rollups) - MAX_PENDING_LINES
+            del self.pending_rollups[:dropped]
+            log.error("InfluxDB unwritable for long: dropped the %d oldest rollup points "
+                      "(the next SLA passes roll those minutes up again)", dropped)  # fmt: skip
 
     def store(self, rec: EventRecord) -> None:
         """Queue the event's point (the same point is rewritten as the event changes). Route
@@ -120,6 +130,16 @@ class Outbox:
             except SinkError as exc:
                 self.metrics.errors.labels("write").inc()
                 log.warning("%s; %d points kept for the next try", exc, len(self.pending_lines))
+        if self.writer is not None and self.pending_rollups:
+            try:
+                await self.writer.write(self.pending_rollups, rollup=True)
+                self.pending_rollups = []
+            except SinkError as exc:
+                self.metrics.errors.labels("write").inc()
+                hint = ("; `cablewatch db init` makes the rollup retention policy"
+                        if "retention policy not found" in str(exc) else "")  # fmt: skip
+                log.warning("%s%s; %d rollup points kept for the next try", exc, hint,
+                            len(self.pending_rollups))  # fmt: skip
         await asyncio.gather(*(self._post(r, now_s) for r in self.replicas))
 
     async def _post(self, replica: _Replica, now_s: float) -> None:

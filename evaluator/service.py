@@ -278,7 +278,8 @@ class Evaluator:
         self.burning = {(s.customer, s.region) for s in out
                         if s.cable == ANY_CABLE and impact.FAST_BURN in s.alerts}  # fmt: skip
         if write:
-            self.outbox.queue(*self.sla.pending, *(sla_line(s, now) for s in out))
+            self.outbox.queue_rollups(*self.sla.pending)
+            self.outbox.queue(*(sla_line(s, now) for s in out))
         self.sla.pending.clear()
         return out
 

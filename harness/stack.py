@@ -83,6 +83,25 @@ def _launch(args: list[str], url: str, log: Path, ready: str, codes: tuple[int, 
     return server
 
 
+def init_db(url: str, database: str = "cw") -> list[str]:
+    """`cablewatch db init` on the InfluxDB at ``url``: the database and its retention
+    policies (the evaluator writes its rollups to ``rollup``)."""
+    import asyncio
+
+    from cablewatch.collectors.dbinit import init_database
+    from cablewatch.collectors.influx import InfluxQL
+    from cablewatch.collectors.settings import InfluxSink
+
+    async def go() -> list[str]:
+        ql = InfluxQL(InfluxSink(url=url, database=database))
+        try:
+            return await init_database(ql)
+        finally:
+            await ql.close()
+
+    return asyncio.run(go())
+
+
 @contextlib.contextmanager
 def influxd(
     tmp: Path, host: str = "127.0.0.1", *, auth: bool = False, port: int | None = None

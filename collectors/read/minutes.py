@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Sequence
 
-from cablewatch.collectors.influx import InfluxQL
+from cablewatch.collectors.influx import ROLLUP, InfluxQL
 from cablewatch.collectors.read.rows import BY_PATH, PathKey, as_float, only, rows
 from cablewatch.probes import icmp, ttft
 from cablewatch.sla.evaluate import Minute
@@ -28,8 +28,8 @@ __all__ = [
 LATE_S = 600
 """The last 10 minutes of the rollups are read from the raw points again: late points."""
 _DAY_NS = 86400 * 10**9
-_ROLLUPS = "minute"
-_WATERMARK = "rollup"
+_ROLLUPS = f'"{ROLLUP}"."minute"'
+_WATERMARK = f'"{ROLLUP}"."rollup"'
 
 
 async def minutes(
@@ -94,7 +94,7 @@ async def rollups(
     """The same minutes as :func:`minutes`, from the evaluator's 1-minute rollups."""
     q = (
         'SELECT "sent", "received", "rtt_median_ms", "rtt_p95_ms", "jitter_ms", "ttft_p95_ms", '
-        f'"rtt_sketch" FROM "{_ROLLUPS}" '
+        f'"rtt_sketch" FROM {_ROLLUPS} '
         f"WHERE time >= {start_ns} AND time < {end_ns}{only(regions)} {BY_PATH}"
     )
     out: dict[PathKey, dict[int, Minute]] = {}
@@ -112,7 +112,7 @@ async def rollups(
 
 async def rolled_up(ql: InfluxQL) -> tuple[int, int] | None:
     """The span [from, until) (Unix ns) whose minutes the rollups hold; None before any."""
-    q = f'SELECT last("until_ns") AS "until", last("from_ns") AS "from" FROM "{_WATERMARK}"'
+    q = f'SELECT last("until_ns") AS "until", last("from_ns") AS "from" FROM {_WATERMARK}'
     for _key, row in rows(await ql.query(q)):
         if row["until"] is not None and row["from"] is not None:
             return int(row["from"]), int(row["until"])

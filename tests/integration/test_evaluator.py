@@ -25,7 +25,14 @@ from cablewatch.config import Config, load
 from cablewatch.correlation.events import Transition
 from cablewatch.evaluator.record import read_record
 from cablewatch.evaluator.service import Evaluator
-from cablewatch.harness.stack import Server, active_alerts, agent_config, alertmanager, influxd
+from cablewatch.harness.stack import (
+    Server,
+    active_alerts,
+    agent_config,
+    alertmanager,
+    influxd,
+    init_db,
+)
 from cablewatch.values import FieldValue
 
 pytestmark = pytest.mark.servers
@@ -47,7 +54,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, 
 
 
 def setup_db(influx: Server, name: str, am_url: str, tmp: Path) -> Config:
-    httpx.post(f"{influx.url}/query", data={"q": f'CREATE DATABASE "{name}"'}, timeout=10)
+    init_db(influx.url, name)
     return load(agent_config(tmp / f"{name}.toml", influx.url, database=name,
                              alertmanager_url=am_url))  # fmt: skip
 
@@ -274,8 +281,8 @@ def test_sla_through_influxdb_matches_the_pure_evaluation(servers: tuple[Server,
     ).json()["results"][0]["series"][0]["values"]  # fmt: skip
     assert stored[0][1:] == [6, pytest.approx(100.0), 300.0]
     rolled = httpx.post(f"{influx.url}/query", timeout=10, data={
-        "db": "sla", "q": 'SELECT "ttft_p95_ms" FROM "minute" WHERE "region" = \'singapore\' '
-                          "AND \"cable\" = 'ADC' AND \"ttft_p95_ms\" > 0"},
+        "db": "sla", "q": 'SELECT "ttft_p95_ms" FROM "rollup"."minute" WHERE '
+                          "\"region\" = 'singapore' AND \"cable\" = 'ADC' AND \"ttft_p95_ms\" > 0"},
     ).json()["results"][0]["series"][0]["values"]  # fmt: skip
     # the minute rollups carry TTFT (the reports read it): 20 minutes had a request, but 111
     # and 114 fall in ADC's gap (no ICMP, no minute)

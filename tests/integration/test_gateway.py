@@ -31,7 +31,7 @@ from cablewatch.evaluator.view import EvaluatorView
 from cablewatch.gateway.api import OPERATOR, create_app
 from cablewatch.gateway.source import EvaluatorSource
 from cablewatch.gateway.webhooks import verify
-from cablewatch.harness.stack import agent_config, free_port, influxd
+from cablewatch.harness.stack import agent_config, free_port, influxd, init_db
 
 pytestmark = pytest.mark.servers
 
@@ -55,7 +55,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     tmp = tmp_path_factory.mktemp("gateway")
     received = Received(fail_first=1)  # the first delivery fails: it must be retried
     with webhook_receiver(received) as hook_port, influxd(tmp / "influx") as influx:
-        httpx.post(f"{influx.url}/query", data={"q": 'CREATE DATABASE "cw"'}, timeout=10)
+        init_db(influx.url)
         config = agent_config(tmp / "cw.toml", influx.url, icmp_only=True, poll_s=0.5)
         port = free_port()
         (tmp / "tokens").write_text(f"# gateway tokens\n{TOKEN}\nsecond-token\n")

@@ -54,21 +54,28 @@ def test_db_init_is_idempotent(tmp_path: Path) -> None:
     with influxd(tmp_path) as server:
         sink = InfluxSink(url=server.url, mode="v1", database="cw")
 
-        async def go() -> tuple[list[str], list[str], list[dict[str, Any]]]:
+        async def go() -> tuple[list[str], list[str], list[dict[str, Any]], list[Any]]:
             ql = InfluxQL(sink)
             try:
+                # a database of an earlier version, with its continuous queries
+                await ql.query('CREATE DATABASE "cw"', database="")
+                await ql.query('CREATE CONTINUOUS QUERY "ping_1m" ON "cw" BEGIN SELECT '
+                               'count("packets_transmitted") INTO "cw"."autogen"."x" FROM '
+                               '"ping" GROUP BY time(1m) END', database="")  # fmt: skip
                 first = await init_database(ql)
                 second = await init_database(ql, rollup_days=365)
-                return first, second, await ql.query('SHOW RETENTION POLICIES ON "cw"')
+                queries = await ql.query("SHOW CONTINUOUS QUERIES", database="")
+                return first, second, await ql.query('SHOW RETENTION POLICIES ON "cw"'), queries
             finally:
                 await ql.close()
 
-        first, second, policies = asyncio.run(go())
-    assert "continuous query ping_1m: created" in first
-    assert "continuous query ping_1m: unchanged" in second
+        first, second, policies, queries = asyncio.run(go())
+    assert "continuous query ping_1m: dropped (the evaluator's rollups replace it)" in first
+    assert not [ln for ln in second if "continuous query" in ln]
+    assert not [s for s in queries if s.get("name") == "cw" and s.get("values")]
     assert "retention policy rollup: 365 days (altered)" in second
     values = {row[0]: row for row in policies[0]["values"]}
-    assert values["raw"][1] == "960h0m0s"  # 40 days: a 31-day month of rollups is whole
+    assert values["raw"][1] == "720h0m0s"  # 30 days; a month's rollups live in "rollup"
     assert values["raw"][4] is True
     assert values["rollup"][1] == "8760h0m0s"
 

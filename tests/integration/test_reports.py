@@ -155,7 +155,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
             def rolled() -> bool:
                 r = httpx.post(f"{ifx.url}/query", timeout=10, data={
-                    "db": "cw", "q": 'SELECT count("sent") FROM "minute" WHERE time >= '
+                    "db": "cw", "q": 'SELECT count("sent") FROM "rollup"."minute" WHERE time >= '
                     f"{T0 * 10**9} AND time < {(T0 + 86400) * 10**9}"})  # fmt: skip
                 series = r.json()["results"][0].get("series")
                 return bool(series) and series[0]["values"][0][1] == 4 * 1440 - 10 - 2 * 60
@@ -369,3 +369,19 @@ def test_a_signed_link_opens_one_page_until_it_expires_and_no_token_is_logged(
     assert '"GET /v1/customers/acme/status?expires=' in str(text)
     for token in (OPERATOR, ACME, OTHER):
         assert token not in str(text), token
+
+
+def test_a_period_whose_raw_points_are_gone_is_reported_whole(served: Served) -> None:
+    """Raw points live 30 days, the rollups 400 (their own retention policy): once a period's
+    raw points have expired (dropped here), its report is the same, figure for figure."""
+    before = _day(served, "json").json()
+    for measurement in ("ping", "ping_rtt"):
+        httpx.post(f"{served.influx}/query", timeout=30, data={
+            "db": "cw", "q": f'DROP MEASUREMENT "{measurement}"'}).raise_for_status()  # fmt: skip
+    left = httpx.post(f"{served.influx}/query", timeout=30, data={
+        "db": "cw", "q": 'SELECT count("packets_transmitted") FROM "ping"'}).json()  # fmt: skip
+    assert "series" not in left["results"][0]  # no raw round left
+    after = _day(served, "json").json()
+    assert (after["rollup_minutes"], after["raw_minutes"]) == (1440, 0)
+    assert after["digest"] == before["digest"]
+    assert after["regions"] == before["regions"]
