@@ -262,7 +262,11 @@ async def serve(config: Config, opts: AgentOptions, listen: tuple[str, int] | No
     sink = config.sinks.influxdb
     writer = writer_for(sink) if sink is not None else None
     if sink is not None:
-        sending = dataclasses.replace(opts.sender, flush_interval_s=sink.flush_interval_s)
+        sending = dataclasses.replace(
+            opts.sender, flush_interval_s=sink.flush_interval_s,
+            backfill_after_s=sink.backfill_after_s,
+            origin=(("host", opts.host), ("region", opts.region)),
+        )  # fmt: skip
         opts = dataclasses.replace(opts, sender=sending)
     floors = {(r.id, c): p.floor_rtt_ms for r in config.topology.regions
               for c, p in r.paths.items()}  # fmt: skip

@@ -28,6 +28,7 @@ from cablewatch.agent.spool import Pending, Spool
 from cablewatch.aio import wait_event
 from cablewatch.collectors.exporter import AgentMetrics
 from cablewatch.collectors.influx import Writer
+from cablewatch.collectors.lineprotocol import backfill_line, round_start_ns
 from cablewatch.errors import SinkError, SinkErrorKind
 
 __all__ = ["Sender", "SenderOptions"]
@@ -46,6 +47,11 @@ class SenderOptions:
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
     drain_timeout_s: float = 5.0
+    backfill_after_s: float = 30.0
+    """A batch holding rounds that started longer ago than this is followed by a ``backfill``
+    note of their span ([sinks.influxdb] backfill_after_s)."""
+    origin: tuple[tuple[str, str], ...] = ()
+    """The note's tags: this agent's host and region."""
 
 
 class Sender:
@@ -137,8 +143,24 @@ class Sender:
             await self._publish_depth(math.inf)
 
     def _send(self, p: Pending) -> _Batch:
-        task = asyncio.create_task(self.writer.write(p.chunks))  # each chunk: a round's lines
+        task = asyncio.create_task(self._write(p.chunks))  # each chunk: a round's lines
         return _Batch(p.first_id, p.last_id, p.points, p.size, task)
+
+    async def _write(self, chunks: list[str]) -> None:
+        """The batch; then, if it held late rounds, the note of their span, written only once
+        they are stored (a note never points at rounds a reader cannot see yet). A failure of
+        either resends both."""
+        now_ns = time.time_ns()
+        late_before = now_ns - int(self.opts.backfill_after_s * 1e9)
+        late: list[int] = []
+        # rounds are spooled as they finish: when the first is fresh, so are the others
+        if chunks and round_start_ns(chunks[0]) < late_before:
+            late = [t for c in chunks if (t := round_start_ns(c)) < late_before]
+        await self.writer.write(chunks)
+        if late:
+            note = backfill_line(dict(self.opts.origin), min(late), max(late) + 1, len(late),
+                                 time.time_ns())  # fmt: skip
+            await self.writer.write([note])
 
     async def _publish_depth(self, now: float) -> None:
         """The spool's depth as metrics, at most once a second (counting is a table scan)."""

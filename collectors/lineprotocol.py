@@ -46,7 +46,16 @@ from cablewatch.probes.registry import spec
 from cablewatch.probes.result import ProbeResult
 from cablewatch.values import FieldValue
 
-__all__ = ["escape_key", "escape_measurement", "escape_string", "line", "result_lines"]
+__all__ = [
+    "BACKFILL",
+    "backfill_line",
+    "escape_key",
+    "escape_measurement",
+    "escape_string",
+    "line",
+    "result_lines",
+    "round_start_ns",
+]
 
 _KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n"})
 _MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n"})
@@ -129,3 +138,22 @@ def result_lines(result: ProbeResult, host: str) -> list[str]:
     ts = result.timestamp_ns
     return [_line(p.measurement, tag_part, p.fields, ts + p.offset_ns)
             for p in spec(result.protocol).points(result)]  # fmt: skip
+
+
+BACKFILL = "backfill"
+"""An agent's note that it stored rounds late (after an outage): the span they cover, so that
+the evaluator rolls those minutes up again (collectors/read/minutes.py)."""
+
+
+def round_start_ns(chunk: str) -> int:
+    """The timestamp of a spooled round (its lines, the round's point first)."""
+    end = chunk.find("\n")
+    first = chunk if end < 0 else chunk[:end]
+    return int(first.rsplit(" ", 1)[1])
+
+
+def backfill_line(tags: Mapping[str, str], from_ns: int, until_ns: int, rounds: int,
+                  now_ns: int) -> str:  # fmt: skip
+    """Rounds in [from_ns, until_ns) were stored late, ``rounds`` of them, just now."""
+    return line(BACKFILL, tags, {"from_ns": from_ns, "until_ns": until_ns, "rounds": rounds},
+                now_ns)  # fmt: skip

@@ -29,13 +29,18 @@ class InfluxSink:
     flush_interval_s: float = 1.0
     """Agents send a batch that is not full after this long (a full one at once): lower
     brings fresh rounds to the evaluator sooner, for more, smaller writes."""
+    backfill_after_s: float = 30.0
+    """A round stored this long after it started is late (a spool draining after an outage):
+    the agent notes the span of its late rounds (measurement ``backfill``) once they are
+    stored, and the evaluator rolls those minutes up again; it re-reads only the last
+    60 s + this + one SLA pass of raw points otherwise."""
 
     @classmethod
     def from_table(cls, t: Table) -> InfluxSink | None:
         url = t.string("url")
         v = t.read(mode=Str(("v1", "v2")), database=Str(), org=Str(), bucket=Str(),
                    rollup_bucket=Str(), username=Str(), token_env=Str(), token_file=Str(),
-                   flush_interval_s=Num(0.01, 60))  # fmt: skip
+                   flush_interval_s=Num(0.01, 60), backfill_after_s=Num(1, 3600))  # fmt: skip
         t.finish(secret_hint=("token", "password"))
         if url is not None and not valid_url(url):
             t.problem("url", f"got {url!r}, expected an http:// or https:// URL")

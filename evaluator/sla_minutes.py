@@ -2,33 +2,47 @@
 median and p95, jitter) over the longest SLA period, and the RTT p95 (and the TTFT p95, when a
 policy sets ``ttft_p95_ms``) of every policy's objective window.
 
-The minutes come from the evaluator's own 1-minute rollups (measurement ``minute``) up to their
-watermark (measurement ``rollup``), and from the raw points after it; every minute read from
-the raw points is written back as a rollup (``pending``), so that a restart, ``sla status`` and
-a month's report read 27 x 43,200 small rows instead of a month of raw packets. The last 10
-minutes are re-read from the raw points at every pass: late points (a spool draining) update
-them. Points later than that reach the raw data but not the rollups: a known limit.
+The minutes come from the evaluator's own 1-minute rollups (retention policy ``rollup``,
+measurement ``minute``) up to their watermark (measurement ``rollup``), and from the raw points
+after it; every minute read from the raw points is written back as a rollup (``pending``), so
+that a restart, ``sla status`` and a month's report read 27 x 43,200 small rows instead of a
+month of raw packets.
+
+Late points: each pass reads the raw points again back to ``recent_s`` (60 s + the agents'
+``backfill_after_s`` + one pass), which every round stored on time falls in. A round stored
+later (a spool draining after an outage) comes with its agent's ``backfill`` note of the span
+it covers, written once the rounds are stored; each pass reads the notes it has not acted on
+and rolls those minutes up again. No pass re-reads a whole window on the chance that late
+points arrived.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 
 from cablewatch.collectors.influx import InfluxQL
 from cablewatch.collectors.read.minutes import (
+    backfills,
     read_minutes,
     rolled_up,
     rtt_p95_per_path,
     ttft_p95_per_path,
 )
+from cablewatch.collectors.read.minutes import minutes as raw_minutes
 from cablewatch.config import Config
 from cablewatch.correlation.classify import PathKey
 from cablewatch.evaluator.points import minute_line, rollup_line
 from cablewatch.sla.evaluate import Minute, SlaStatus, evaluate_path, evaluate_region
+from cablewatch.timefmt import utc_iso
 
 __all__ = ["SlaMinutes"]
 
+log = logging.getLogger("cablewatch.evaluator")
 _DAY_NS = 86400 * 10**9
+_MINUTE_NS = 60 * 10**9
+_NOTES_LOOKBACK_NS = 600 * 10**9
+"""Notes are read back this far from the newest one seen (agents' clocks may disagree)."""
 
 
 class SlaMinutes:
@@ -40,6 +54,19 @@ class SlaMinutes:
         """The span [from, until) (Unix ns) the rollups hold, as far as this process knows."""
         self.pending: list[str] = []
         """Rollup lines for the minutes read from raw points, for the caller to write."""
+        self.notes_since_ns = 0
+        """Agents' backfill notes are read from here on ..."""
+        self.notes_seen: set[tuple[str, int]] = set()
+        """... less those acted on, by (host, time)."""
+
+    @property
+    def recent_s(self) -> float:
+        """How far back each pass reads the raw points again: a minute is complete 60 s after
+        it began, its rounds arrive within ``backfill_after_s`` of starting (later ones come
+        with an agent's note), and the next pass is at most ``sla_interval_s`` away."""
+        sink = self.config.sinks.influxdb
+        after = sink.backfill_after_s if sink is not None else 30.0
+        return 60.0 + after + self.config.evaluator.sla_interval_s
 
     async def refresh(self, ql: InfluxQL, end_ns: int, now_s: float) -> None:
         policies = self.config.slas
@@ -48,11 +75,14 @@ class SlaMinutes:
         start_ns = end_ns - max(p.period_days for p in policies) * _DAY_NS
         if self.rolled is None:
             self.rolled = await rolled_up(ql) or (start_ns, start_ns)
-        fresh, (lo, hi) = await read_minutes(ql, start_ns, end_ns, rolled=self.rolled)
-        for key, minutes in fresh.items():
-            self.minutes.setdefault(key, {}).update(minutes)
-            self.pending += [minute_line(key[0], key[1], m) for s, m in minutes.items()
+            self.notes_since_ns = self.rolled[1] - _NOTES_LOOKBACK_NS
+        fresh, (lo, hi) = await read_minutes(ql, start_ns, end_ns, rolled=self.rolled,
+                                             late_s=self.recent_s)  # fmt: skip
+        for key, found in fresh.items():
+            self.minutes.setdefault(key, {}).update(found)
+            self.pending += [minute_line(key[0], key[1], m) for s, m in found.items()
                              if not lo <= s * 10**9 < hi]  # fmt: skip
+        await self._backfill(ql, start_ns, hi)
         # what was read from raw points is rolled up now: the span grows to end_ns, or starts
         # again at start_ns after a gap (the evaluator was away longer than the period)
         first = min(self.rolled[0], start_ns) if self.rolled[1] >= start_ns else start_ns
@@ -62,6 +92,29 @@ class SlaMinutes:
         for minutes in self.minutes.values():
             for old in [s for s in minutes if s < oldest]:
                 del minutes[old]
+
+    async def _backfill(self, ql: InfluxQL, start_ns: int, rolled_ns: int) -> None:
+        """Roll up again the minutes that agents stored rounds in late (their ``backfill``
+        notes), where they were rolled up already (before ``rolled_ns``)."""
+        notes = [n for n in await backfills(ql, self.notes_since_ns)
+                 if (n.host, n.at_ns) not in self.notes_seen]  # fmt: skip
+        for n in notes:
+            self.notes_seen.add((n.host, n.at_ns))
+            a = max(start_ns, n.from_ns // _MINUTE_NS * _MINUTE_NS)
+            b = min(rolled_ns, -(-n.until_ns // _MINUTE_NS) * _MINUTE_NS)
+            if a >= b:
+                continue
+            again = await raw_minutes(ql, a, b, [n.region] if n.region else None)
+            for key, found in again.items():
+                self.minutes.setdefault(key, {}).update(found)
+                self.pending += [minute_line(key[0], key[1], m) for m in found.values()]
+            log.info("rolled up %d minutes again for %s's %d late rounds (%s to %s)",
+                     (b - a) // _MINUTE_NS, n.host, n.rounds, utc_iso(a / 1e9),
+                     utc_iso(b / 1e9))  # fmt: skip
+        if notes:  # keep looking back far enough for agents' clocks to disagree
+            self.notes_since_ns = max(self.notes_since_ns,
+                                      max(n.at_ns for n in notes) - _NOTES_LOOKBACK_NS)  # fmt: skip
+            self.notes_seen = {k for k in self.notes_seen if k[1] > self.notes_since_ns}
 
     async def evaluate(self, ql: InfluxQL, now_s: float) -> list[SlaStatus]:
         """Every policy's status per region (the best cable) and per path, at ``now_s``."""

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 from cablewatch.collectors.influx import ROLLUP, InfluxQL
+from cablewatch.collectors.lineprotocol import BACKFILL
 from cablewatch.collectors.read.rows import BY_PATH, PathKey, as_float, only, rows
 from cablewatch.probes import icmp, ttft
 from cablewatch.sla.evaluate import Minute
@@ -15,6 +17,8 @@ from cablewatch.sla.sketch import RttSketch
 
 __all__ = [
     "LATE_S",
+    "Backfill",
+    "backfills",
     "median",
     "minutes",
     "nearest_rank",
@@ -126,15 +130,17 @@ async def read_minutes(
     *,
     rolled: tuple[int, int] | None,
     regions: Collection[str] | None = None,
+    late_s: float = LATE_S,
 ) -> tuple[dict[PathKey, dict[int, Minute]], tuple[int, int]]:
     """Every path's minutes in [start_ns, end_ns): from the rollups where ``rolled`` (their
-    span [from, until)) holds them, less the late margin at its end; from the raw points
-    elsewhere, a day per query. Returns them and the span read from the rollups."""
+    span [from, until)) holds them, less ``late_s`` at its end (points may still arrive
+    there); from the raw points elsewhere, a day per query. Returns them and the span read
+    from the rollups."""
     out: dict[PathKey, dict[int, Minute]] = {}
     lo = hi = start_ns
     if rolled is not None:
         lo = min(end_ns, max(start_ns, rolled[0]))
-        hi = min(end_ns, max(lo, rolled[1] - LATE_S * 10**9))
+        hi = min(end_ns, max(lo, rolled[1] - int(late_s * 10**9)))
     if hi > lo:
         for key, found in (await rollups(ql, lo, hi, regions)).items():
             out.setdefault(key, {}).update(found)
@@ -167,3 +173,32 @@ async def rtt_p95_per_path(ql: InfluxQL, start_ns: int, end_ns: int) -> dict[Pat
 async def ttft_p95_per_path(ql: InfluxQL, start_ns: int, end_ns: int) -> dict[PathKey, float]:
     """The 95th percentile of the times to first token in [start_ns, end_ns), per path."""
     return await _p95_per_path(ql, ttft.MEASUREMENT, "ttft_ms", start_ns, end_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class Backfill:
+    """An agent's note that it stored the rounds of [from_ns, until_ns) late."""
+
+    host: str
+    region: str
+    at_ns: int
+    from_ns: int
+    until_ns: int
+    rounds: int
+
+
+async def backfills(ql: InfluxQL, since_ns: int) -> list[Backfill]:
+    """The agents' notes of late rounds written after ``since_ns`` (by their clocks)."""
+    q = (f'SELECT "from_ns", "until_ns", "rounds" FROM "{BACKFILL}" WHERE time > {since_ns} '
+         'GROUP BY "host", "region"')  # fmt: skip
+    out = []
+    for s in await ql.query(q):
+        tags = s.get("tags") or {}
+        for values in s.get("values", []):
+            row = dict(zip(s["columns"], values, strict=True))
+            if row["from_ns"] is None or row["until_ns"] is None:
+                break  # a note still being written: the next read finds it whole
+            out.append(Backfill(tags.get("host", ""), tags.get("region", ""), int(row["time"]),
+                                int(row["from_ns"]), int(row["until_ns"]),
+                                int(row["rounds"] or 0)))  # fmt: skip
+    return out

@@ -1,8 +1,10 @@
 """Agents in the lab -> spool -> InfluxDB (real influxd) and Prometheus (real prometheus):
-exactly once through an InfluxDB outage and an agent killed with SIGKILL."""
+exactly once through an InfluxDB outage and an agent killed with SIGKILL; the evaluator's
+rollups, made all along, agree with the raw points minute by minute once the spools drain."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -10,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -19,8 +22,21 @@ from pipeline_helpers import influx_counts, spool_report
 from waiting import wait_until
 
 from cablewatch.collectors.exporter import rtt_quantile_promql
-from cablewatch.harness.stack import Server, agent_config, agents, influxd, prometheus, start_agent
+from cablewatch.collectors.influx import InfluxQL
+from cablewatch.collectors.read.minutes import Backfill, backfills, minutes, rollups
+from cablewatch.config import Config, load
+from cablewatch.harness.stack import (
+    Server,
+    agent_config,
+    agents,
+    evaluator,
+    free_port,
+    influxd,
+    prometheus,
+    start_agent,
+)
 from cablewatch.probes.buckets import RTT_BUCKETS
+from cablewatch.sla.evaluate import Minute
 
 pytestmark = [pytest.mark.netns, pytest.mark.servers]
 
@@ -36,6 +52,11 @@ class Run:
     outage_s: float
     ttft_ms: dict[tuple[str, str], float]
     ttft_mean_ms: dict[tuple[str, str], float]
+    rollups: dict[tuple[str, str], dict[int, Minute]]
+    """The evaluator's minutes, read back once it rolled up past the outage ..."""
+    raw: dict[tuple[str, str], dict[int, Minute]]
+    """... and the same minutes scanned from the raw points."""
+    notes: list[Backfill]
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +69,14 @@ def run(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         # traces every 10 s: each agent's start staggers them across their interval, and the
         # run is 75 s long
         config = agent_config(tmp / "agents.toml", influx.url, trace_interval_s=10.0)
+        config.write_text(config.read_text().replace("sla_interval_s = 60.0",
+                                                     "sla_interval_s = 5.0"))  # fmt: skip
         subprocess.run(cablewatch_cmd("db", "init", "--config", str(config)), check=True,
                        capture_output=True)  # fmt: skip
         targets = [f"{state['mgmt_region_addr'][r]}:9516" for r in regions]
-        with prometheus(tmp / "prom", targets) as prom:
+        with prometheus(tmp / "prom", targets) as prom, \
+                evaluator(config, tmp / "evaluate.log", f"127.0.0.1:{free_port()}"):  # fmt: skip
+            start_s = time.time()
             with agents(state, config, tmp) as procs:
                 t0 = time.monotonic()
                 wait_until(lambda: time.monotonic() - t0 > 15, 20, "15 s of normal operation")
@@ -69,10 +94,46 @@ def run(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
                 quantiles = _prometheus_medians(prom.url)
                 ttft = _prometheus_medians(prom.url, _TTFT_MEDIAN)
                 ttft_mean = _prometheus_medians(prom.url, _TTFT_MEAN)
+            end_s = time.time()
+            rolled, raw, notes = _rollups_once_past(load(config), start_s, end_s)
             truth = {(p["region"], p["cable"]): 2 * p["one_way_ms"] for p in state["paths"]}
             logs = {r: tmp / f"{r}.log" for r in regions}
             yield Run(regions, {r: tmp / f"{r}.db" for r in regions}, influx, quantiles, truth,
-                      logs, outage_s, ttft, ttft_mean)  # fmt: skip
+                      logs, outage_s, ttft, ttft_mean, rolled, raw, notes)  # fmt: skip
+
+
+def _rollups_once_past(config: Config, start_s: float, end_s: float) -> tuple[
+        dict[tuple[str, str], dict[int, Minute]], dict[tuple[str, str], dict[int, Minute]],
+        list[Backfill]]:  # fmt: skip
+    """Once the evaluator's rollups reach the minute the run ended in: the run's minutes
+    before it (at least one: the run is longer than a minute) from them and from a scan of the
+    raw points, and the agents' backfill notes."""
+    first = int(start_s // 60) * 60  # the minute probing began in ...
+    last = int(end_s // 60) * 60  # ... to the one it ended in (not complete: left out)
+
+    sink = config.influx("tests")
+
+    def rolled_past() -> bool:
+        q = 'SELECT last("until_ns") FROM "rollup"."rollup"'
+        r = httpx.post(f"{sink.url}/query", data={"db": sink.database, "q": q}, timeout=10)
+        series = r.json()["results"][0].get("series")
+        return bool(series) and series[0]["values"][0][1] >= last * 10**9
+
+    # the evaluator rolls up every 5 s, up to the last whole minute: at most a minute away
+    wait_until(rolled_past, 90, "the evaluator's rollups past the run")
+
+    async def read() -> tuple[Any, Any, list[Backfill]]:
+        ql = InfluxQL(sink)
+        try:
+            return (
+                await rollups(ql, first * 10**9, last * 10**9),
+                await minutes(ql, first * 10**9, last * 10**9),
+                await backfills(ql, 0),
+            )
+        finally:
+            await ql.close()
+
+    return asyncio.run(read())
 
 
 _TTFT_MEDIAN = ("histogram_quantile(0.5, sum by (le, region, cable) "
@@ -163,3 +224,30 @@ def _bucket_ms(value_ms: float) -> tuple[float, float]:
     bounds_ms = [b * 1000 for b in RTT_BUCKETS]
     upper = next(i for i, b in enumerate(bounds_ms) if b >= value_ms)
     return (bounds_ms[upper - 1] if upper else 0.0), bounds_ms[upper]
+
+
+def test_the_rollups_agree_with_the_raw_points_after_the_outage(run: Run) -> None:
+    """Every minute of the run but the last, every path: the evaluator's rollup (made while the
+    agents spooled through the outage and drained after it) holds what a scan of the raw
+    points finds: packets sent and received, median and p95 RTT, the RTT sketch."""
+    assert len(run.raw) == 27
+    compared = 0
+    for key, by_minute in run.raw.items():
+        assert set(run.rollups[key]) == set(by_minute), key  # no minute missing
+        for start, m in by_minute.items():
+            r = run.rollups[key][start]
+            assert (r.sent, r.received) == (m.sent, m.received), (key, start)
+            assert (r.median_rtt_ms, r.rtt_p95_ms) == (m.median_rtt_ms, m.rtt_p95_ms), key
+            assert r.rtt_sketch == m.rtt_sketch, (key, start)
+            compared += 1
+    assert compared >= 27  # at least one minute a path
+
+
+def test_every_agent_noted_the_rounds_it_stored_late(run: Run) -> None:
+    """The outage (35 s) holds rounds later than backfill_after_s (30 s) when they were
+    stored: each agent says so, with the span, once they are stored."""
+    noted = {n.region for n in run.notes}
+    assert noted == set(run.regions)
+    for n in run.notes:
+        assert n.rounds > 0
+        assert n.from_ns < n.until_ns <= n.at_ns
