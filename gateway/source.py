@@ -12,6 +12,7 @@ from cablewatch import __version__
 from cablewatch.evaluator.view import EvaluatorView
 from cablewatch.failover.score import Score
 from cablewatch.reports import status
+from cablewatch.reports.archive import stored
 from cablewatch.reports.period import Period
 from cablewatch.reports.produce import produce
 from cablewatch.reports.render import Format
@@ -136,6 +137,11 @@ class EvaluatorSource:
                            regions, incidents, self.view.minutes(), config.maintenance)  # fmt: skip
 
     async def report(self, customer: str, period: Period, fmt: Format) -> bytes:
+        """A closed month as stored when it closed (reports/archive.py); else made now."""
+        now = self.view.now()
+        kept = stored(self.view.config, customer, period, fmt, now)
+        if kept is not None:
+            return kept
         _report, body = await produce(self.view.config, customer, period, fmt, ql=self.view.ql,
-                                      now_s=self.view.now())  # fmt: skip
+                                      now_s=now)  # fmt: skip
         return body

@@ -1,6 +1,8 @@
 """Closed periods' reports, made once by ``cablewatch serve`` and kept in ``[report] dir``:
 ``<dir>/<customer>/<YYYY-MM>.pdf`` and ``.json``, written atomically (a file that exists is
-complete), then announced with a ``report.ready`` webhook."""
+complete), then announced with a ``report.ready`` webhook. A request for a closed month is
+answered with what was stored (``stored``): the figures a customer was billed on do not move,
+and no month is recomputed per request."""
 
 from __future__ import annotations
 
@@ -13,11 +15,12 @@ from typing import Any
 
 from cablewatch.collectors.influx import InfluxQL
 from cablewatch.config import Config
-from cablewatch.reports.period import previous_month
+from cablewatch.errors import CablewatchError
+from cablewatch.reports.period import Period, month, previous_month
 from cablewatch.reports.produce import produce
 from cablewatch.reports.render import to_json
 
-__all__ = ["close_periods"]
+__all__ = ["close_periods", "stored"]
 
 log = logging.getLogger("cablewatch.reports")
 
@@ -29,6 +32,24 @@ def _write(path: Path, body: bytes) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def stored(config: Config, customer: str, period: Period, fmt: str, now_s: float) -> bytes | None:
+    """The stored report of ``customer``'s closed month ``period`` in ``fmt`` (pdf or json);
+    None when the period is no whole month that has ended, or nothing is stored for it."""
+    if not config.report.dir or fmt not in ("pdf", "json") or period.end_s > now_s:
+        return None
+    try:
+        closed = month(period.label, config.report.timezone)
+    except CablewatchError:
+        return None  # a span, not a month
+    if (closed.start_s, closed.end_s) != (period.start_s, period.end_s):
+        return None
+    path = Path(config.report.dir) / customer / f"{period.label}.{fmt}"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
 
 
 async def close_periods(

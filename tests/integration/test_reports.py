@@ -340,6 +340,28 @@ def test_serve_stores_the_closed_month_and_announces_it(served: Served) -> None:
         assert p["figures_sha256"] == stored_json["digest"]
         assert p["period"] == label
         assert stored[p["customer"]].read_bytes().startswith(b"%PDF")
+    # the closed month is served as stored, byte for byte, without being made again: a mark
+    # put into the stored JSON comes back
+    for fmt in ("pdf", "json"):
+        t0 = time.monotonic()
+        got = _get(served, "/v1/customers/acme/report", format=fmt, period=label)
+        print(f"closed month served as stored ({fmt}): {time.monotonic() - t0:.3f} s")
+        assert got.status_code == 200
+        assert got.content == (served.reports / "acme" / f"{label}.{fmt}").read_bytes()
+    kept_path = served.reports / "acme" / f"{label}.json"
+    kept_bytes = kept_path.read_bytes()
+    kept_path.write_bytes(kept_bytes.replace(b'"label"', b'"archived": true, "label"', 1))
+    try:
+        marked = _get(served, "/v1/customers/acme/report", format="json", period=label).json()
+        assert marked["archived"] is True
+    finally:
+        kept_path.write_bytes(kept_bytes)
+    # and made again from the system of record, its figures are the same
+    again = subprocess.run(cablewatch_cmd("report", "--customer", "acme", "--period", label,
+                                          "--format", "json", "--config", str(served.config)),
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    kept = json.loads((served.reports / "acme" / f"{label}.json").read_text())
+    assert json.loads(again.stdout)["digest"] == kept["digest"]
 
 
 def test_a_signed_link_opens_one_page_until_it_expires_and_no_token_is_logged(
