@@ -83,15 +83,17 @@ class IcmpPermissionError(CablewatchError):
 
 # -- services cablewatch talks to ------------------------------------------------------------
 
-SinkErrorKind = Literal["unreachable", "auth", "not_found", "rejected", "server"]
+SinkErrorKind = Literal["unreachable", "auth", "not_found", "rejected", "partial", "server"]
 
 
 class SinkError(CablewatchError):
-    """An InfluxDB write or query failed; ``kind`` tells whether retrying can help."""
+    """An InfluxDB write or query failed; ``kind`` tells whether retrying can help. A
+    ``partial`` write stored every point but ``refused`` ones (beyond the retention policy)."""
 
-    def __init__(self, sink: str, kind: SinkErrorKind, message: str) -> None:
+    def __init__(self, sink: str, kind: SinkErrorKind, message: str, refused: int = 0) -> None:
         self.sink = sink
         self.kind = kind
+        self.refused = refused
         super().__init__(f"influxdb sink {sink}: {message}")
 
 

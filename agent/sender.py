@@ -34,6 +34,8 @@ from cablewatch.errors import SinkError, SinkErrorKind
 __all__ = ["Sender", "SenderOptions"]
 
 log = logging.getLogger("cablewatch.sender")
+CLOCK_OFF_S = 5.0
+"""A host clock further than this from the sink's is said in the log (and exported always)."""
 DbCall = Callable[..., Awaitable[Any]]
 
 
@@ -65,6 +67,9 @@ class Sender:
         self.opts = opts
         self.new_data = asyncio.Event()
         self._depth_at = -math.inf
+        self._refused_said = -math.inf
+        self._refused_since = 0
+        self._clock_off = False
         for kind in get_args(SinkErrorKind):  # every error series exists from the start, at 0
             metrics.send_errors.labels(writer.name, kind)
 
@@ -114,7 +119,11 @@ class Sender:
                 try:
                     await batch.task
                 except SinkError as exc:
-                    if exc.kind == "rejected":
+                    if exc.kind == "partial":  # stored, but for the points it refused
+                        self._refused(exc, loop.time())
+                        self.metrics.written.labels(sink).inc(batch.points - exc.refused)
+                        self.metrics.last_write.labels(sink).set(time.time())
+                    elif exc.kind == "rejected":
                         log.error("%s; dropping a batch of %d points", exc, batch.points)
                     else:
                         sent_through = batch.first_id - 1  # resend from the oldest unstored
@@ -133,6 +142,7 @@ class Sender:
                 else:
                     self.metrics.written.labels(sink).inc(batch.points)
                     self.metrics.last_write.labels(sink).set(time.time())
+                    self._clock(getattr(self.writer, "clock_offset_s", None))
                 await self.db(self.spool.ack, batch.last_id, batch.size)
                 if failed:  # a state change: say it once
                     log.info("%s takes writes again after %d failed attempts", sink, failed)
@@ -141,6 +151,36 @@ class Sender:
         finally:
             await _cancel(window)
             await self._publish_depth(math.inf)
+
+    def _clock(self, offset_s: float | None) -> None:
+        """This host's clock against the sink's: exported; a clock more than CLOCK_OFF_S off
+        is said once (and once more when it is back): its rounds are stored as stamped, so
+        they count in the minutes this clock says, off by as much."""
+        if offset_s is None:
+            return
+        self.metrics.clock_offset.set(offset_s)
+        off = abs(offset_s) > CLOCK_OFF_S
+        if off and not self._clock_off:
+            ahead = "ahead of" if offset_s > 0 else "behind"
+            log.warning("this host's clock is %.0f s %s %s's (its Date header): rounds are "
+                        "stored as stamped, %.0f s off in every minute they count in; check "
+                        "NTP (chronyc tracking)", abs(offset_s), ahead, self.writer.name,
+                        abs(offset_s))  # fmt: skip
+        elif self._clock_off and not off:
+            log.warning("this host's clock agrees with %s's again", self.writer.name)
+        self._clock_off = off
+
+    def _refused(self, exc: SinkError, now: float) -> None:
+        """Points the sink refused as older than its retention policy keeps (an agent back
+        after weeks away): counted; said once, then at most every 10 minutes with the count
+        since. No retry can store them; the rest of their batches is stored."""
+        self.metrics.refused.labels(self.writer.name, "beyond_retention").inc(exc.refused)
+        self._refused_since += exc.refused
+        if now - self._refused_said >= 600.0:
+            log.warning("%s (%d since the last report); the rest of each batch is stored, "
+                        "cablewatch_sink_points_refused_total counts them", exc,
+                        self._refused_since)  # fmt: skip
+            self._refused_said, self._refused_since = now, 0
 
     def _send(self, p: Pending) -> _Batch:
         task = asyncio.create_task(self._write(p.chunks))  # each chunk: a round's lines

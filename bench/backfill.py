@@ -93,7 +93,8 @@ def main() -> None:
                     print("InfluxDB back; waiting for every spool to drain ...", flush=True)
                     spools = [tmp / f"{r}.db" for r in state["region_ns"]]
                     deadline = time.monotonic() + 600
-                    while any(spool_pending(s)[0] for s in spools):
+                    # drained: what is left is the last second's rounds, waiting for a flush
+                    while any(spool_pending(s)[0] > 100 for s in spools):
                         if time.monotonic() > deadline:
                             raise SystemExit("the spools did not drain in 10 minutes")
                         time.sleep(2)

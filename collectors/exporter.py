@@ -118,6 +118,14 @@ class AgentMetrics:
             "cablewatch_sink_points_written", "Points the sink acknowledged.", ("sink",),
             registry=r,
         )  # fmt: skip
+        self.clock_offset = Gauge(
+            "cablewatch_agent_clock_offset_seconds", "This host's clock minus the sink's, by "
+            "its Date header (whole seconds).", registry=r,
+        )  # fmt: skip
+        self.refused = Counter(
+            "cablewatch_sink_points_refused", "Points the sink refused for good (older than "
+            "its retention policy keeps), by reason.", ("sink", "reason"), registry=r,
+        )  # fmt: skip
         self.send_errors = Counter(
             "cablewatch_sink_errors", "Failed writes, by kind.", ("sink", "kind"), registry=r
         )

@@ -9,7 +9,10 @@ and say what to do.
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import gzip
+import re
+import time
 from typing import Any, Protocol, cast
 
 import httpx
@@ -54,6 +57,21 @@ class Writer(Protocol):
     async def close(self) -> None: ...
 
 
+_PARTIAL = re.compile(r"partial write: points beyond retention policy dropped=(\d+)")
+
+
+def _offset(response: httpx.Response, sent_s: float, now_s: float) -> float | None:
+    """Our clock minus the server's, by its Date header (stamped between ``sent_s`` and
+    ``now_s``, to the second): 0 when they agree within that."""
+    try:
+        server = email.utils.parsedate_to_datetime(response.headers["date"]).timestamp()
+    except (KeyError, TypeError, ValueError):
+        return None
+    if sent_s - 1.0 <= server <= now_s:
+        return 0.0
+    return (sent_s - 1.0 - server) if server < sent_s - 1.0 else (now_s - server)
+
+
 def _classify(sink: str, response: httpx.Response, what: str) -> SinkError:
     text = response.text.strip()[:200]
     code = response.status_code
@@ -65,6 +83,10 @@ def _classify(sink: str, response: httpx.Response, what: str) -> SinkError:
     if code == 404:
         hint = "does the database exist? (`cablewatch db init`)"
         return SinkError(sink, "not_found", f"{what}: HTTP 404 {text}; {hint}")
+    partial = _PARTIAL.search(text)
+    if code == 400 and partial is not None:  # the rest of the batch is stored (InfluxDB 1.x)
+        return SinkError(sink, "partial", f"{what}: {partial[1]} points refused as older than "
+                         "the retention policy keeps", refused=int(partial[1]))  # fmt: skip
     if 400 <= response.status_code < 500:
         return SinkError(sink, "rejected", f"{what} rejected: HTTP {response.status_code} {text}")
     return SinkError(sink, "server", f"{what}: HTTP {response.status_code} {text}")
@@ -102,6 +124,9 @@ class InfluxV1Writer:
         self.sink = sink
         self.name = sink.url
         self._params = {"db": sink.database, "precision": "ns"}
+        self.clock_offset_s: float | None = None
+        """This host's clock minus the server's, by the last answer's Date header (whole
+        seconds: it tells a clock minutes off, not milliseconds)."""
         headers = {"Content-Encoding": "gzip", "Content-Type": "text/plain; charset=utf-8"}
         self._client = _v1_client(sink, secret, headers, timeout_s)
 
@@ -109,8 +134,10 @@ class InfluxV1Writer:
         # zlib releases the GIL: compress in a thread so batches in flight compress in parallel
         body = await asyncio.to_thread(gzip.compress, "\n".join(lines).encode(), 1)
         params = self._params | {"rp": ROLLUP} if rollup else self._params
-        await _post(self._client, self.name, "write", "/write", 204, params=params,
-                    content=body)  # fmt: skip
+        sent = time.time()
+        response = await _post(self._client, self.name, "write", "/write", 204, params=params,
+                               content=body)  # fmt: skip
+        self.clock_offset_s = _offset(response, sent, time.time())
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -174,7 +174,28 @@ def status_link(
               highlight=False, soft_wrap=True)  # fmt: skip
 
 
+def explain(
+    region: Annotated[str, typer.Argument(help="Region id or name, e.g. manila.")],
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A region's last recommendation and the window each cable was judged on, beside the same
+    rounds as InfluxDB holds them now."""
+    cfg = load(config)
+    reg = call(cfg.topology.region, region)
+    call(cfg.influx, "explain reads from it")
+    found = run(lambda: evaluator_mod.explain(cfg, reg.id))
+    if found is None:
+        fail(f"{reg.id}: no recommendation stored yet")
+    payload = found.to_dict()
+    if as_json:
+        render.print_json(out, payload)
+    else:
+        out.print(render.explain_table(payload))
+
+
 def register(app: typer.Typer) -> None:
+    app.command()(explain)
     app.command("status-link")(status_link)
     app.command()(evaluate)
     app.command()(serve)

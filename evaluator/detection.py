@@ -23,7 +23,7 @@ from cablewatch.config import Config
 from cablewatch.correlation.classify import PathKey, PathStatus
 from cablewatch.correlation.detector import PathDetector, Round
 from cablewatch.correlation.events import Event
-from cablewatch.failover.score import MIN_ROUNDS, Score, path_stats, score
+from cablewatch.failover.score import MIN_ROUNDS, PathStats, Score, path_stats, score
 from cablewatch.probes import icmp
 from cablewatch.timefmt import utc_iso
 
@@ -51,6 +51,10 @@ class Detection:
         self.history: dict[PathKey, collections.deque[RoundStats]] = {
             key: collections.deque(maxlen=_HISTORY) for key in self.detectors
         }
+        self.times: dict[PathKey, collections.deque[float]] = {
+            key: collections.deque(maxlen=_HISTORY) for key in self.detectors
+        }
+        """When each round of ``history`` started."""
         self.region_paths: dict[str, list[PathKey]] = {r.id: [] for r in topology.regions}
         self.cable_paths: dict[str, list[PathKey]] = {c.name: [] for c in topology.cables}
         for key in self.detectors:
@@ -79,6 +83,7 @@ class Detection:
         self.history[(rnd.region, rnd.cable)].append(
             (rnd.sent, rnd.received, rnd.median_ms, rnd.jitter_ms)
         )
+        self.times[(rnd.region, rnd.cable)].append(rnd.time_s)
         return True
 
     def agree(self, now_s: float) -> list[PathKey]:
@@ -126,18 +131,20 @@ class Detection:
     ) -> list[Score]:
         """Every cable's failover score for ``region`` over its last ``window`` rounds."""
         failover = self.config.failover
-        out = []
-        for key in self.region_paths[region]:
-            history = self.history[key]
-            d = self.detectors[key]
-            n = window or failover.window_rounds
-            recent = list(itertools.islice(history, max(0, len(history) - n), None))
-            regime = None if window else max(MIN_ROUNDS, d.rounds_in_state)
-            stats = path_stats(region, key[1], status[key], d.floor_ms, recent, lossy=d.lossy,
-                               latency_rounds=regime)  # fmt: skip
-            out.append(score(stats, self.objective_p95[region], failover.clean_loss_pct,
-                             failover.window_rounds))  # fmt: skip
-        return out
+        return [score(self.stats(key, status[key], window), self.objective_p95[region],
+                      failover.clean_loss_pct, failover.window_rounds)
+                for key in self.region_paths[region]]  # fmt: skip
+
+    def stats(self, key: PathKey, state: PathStatus, window: int | None = None) -> PathStats:
+        """The path's statistics over its last ``window`` rounds (default: the failover
+        window; RTT over the rounds since its state changed) and the span they cover."""
+        history, times, d = self.history[key], self.times[key], self.detectors[key]
+        first = max(0, len(history) - (window or self.config.failover.window_rounds))
+        recent = list(itertools.islice(history, first, None))
+        span = (times[first], times[-1]) if recent else None
+        regime = None if window else max(MIN_ROUNDS, d.rounds_in_state)
+        return path_stats(key[0], key[1], state, d.floor_ms, recent, lossy=d.lossy,
+                          latency_rounds=regime, span_s=span)  # fmt: skip
 
     def first_bad_s(self, event: Event) -> float:
         """When the event's paths turned bad (their first bad round), or when it was seen."""
@@ -164,6 +171,7 @@ class Detection:
                 "floor_ms": round(d.floor_ms, 3),
                 "stretch": None if v is None or v.stretch is None else round(v.stretch, 3),
                 "loss_evidence": v.loss_evidence if v else None,
+                "window": self.stats(key, d.state).window(),
             }
         affected = sorted({r for r, _c in event.seen_paths})
         return {"summary": summary, "paths": paths, "regions_affected": len(affected),

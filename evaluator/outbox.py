@@ -129,7 +129,13 @@ class Outbox:
                 self.pending_lines = []
             except SinkError as exc:
                 self.metrics.errors.labels("write").inc()
-                log.warning("%s; %d points kept for the next try", exc, len(self.pending_lines))
+                if exc.kind == "partial":  # stored but those refused: no retry can help
+                    log.warning("%s; the other %d points are stored", exc,
+                                len(self.pending_lines) - exc.refused)  # fmt: skip
+                    self.pending_lines = []
+                else:
+                    log.warning("%s; %d points kept for the next try", exc,
+                                len(self.pending_lines))  # fmt: skip
         if self.writer is not None and self.pending_rollups:
             try:
                 await self.writer.write(self.pending_rollups, rollup=True)

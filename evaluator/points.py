@@ -87,12 +87,14 @@ def recommendation_line(rec: Recommendation, version: int) -> str:
     scores = {x.cable: x.score_ms for x in rec.scores}
     tags = {"region": rec.region, "cable": rec.cable, "previous": rec.previous or "",
             "kind": rec.kind}  # fmt: skip
+    window = {x.cable: x.stats.window() for x in rec.scores if x.stats is not None}
     fields: dict[str, FieldValue | None] = {
         "version": version,
         "cable_name": rec.cable,
         "reason": rec.reason,
         "score_ms": mine,
         "scores": json.dumps(scores, sort_keys=True),
+        "window": json.dumps(window, sort_keys=True),
     }
     return line("recommendation", tags, fields, int(rec.since_s * 1e9))
 

@@ -15,11 +15,13 @@ from cablewatch.alerting.alertmanager import AlertmanagerClient
 from cablewatch.collectors.influx import InfluxQL, writer_for
 from cablewatch.config import Config
 from cablewatch.config.reload import reread
+from cablewatch.evaluator.explain import Explanation
+from cablewatch.evaluator.explain import explain as explain_region
 from cablewatch.evaluator.metrics import EvaluatorMetrics
 from cablewatch.evaluator.service import Evaluator
 from cablewatch.sla.evaluate import SlaStatus
 
-__all__ = ["Prepare", "reloads", "running", "serve", "sla_status"]
+__all__ = ["Prepare", "explain", "reloads", "running", "serve", "sla_status"]
 
 log = logging.getLogger("cablewatch.evaluator")
 
@@ -87,6 +89,15 @@ async def serve(config: Config, listen: tuple[str, int] | None) -> None:
         finally:
             stop.set()
             await reloading
+
+
+async def explain(config: Config, region: str) -> Explanation | None:
+    """``cablewatch explain``: ``region``'s last recommendation, checked against InfluxDB."""
+    ql = InfluxQL(config.influx(_NEEDS_INFLUX))
+    try:
+        return await explain_region(ql, region)
+    finally:
+        await ql.close()
 
 
 async def sla_status(config: Config) -> list[SlaStatus]:

@@ -38,6 +38,7 @@ from cablewatch.collectors.influx import InfluxQL, Writer
 from cablewatch.collectors.read.rounds import rounds, service_traces
 from cablewatch.config import Config
 from cablewatch.correlation.classify import SCOPES, PathKey, PathStatus, classify
+from cablewatch.correlation.detector import Round
 from cablewatch.correlation.events import Event, EventTracker, Transition
 from cablewatch.correlation.routes import RouteChange, RouteTracker
 from cablewatch.errors import SinkError
@@ -56,6 +57,8 @@ from cablewatch.timefmt import utc_iso
 __all__ = ["Evaluator"]
 
 log = logging.getLogger("cablewatch.evaluator")
+FUTURE_S = 10.0
+"""Rounds stamped further ahead of this clock than this wait for their time."""
 
 
 class Evaluator:
@@ -96,6 +99,8 @@ class Evaluator:
         self._trace_seen_s: dict[str, float] = {}
         self.cable_regions = {c.name: [r.id for r in config.topology.regions if c.name in r.paths]
                               for c in config.topology.cables}  # fmt: skip
+        self._said_ahead: set[str] = set()
+        self._said_behind: set[PathKey] = set()
         where = config.evaluator.record_inputs
         self.record = InputRecord(Path(where)) if where else None
         """Every round each detection pass took, as read ([evaluator] record_inputs)."""
@@ -128,9 +133,11 @@ class Evaluator:
     async def detect(self) -> list[Transition]:
         """One detection pass: read, judge, classify, track; record what changed."""
         now = self.clock()
-        found = await rounds(self.ql, int((now - self.detection.stale_s) * 1e9))
+        found = self._in_time(await rounds(self.ql, int((now - self.detection.stale_s) * 1e9)),
+                              now)  # fmt: skip
         self.metrics.last_poll.set(now)
         taken = [rnd for rnd in found if self.detection.observe(rnd)]
+        self._out_of_order(found, taken)
         if self.record is not None:
             self.record.write(now, taken)
         self.detection.agree(now)
@@ -157,6 +164,45 @@ class Evaluator:
                 sum(1 for e in self.tracker.open.values() if e.scope == scope)
             )
         return transitions
+
+    def _in_time(self, found: list[Round], now: float) -> list[Round]:
+        """Rounds stamped more than FUTURE_S ahead of this clock (an agent's clock running
+        ahead) are held until their time comes, and said once per region while it lasts:
+        judged now, they would put their path ahead of its own later rounds."""
+        ahead: dict[str, float] = {}
+        kept = []
+        for r in found:
+            if r.time_s > now + FUTURE_S:
+                ahead[r.region] = max(ahead.get(r.region, 0.0), r.time_s - now)
+            else:
+                kept.append(r)
+        for region, by in ahead.items():
+            if region not in self._said_ahead:
+                log.warning("%s: rounds stamped up to %.0f s ahead of this clock (its agent's "
+                            "clock runs ahead?): held until their time, stored as stamped",
+                            region, by)  # fmt: skip
+        self._said_ahead = set(ahead)
+        return kept
+
+    def _out_of_order(self, found: list[Round], taken: list[Round]) -> None:
+        """Rounds stamped before their path's last judged one after a pass read them whole
+        (a clock stepped back): not judged, said once per path while it lasts."""
+        took = {id(r) for r in taken}
+        judged: dict[PathKey, set[float]] = {}
+        behind = set()
+        for r in found:
+            key = (r.region, r.cable)
+            if id(r) in took or key not in self.detection.detectors:
+                continue
+            seen = judged.get(key)
+            if seen is None:  # the rounds read again each pass were judged before
+                seen = judged[key] = set(self.detection.times[key])
+            if r.time_s not in seen:
+                behind.add(key)
+        for key in behind - self._said_behind:
+            log.warning("%s/%s: rounds stamped before the last one judged (its agent's clock "
+                        "stepped back?): not judged until they are newer", *key)  # fmt: skip
+        self._said_behind = behind
 
     def _record(self, t: Transition, status: dict[PathKey, PathStatus]) -> None:
         event = t.event
@@ -301,14 +347,20 @@ class Evaluator:
                  len(self.detection.detectors), len(self.config.slas), n)  # fmt: skip
         sla = asyncio.create_task(self._sla_loop(stop, settings.sla_interval_s))
         loop = asyncio.get_running_loop()
+        failed = 0
         try:
             while not stop.is_set():
                 started = loop.time()
                 try:
                     await self.detect()
+                    if failed:  # a state change: said once, as the failure was
+                        log.warning("InfluxDB answers again after %d failed polls", failed)
+                        failed = 0
                 except SinkError as exc:
                     self.metrics.errors.labels("read").inc()
-                    log.warning("%s", exc)
+                    failed += 1
+                    if failed == 1:  # once, not at every poll while it lasts
+                        log.warning("%s; polling on every %g s", exc, settings.poll_s)
                 await self.flush()
                 await wait_event(stop, max(0.0, settings.poll_s - (loop.time() - started)))
         finally:

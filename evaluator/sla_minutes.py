@@ -108,7 +108,7 @@ class SlaMinutes:
             for key, found in again.items():
                 self.minutes.setdefault(key, {}).update(found)
                 self.pending += [minute_line(key[0], key[1], m) for m in found.values()]
-            log.info("rolled up %d minutes again for %s's %d late rounds (%s to %s)",
+            log.info("rolled up again %d minute(s) for %s's %d late rounds (%s to %s)",
                      (b - a) // _MINUTE_NS, n.host, n.rounds, utc_iso(a / 1e9),
                      utc_iso(b / 1e9))  # fmt: skip
         if notes:  # keep looking back far enough for agents' clocks to disagree

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cablewatch.correlation.classify import PathStatus
+from cablewatch.timefmt import utc_iso
 from cablewatch.values import percentile
 
 __all__ = ["FIRST_CHOICE_ROUNDS", "MIN_ROUNDS", "PathStats", "Score", "path_stats", "score"]
@@ -51,6 +52,24 @@ class PathStats:
     """Packets lost over the window ..."""
     sent: int = 0
     """... of those sent."""
+    span_s: tuple[float, float] | None = None
+    """When the window's first and last rounds started: with the counts above, what a NOC
+    checks the decision against (`cablewatch explain`)."""
+    rtt_rounds: int = 0
+    """The last rounds p50 and p95 are over (those since the path's state changed)."""
+
+    def window(self) -> dict[str, object]:
+        """What was judged, as stored with decisions (JSON-ready)."""
+        span = self.span_s
+        return {
+            "from": None if span is None else utc_iso(span[0]),
+            "to": None if span is None else utc_iso(span[1]),
+            "from_ns": None if span is None else round(span[0] * 1e9),
+            "to_ns": None if span is None else round(span[1] * 1e9),
+            "rounds": self.rounds, "sent": self.sent, "received": self.sent - self.lost,
+            "loss_pct": self.loss_pct, "rtt_rounds": self.rtt_rounds,
+            "p50_ms": self.p50_ms, "p95_ms": self.p95_ms,
+        }  # fmt: skip
 
     @property
     def per_round(self) -> float:
@@ -70,6 +89,7 @@ def path_stats(
     *,
     lossy: bool = False,
     latency_rounds: int | None = None,
+    span_s: tuple[float, float] | None = None,
 ) -> PathStats:
     """From (sent, received, median_ms, jitter_ms) of the path's recent rounds: loss over all
     of them, RTT and jitter over the last ``latency_rounds`` (default: all; the evaluator
@@ -93,6 +113,8 @@ def path_stats(
         lossy=lossy,
         lost=sent - received,
         sent=sent,
+        span_s=span_s,
+        rtt_rounds=len(recent),
     )
 
 

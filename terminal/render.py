@@ -15,6 +15,7 @@ from cablewatch.probes.registry import spec
 from cablewatch.probes.result import ProbeResult
 from cablewatch.probes.spec import ms_cell
 from cablewatch.sla.evaluate import SlaStatus
+from cablewatch.timefmt import utc_iso
 from cablewatch.topology import physics
 from cablewatch.topology.model import Topology
 
@@ -313,3 +314,36 @@ def sla_table(statuses: Sequence[SlaStatus], config: Config) -> Table:
             f"{_pct(s.loss_pct, 2)} / {policy.loss_pct:g}", *(ttft_cell if ttft else ()), state,
         )  # fmt: skip
     return table
+
+
+def explain_table(payload: dict[str, Any]) -> Table:
+    """`cablewatch explain`: each cable's window as judged beside the same rounds now."""
+    moved = (
+        f"{payload['previous']} -> {payload['cable']}"
+        if payload["previous"]
+        else (f"first choice {payload['cable']}")
+    )
+    table = Table(title=f"{payload['region']}: {moved} ({payload['kind']}) at "
+                  f"{utc_iso(payload['at_unix_s'])}\n{payload['reason']}", title_justify="left",
+                  box=box.SIMPLE_HEAD)  # fmt: skip
+    for name in ("cable", "window (UTC)", "rounds", "sent", "received", "loss %", "p50 ms",
+                 "p95 ms", "InfluxDB now"):  # fmt: skip
+        table.add_column(name, justify="left" if name in ("cable", "window (UTC)") else "right")
+    for c in payload["cables"]:
+        j, now = c["judged"], c["stored"]
+        span = f"{(j.get('from') or '-')[11:19]}-{(j.get('to') or '-')[11:19]}"
+        table.add_row(c["cable"], span, *(_judged(j, now, k, ms) for k, ms in (
+            ("rounds", False), ("sent", False), ("received", False), ("loss_pct", False),
+            ("p50_ms", True), ("p95_ms", True))),
+            "agrees" if c["agrees"] else "DIFFERS")  # fmt: skip
+    return table
+
+
+def _judged(judged: dict[str, Any], now: dict[str, Any], key: str, ms: bool) -> str:
+    """The judged value, and what InfluxDB holds now when that differs."""
+
+    def text(v: Any) -> str:
+        return ms_cell(v) if ms else ("-" if v is None else f"{v:g}")
+
+    a, b = text(judged.get(key)), text(now.get(key))
+    return a if a == b else f"{a} (now {b})"

@@ -3,12 +3,22 @@ as the evaluator wrote them (measurements ``event`` and ``recommendation``)."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
-from cablewatch.collectors.influx import InfluxQL
+from cablewatch.collectors.influx import InfluxQL, literal
 from cablewatch.collectors.read.records import StoredEvent, Switch
 
-__all__ = ["LOOKBACK_S", "StoredEvent", "Switch", "events", "switches"]
+__all__ = [
+    "LOOKBACK_S",
+    "StoredEvent",
+    "StoredRecommendation",
+    "Switch",
+    "events",
+    "last_recommendation",
+    "switches",
+]
 
 LOOKBACK_S = 31 * 86400
 """Events that started up to this long before a period may still be open in it."""
@@ -54,3 +64,36 @@ async def switches(ql: InfluxQL, start_s: float, end_s: float) -> list[Switch]:
                               tags.get("previous") or None, row["time"] / 1e9,
                               tags.get("kind", ""), row["reason"] or ""))  # fmt: skip
     return sorted(out, key=lambda w: w.at_s)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecommendation:
+    """A recommendation as the evaluator stored it, with the window each cable was judged on
+    (its rounds' span, counts and RTT percentiles)."""
+
+    region: str
+    at_s: float
+    cable: str
+    previous: str
+    kind: str
+    reason: str
+    window: dict[str, dict[str, Any]]
+
+
+async def last_recommendation(ql: InfluxQL, region: str) -> StoredRecommendation | None:
+    """``region``'s latest recommendation (a move, or its first choice); None before any."""
+    q = (
+        'SELECT "cable_name", "reason", "window" FROM "recommendation" '
+        f'WHERE "region" = {literal(region)} GROUP BY "previous", "kind" ORDER BY time DESC '
+        "LIMIT 1"
+    )
+    found = []
+    for s in await ql.query(q):
+        tags = s.get("tags") or {}
+        for values in s.get("values", []):
+            row = dict(zip(s["columns"], values, strict=True))
+            found.append(StoredRecommendation(
+                region, row["time"] / 1e9, row["cable_name"] or "", tags.get("previous", ""),
+                tags.get("kind", ""), row["reason"] or "", json.loads(row["window"] or "{}"),
+            ))  # fmt: skip
+    return max(found, key=lambda r: r.at_s, default=None)

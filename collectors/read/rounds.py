@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from cablewatch.collectors.influx import InfluxQL
+from cablewatch.collectors.influx import InfluxQL, literal
 from cablewatch.collectors.read.rows import BY_PATH, as_float, settled
 from cablewatch.correlation.detector import Round
 from cablewatch.correlation.routes import TraceSeen
 from cablewatch.probes import icmp, traceroute
 
-__all__ = ["rounds", "service_traces"]
+__all__ = ["path_rounds", "rounds", "service_traces"]
 
 _ROUND_FIELDS = ("packets_transmitted", "packets_received")
 """What every round's point carries (the median and jitter are absent when all was lost)."""
@@ -47,3 +47,19 @@ async def service_traces(ql: InfluxQL, since_ns: int) -> list[TraceSeen]:
         for (region, _cable), row in settled(await ql.query(q), _TRACE_FIELDS)
     ]  # fmt: skip
     return sorted(out, key=lambda t: t.time_s)
+
+
+async def path_rounds(ql: InfluxQL, region: str, cable: str, from_ns: int,
+                      to_ns: int) -> list[Round]:  # fmt: skip
+    """One path's ICMP rounds that started in [from_ns, to_ns], in time order (what a
+    decision judged, read back: `cablewatch explain`)."""
+    q = (
+        'SELECT "packets_transmitted", "packets_received", "median_response_ms", "jitter_ms" '
+        f'FROM "{icmp.MEASUREMENT}" WHERE time >= {from_ns} AND time <= {to_ns} '
+        f'AND "protocol" = \'{icmp.SPEC.protocol}\' AND "region" = {literal(region)} '
+        f'AND "cable" = {literal(cable)} {BY_PATH}'
+    )
+    return [Round(region, cable, row["time"] / 1e9, int(row["packets_transmitted"]),
+                  int(row["packets_received"]), row["median_response_ms"], row["jitter_ms"])
+            for _key, row in settled(await ql.query(q), _ROUND_FIELDS)
+            if row["packets_transmitted"]]  # fmt: skip

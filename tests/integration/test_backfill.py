@@ -1,6 +1,7 @@
-"""Late points reach the rollups (real influxd): an agent's sender notes the span of the late
-rounds it stored (``backfill``), once they are stored, and not for fresh ones; the evaluator
-rolls the noted minutes up again, and only those."""
+"""Points that come late, too old, or from a clock that is off (real influxd): an agent's
+sender notes the span of the late rounds it stored (``backfill``), once they are stored; the
+evaluator rolls the noted minutes up again; rounds older than the retention are counted, not
+retried; a clock minutes off is said, its rounds stored as stamped and judged in their time."""
 
 from __future__ import annotations
 
@@ -143,3 +144,166 @@ def test_late_rounds_with_a_note_are_rolled_up_again(influx: Server,
     log = _query(influx.url, "late", 'SELECT count("sent") FROM "rollup"."minute" WHERE '
                  f"\"region\" = 'singapore' AND time = {minute * 10**9}")  # fmt: skip
     assert log[0]["values"][0][1] == 1  # rewritten in place, one point a minute
+
+
+def test_points_older_than_the_retention_are_counted_not_retried(
+    influx: Server, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An agent back after weeks away replays rounds older than the raw retention (30 days):
+    InfluxDB refuses those ("partial write: points beyond retention policy") and stores the
+    rest of each batch. The sender counts the refused ones, says so once, and drains: nothing
+    is retried forever, nothing beside them is lost."""
+    init_db(influx.url, "weeks")
+    now = time.time()
+    old = [now - 45 * 86400 + i for i in range(4)]
+    fresh = [now - 2 + i * 0.1 for i in range(4)]
+    spool = Spool(tmp_path / "spool.db")
+    spool.add([(f"s|{t}", [ping_line("tokyo", "SJC", t, 5, 5, 30.0)]) for t in old + fresh])
+    sink = InfluxSink(url=influx.url, database="weeks")
+    metrics = AgentMetrics()
+
+    async def go() -> None:
+        pool = concurrent.futures.ThreadPoolExecutor(1)
+        loop = asyncio.get_running_loop()
+
+        async def db(fn: Callable[..., Any], *args: Any) -> Any:
+            return await loop.run_in_executor(pool, fn, *args)
+
+        writer = InfluxV1Writer(sink, secret=None)
+        stop = asyncio.Event()
+        stop.set()
+        await Sender(spool, db, writer, metrics, SenderOptions(batch_points=3)).run(stop)
+        await writer.close()
+        pool.shutdown()
+
+    with caplog.at_level("WARNING", logger="cablewatch.sender"):
+        asyncio.run(go())
+    assert spool.depth().points == 0  # drained, not stuck retrying
+    stored = _query(influx.url, "weeks", 'SELECT "packets_transmitted" FROM "ping"')
+    times = [v[0] for v in stored[0]["values"]]
+    assert times == [int(t * 1e9) for t in fresh]  # every fresh round, none of the old
+    refused = metrics.registry.get_sample_value(
+        "cablewatch_sink_points_refused_total", {"sink": influx.url, "reason": "beyond_retention"}
+    )
+    assert refused == 4
+    said = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(said) == 1, said  # once, although two batches held old rounds
+    assert "older than the retention policy keeps" in said[0]
+
+
+def test_a_clock_minutes_off_is_said_and_its_rounds_judged_in_their_time(
+    influx: Server, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Rounds stamped two minutes ahead of the evaluator's clock (an agent's clock running
+    ahead) are stored as stamped; detection holds them until their time, says so once, then
+    judges them. A path's rounds stamped before its last judged one (a clock stepped back) are
+    said once and not judged."""
+    init_db(influx.url, "skew")
+    config = load(agent_config(tmp_path / "cw.toml", influx.url, database="skew",
+                               icmp_only=True))  # fmt: skip
+    sink = config.influx("tests")
+    t0 = float(int(time.time()))
+
+    async def go() -> tuple[list[int], int]:
+        ql, writer = InfluxQL(sink), InfluxV1Writer(sink, secret=None)
+        clock = Clock(t0)
+        ev = Evaluator(config, ql, writer=writer, clock=clock)
+        taken = []
+        try:
+            await writer.write([ping_line("tokyo", "SJC", t0 - 5 + k, 5, 5, 30.0)
+                                for k in range(5)])  # fmt: skip
+            await writer.write([ping_line("tokyo", "ADC", t0 + 120 + k, 5, 5, 30.0)
+                                for k in range(3)])  # fmt: skip
+            for step in (0, 1, 2):  # three passes: the ahead rounds wait, said once
+                clock.now = t0 + step
+                await ev.detect()
+                taken.append(len(ev.detection.history[("tokyo", "ADC")]))
+            clock.now = t0 + 125  # their time has come
+            await writer.write([ping_line("tokyo", "ADC", t0 + 123 + k, 5, 5, 30.0)
+                                for k in range(2)])  # fmt: skip
+            await ev.detect()
+            taken.append(len(ev.detection.history[("tokyo", "ADC")]))
+            await writer.write([ping_line("tokyo", "SJC", t0 + 120 + k, 5, 5, 30.0)
+                                for k in range(5)])  # fmt: skip
+            await ev.detect()
+            judged = len(ev.detection.history[("tokyo", "SJC")])
+            # tokyo/SJC's clock steps back 3 s: new rounds older than the last judged one
+            await writer.write([ping_line("tokyo", "SJC", t0 + 121.5 + k, 5, 5, 30.0)
+                                for k in range(2)])  # fmt: skip
+            clock.now = t0 + 126
+            await ev.detect()
+            await ev.detect()
+            return taken, len(ev.detection.history[("tokyo", "SJC")]) - judged
+        finally:
+            await ql.close()
+            await writer.close()
+
+    with caplog.at_level("WARNING", logger="cablewatch.evaluator"):
+        taken, sjc = asyncio.run(go())
+    assert taken == [0, 0, 0, 5]  # held three passes, then all five judged in order
+    assert sjc == 0  # the two stepped-back rounds were not judged
+    said = [r.getMessage() for r in caplog.records]
+    ahead = [m for m in said if "ahead of this clock" in m]
+    assert len(ahead) == 1, said
+    assert ahead[0].startswith("tokyo: rounds stamped up to 122 s ahead")
+    back = [m for m in said if "stepped back" in m]
+    assert back == ["tokyo/SJC: rounds stamped before the last one judged (its agent's clock "
+                    "stepped back?): not judged until they are newer"]  # fmt: skip
+
+
+def test_the_agent_says_once_that_its_clock_is_minutes_off(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A sink whose Date header is five minutes behind this host (this clock runs ahead): the
+    sender exports the offset and says it once, however many writes there are."""
+    import email.utils
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Skewed(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(204)
+            self.end_headers()
+
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            return email.utils.formatdate(time.time() - 300, usegmt=True)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Skewed)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    spool = Spool(tmp_path / "spool.db")
+    spool.add([(f"s|{k}", [ping_line("tokyo", "SJC", time.time(), 5, 5, 30.0)])
+               for k in range(6)])  # fmt: skip
+    metrics = AgentMetrics()
+
+    async def go() -> None:
+        pool = concurrent.futures.ThreadPoolExecutor(1)
+        loop = asyncio.get_running_loop()
+
+        async def db(fn: Callable[..., Any], *args: Any) -> Any:
+            return await loop.run_in_executor(pool, fn, *args)
+
+        writer = InfluxV1Writer(InfluxSink(url=url, database="x"), secret=None)
+        stop = asyncio.Event()
+        stop.set()
+        await Sender(spool, db, writer, metrics, SenderOptions(batch_points=2)).run(stop)
+        await writer.close()
+        pool.shutdown()
+
+    try:
+        with caplog.at_level("WARNING", logger="cablewatch.sender"):
+            asyncio.run(go())
+    finally:
+        server.shutdown()
+        server.server_close()
+    offset = metrics.registry.get_sample_value("cablewatch_agent_clock_offset_seconds")
+    assert offset is not None
+    assert 298 <= offset <= 301
+    said = [r.getMessage() for r in caplog.records if "clock" in r.getMessage()]
+    assert len(said) == 1, said  # three writes, one line
+    assert "s ahead of" in said[0]
+    assert "stored as stamped" in said[0]

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import cablewatch_cmd
 from pipeline_helpers import ping_line
 
 from cablewatch.alerting.alertmanager import AlertmanagerClient
@@ -465,3 +466,75 @@ def test_a_round_seen_mid_write_waits_for_its_fields(servers: tuple[Server, Serv
     assert (detector.state, detector.lossy) == ("good", False)
     judged = [(r.time_s, r.sent, r.received) for _read, r in read_record(record)]
     assert judged == [(base + k, 5, 5) for k in range(6)]
+
+
+def test_explain_shows_the_window_a_move_judged_and_catches_a_change(
+    servers: tuple[Server, Server], tmp_path: Path
+) -> None:
+    """Every recommendation stores the window each cable was judged on (span, rounds,
+    packets, loss, p50, p95); `cablewatch explain` reads it back beside the same rounds in
+    InfluxDB. They agree; rewrite one judged round and the cable shows DIFFERS."""
+    influx, am = servers
+    topo = setup_db(influx, "explain", am.url, tmp_path)
+    config_path = tmp_path / "explain.toml"
+    floors = {(r.id, c): p.floor_rtt_ms for r in topo.topology.regions
+              for c, p in r.paths.items()}  # fmt: skip
+    base = float(int(time.time()) - 120)
+    cut = range(60, 80)  # APCN-2, singapore's first choice, loses everything
+
+    def round_lines(k: int) -> list[str]:
+        return [ping_line(r, c, base + k, 5, 0, None) if c == "APCN-2" and k in cut
+                else ping_line(r, c, base + k, 5, 5, floor + 0.3 + (k % 3) * 0.1)
+                for (r, c), floor in floors.items()]  # fmt: skip
+
+    async def go() -> None:
+        ql = InfluxQL(topo.influx("tests"))
+        writer = InfluxV1Writer(topo.influx("tests"), secret=None)
+        clock = Clock(base)
+        ev = Evaluator(topo, ql, writer=writer, clock=clock)
+        for k in range(80):
+            await writer.write(round_lines(k))
+            clock.now = base + k + 1.2
+            await ev.detect()
+            await ev.flush()
+        await ql.close()
+        await writer.close()
+
+    run(go())
+
+    def explain() -> dict[str, Any]:
+        done = subprocess.run(cablewatch_cmd("explain", "Singapore", "--config", str(config_path),
+                                             "--json"), capture_output=True, text=True,
+                              check=True)  # fmt: skip
+        found: dict[str, Any] = json.loads(done.stdout)
+        return found
+
+    got = explain()
+    assert (got["region"], got["previous"], got["cable"], got["kind"]) == (
+        "singapore", "APCN-2", "ADC", "fault")  # fmt: skip
+    cables = {c["cable"]: c for c in got["cables"]}
+    assert set(cables) == {"ADC", "SJC", "APCN-2"}
+    assert all(c["agrees"] for c in cables.values()), cables
+    lost = cables["APCN-2"]["judged"]
+    assert lost["sent"] - lost["received"] >= 5  # the cut round that moved it, as judged
+    assert lost["rounds"] == cables["APCN-2"]["stored"]["rounds"] >= 60
+    # InfluxDB's copy of a judged round changes (as a round read mid-write once differed)
+    t = lost["to_ns"] / 1e9
+    httpx.post(
+        f"{influx.url}/write",
+        params={"db": "explain"},
+        timeout=10,
+        content=ping_line("singapore", "APCN-2", t, 5, 5, 20.0),
+    ).raise_for_status()
+    after = {c["cable"]: c for c in explain()["cables"]}
+    assert after["APCN-2"]["agrees"] is False
+    assert after["APCN-2"]["stored"]["received"] == lost["received"] + 5
+    shown = subprocess.run(cablewatch_cmd("explain", "singapore", "--config", str(config_path)),
+                           capture_output=True, text=True, check=True,
+                           env=os.environ | {"COLUMNS": "160"}).stdout  # fmt: skip
+    assert "DIFFERS" in shown
+    assert "APCN-2 -> ADC (fault)" in shown
+    none = subprocess.run(cablewatch_cmd("explain", "atlantis", "--config", str(config_path)),
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert none.returncode == 2
+    assert "atlantis" in none.stderr
