@@ -36,7 +36,7 @@ from cablewatch.harness.stack import CABLEWATCH, agent_config, agents, evaluator
 from cablewatch.lab import manager
 from cablewatch.reports.period import span
 from cablewatch.reports.produce import produce
-from cablewatch.sla.evaluate import evaluate_path
+from cablewatch.sla.evaluate import Minute, evaluate_path
 from cablewatch.timefmt import utc_iso
 
 
@@ -101,7 +101,8 @@ def main() -> None:
                     drained = time.time()
                     print(f"  drained {drained - outage_end:.0f} s after InfluxDB came back",
                           flush=True)  # fmt: skip
-                    time.sleep(5)  # the last rounds made while draining are sent too
+                    # probe on into the next minute, so the minute the outage ended in is whole
+                    time.sleep(max(5.0, (int(drained // 60) + 1) * 60 + 5 - time.time()))
                 made: dict[str, int] = {}
                 for s in spools:
                     made |= spool_pending(s)[1]
@@ -117,6 +118,12 @@ def main() -> None:
         f"outage_s={outage_end - outage_start:.0f} nodata_minutes={nodata} "
         f"mismatched_minutes={mismatched} lost_rounds={lost}"
     )
+
+
+def _figures(m: Minute | None) -> tuple[Any, ...]:
+    if m is None:
+        return (None,) * 5
+    return (m.sent, m.received, m.median_rtt_ms, m.rtt_p95_ms, m.rtt_sketch)
 
 
 async def _compare(config: Any, first: int, last: int, begin_s: float,
@@ -144,16 +151,15 @@ async def _compare(config: Any, first: int, last: int, begin_s: float,
     finally:
         await ql.close()
     mismatched = 0
-    for key in set(raw) | set(rolled):
-        for start in set(raw.get(key, {})) | set(rolled.get(key, {})):
+    shown: list[str] = []
+    for key in sorted(set(raw) | set(rolled)):
+        for start in sorted(set(raw.get(key, {})) | set(rolled.get(key, {}))):
             r, m = rolled.get(key, {}).get(start), raw.get(key, {}).get(start)
-            if (
-                r is None
-                or m is None
-                or (r.sent, r.received, r.median_rtt_ms, r.rtt_p95_ms, r.rtt_sketch)
-                != (m.sent, m.received, m.median_rtt_ms, m.rtt_p95_ms, m.rtt_sketch)
-            ):
+            if _figures(r) != _figures(m) or r is None:
                 mismatched += 1
+                if len(shown) < 5:
+                    shown.append(f"  rollup differs: {key} {utc_iso(start)}: rolled "
+                                 f"{_figures(r)[:3]}, raw {_figures(m)[:3]}")  # fmt: skip
     nodata = sum(g.best.nodata_minutes + sum(c.nodata_minutes for c in g.cables)
                  for g in report.regions)  # fmt: skip
     for s in statuses:  # sla status, path by path, against the raw scan's own counts
@@ -163,8 +169,13 @@ async def _compare(config: Any, first: int, last: int, begin_s: float,
                             now, None, maintenance=config.maintenance)  # fmt: skip
         if (own.good_minutes, own.bad_minutes) != (s.good_minutes, s.bad_minutes):
             mismatched += 1
+            shown.append(
+                f"  sla status differs: {s.region}/{s.cable}: good/bad "
+                f"{s.good_minutes}/{s.bad_minutes}, raw {own.good_minutes}/"
+                f"{own.bad_minutes}"
+            )
     lost = sum(max(0, n - stored.get(series, 0)) for series, n in made.items())
-    shown = [f"span {utc_iso(first)} .. {utc_iso(last)}: {len(raw)} paths, "
+    shown += [f"span {utc_iso(first)} .. {utc_iso(last)}: {len(raw)} paths, "
              f"{sum(len(v) for v in raw.values())} path-minutes scanned from raw points",
              f"report {report.label}: {report.rollup_minutes} minutes from the rollups, "
              f"{report.raw_minutes} from raw points"]  # fmt: skip

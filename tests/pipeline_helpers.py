@@ -3,15 +3,55 @@ rounds per series, an agent's spool report."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import json
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 from conftest import cablewatch_cmd
 
+from cablewatch.agent.sender import Sender, SenderOptions
+from cablewatch.agent.spool import Spool
+from cablewatch.collectors.exporter import AgentMetrics
+from cablewatch.collectors.influx import InfluxV1Writer, Writer
 from cablewatch.collectors.lineprotocol import line
+from cablewatch.collectors.settings import InfluxSink
+
+
+class Clock:
+    """An evaluator's clock that a test steps."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def send_spool(spool: Spool, sink: InfluxSink, metrics: AgentMetrics, opts: SenderOptions,
+               writer: Writer | None = None) -> None:  # fmt: skip
+    """An agent's sender on ``spool`` until it is drained (or gives up), as the agent runs it:
+    the spool's work on a thread of its own."""
+
+    async def go() -> None:
+        pool = concurrent.futures.ThreadPoolExecutor(1)
+        loop = asyncio.get_running_loop()
+
+        async def db(fn: Callable[..., Any], *args: Any) -> Any:
+            return await loop.run_in_executor(pool, fn, *args)
+
+        out = writer or InfluxV1Writer(sink, secret=None)
+        stop = asyncio.Event()
+        stop.set()  # send what is spooled, then return
+        await Sender(spool, db, out, metrics, opts).run(stop)
+        await out.close()
+        pool.shutdown()
+
+    asyncio.run(go())
 
 
 def ping_line(region: str, cable: str, t: float, sent: int, received: int,

@@ -6,17 +6,16 @@ retried; a clock minutes off is said, its rounds stored as stamped and judged in
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from pipeline_helpers import ping_line
+from pipeline_helpers import Clock, ping_line, send_spool
 
-from cablewatch.agent.sender import Sender, SenderOptions
+from cablewatch.agent.sender import SenderOptions
 from cablewatch.agent.spool import Spool
 from cablewatch.collectors.exporter import AgentMetrics
 from cablewatch.collectors.influx import InfluxQL, InfluxV1Writer
@@ -28,14 +27,6 @@ from cablewatch.evaluator.service import Evaluator
 from cablewatch.harness.stack import Server, agent_config, influxd, init_db
 
 pytestmark = pytest.mark.servers
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(scope="module")
@@ -61,21 +52,10 @@ def test_the_sender_notes_the_span_of_late_rounds_once_stored(influx: Server,
     opts = SenderOptions(batch_points=2, backfill_after_s=30.0,
                          origin=(("host", "sg-probe"), ("region", "singapore")))  # fmt: skip
 
-    async def go() -> None:
-        pool = concurrent.futures.ThreadPoolExecutor(1)
-        loop = asyncio.get_running_loop()
+    def go() -> None:
+        send_spool(spool, sink, AgentMetrics(), opts)
 
-        async def db(fn: Callable[..., Any], *args: Any) -> Any:
-            return await loop.run_in_executor(pool, fn, *args)
-
-        writer = InfluxV1Writer(sink, secret=None)
-        stop = asyncio.Event()
-        stop.set()  # send what is spooled, then return
-        await Sender(spool, db, writer, AgentMetrics(), opts).run(stop)
-        await writer.close()
-        pool.shutdown()
-
-    asyncio.run(go())
+    go()
     assert spool.depth().points == 0
     notes = _query(influx.url, "sender", 'SELECT * FROM "backfill" GROUP BY *')
     [series] = notes
@@ -162,22 +142,11 @@ def test_points_older_than_the_retention_are_counted_not_retried(
     sink = InfluxSink(url=influx.url, database="weeks")
     metrics = AgentMetrics()
 
-    async def go() -> None:
-        pool = concurrent.futures.ThreadPoolExecutor(1)
-        loop = asyncio.get_running_loop()
-
-        async def db(fn: Callable[..., Any], *args: Any) -> Any:
-            return await loop.run_in_executor(pool, fn, *args)
-
-        writer = InfluxV1Writer(sink, secret=None)
-        stop = asyncio.Event()
-        stop.set()
-        await Sender(spool, db, writer, metrics, SenderOptions(batch_points=3)).run(stop)
-        await writer.close()
-        pool.shutdown()
+    def go() -> None:
+        send_spool(spool, sink, metrics, SenderOptions(batch_points=3))
 
     with caplog.at_level("WARNING", logger="cablewatch.sender"):
-        asyncio.run(go())
+        go()
     assert spool.depth().points == 0  # drained, not stuck retrying
     stored = _query(influx.url, "weeks", 'SELECT "packets_transmitted" FROM "ping"')
     times = [v[0] for v in stored[0]["values"]]
@@ -280,23 +249,12 @@ def test_the_agent_says_once_that_its_clock_is_minutes_off(
                for k in range(6)])  # fmt: skip
     metrics = AgentMetrics()
 
-    async def go() -> None:
-        pool = concurrent.futures.ThreadPoolExecutor(1)
-        loop = asyncio.get_running_loop()
-
-        async def db(fn: Callable[..., Any], *args: Any) -> Any:
-            return await loop.run_in_executor(pool, fn, *args)
-
-        writer = InfluxV1Writer(InfluxSink(url=url, database="x"), secret=None)
-        stop = asyncio.Event()
-        stop.set()
-        await Sender(spool, db, writer, metrics, SenderOptions(batch_points=2)).run(stop)
-        await writer.close()
-        pool.shutdown()
+    def go() -> None:
+        send_spool(spool, InfluxSink(url=url, database="x"), metrics, SenderOptions(batch_points=2))
 
     try:
         with caplog.at_level("WARNING", logger="cablewatch.sender"):
-            asyncio.run(go())
+            go()
     finally:
         server.shutdown()
         server.server_close()

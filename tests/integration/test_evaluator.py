@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import cablewatch_cmd
-from pipeline_helpers import ping_line
+from pipeline_helpers import Clock, ping_line
 
 from cablewatch.alerting.alertmanager import AlertmanagerClient
 from cablewatch.collectors.influx import InfluxQL, InfluxV1Writer
@@ -37,14 +37,6 @@ from cablewatch.harness.stack import (
 from cablewatch.values import FieldValue
 
 pytestmark = pytest.mark.servers
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(scope="module")
