@@ -19,6 +19,7 @@ points arrived.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Collection
 
 from cablewatch.collectors.influx import InfluxQL
@@ -63,10 +64,11 @@ class SlaMinutes:
     def recent_s(self) -> float:
         """How far back each pass reads the raw points again: a minute is complete 60 s after
         it began, its rounds arrive within ``backfill_after_s`` of starting (later ones come
-        with an agent's note), and the next pass is at most ``sla_interval_s`` away."""
+        with an agent's note), and the next pass is at most ``sla_interval_s`` away; in whole
+        minutes (a minute is read whole or not at all)."""
         sink = self.config.sinks.influxdb
         after = sink.backfill_after_s if sink is not None else 30.0
-        return 60.0 + after + self.config.evaluator.sla_interval_s
+        return math.ceil((60.0 + after + self.config.evaluator.sla_interval_s) / 60) * 60.0
 
     async def refresh(self, ql: InfluxQL, end_ns: int, now_s: float) -> None:
         policies = self.config.slas

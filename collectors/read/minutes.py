@@ -32,6 +32,7 @@ __all__ = [
 LATE_S = 600
 """The last 10 minutes of the rollups are read from the raw points again: late points."""
 _DAY_NS = 86400 * 10**9
+_MINUTE_NS = 60 * 10**9
 _ROLLUPS = f'"{ROLLUP}"."minute"'
 _WATERMARK = f'"{ROLLUP}"."rollup"'
 
@@ -140,7 +141,8 @@ async def read_minutes(
     lo = hi = start_ns
     if rolled is not None:
         lo = min(end_ns, max(start_ns, rolled[0]))
-        hi = min(end_ns, max(lo, rolled[1] - int(late_s * 10**9)))
+        late_ns = -(-int(late_s * 10**9) // _MINUTE_NS) * _MINUTE_NS  # whole minutes
+        hi = min(end_ns, max(lo, rolled[1] - late_ns))
     if hi > lo:
         for key, found in (await rollups(ql, lo, hi, regions)).items():
             out.setdefault(key, {}).update(found)

@@ -87,40 +87,51 @@ def test_late_rounds_with_a_note_are_rolled_up_again(influx: Server,
         return [ping_line(*path, base + 60 * minute + 20 * k, 5, received, 30.0)
                 for k in range(n)]  # fmt: skip
 
-    async def go() -> dict[tuple[str, str], dict[int, Any]]:
+    async def go() -> tuple[dict[tuple[str, str], dict[int, Any]], dict[int, Any]]:
         ql, writer = InfluxQL(sink), InfluxV1Writer(sink, secret=None)
         try:
-            await writer.write([ln for m in range(10) for p in (marked, unmarked)
+            await writer.write([ln for m in range(15) for p in (marked, unmarked)
                                 for ln in rounds(p, m, 5)])  # fmt: skip
             clock = Clock(base + 15 * 60 + 1)
             ev = Evaluator(config, ql, writer=writer, clock=clock)
             await ev.evaluate_sla()  # rolls up minutes 0-14
             await ev.flush()
-            # 20 minutes later: a spool drains a third round into minute 3 of both paths
+            # 20 minutes later a spool drains a third round into minutes 3 and 12 (at the edge
+            # of what the next pass reads again) of both paths; singapore's agent notes them
             clock.now = base + 35 * 60 + 1
-            late = [ping_line(*p, base + 3 * 60 + 50, 5, 0, None) for p in (marked, unmarked)]
-            await writer.write(late)
-            await writer.write([backfill_line({"host": "sg-probe", "region": "singapore"},
-                                              (base + 3 * 60 + 50) * 10**9,
-                                              (base + 3 * 60 + 50) * 10**9 + 1, 1,
-                                              time.time_ns())])  # fmt: skip
-            assert [n.rounds for n in await backfills(ql, 0)] == [1]
+            for m in (3, 12):
+                t = base + m * 60 + 50
+                await writer.write([ping_line(*p, t, 5, 0, None) for p in (marked, unmarked)])
+                await writer.write([backfill_line({"host": "sg-probe", "region": "singapore"},
+                                                  t * 10**9, t * 10**9 + 1, 1,
+                                                  time.time_ns())])  # fmt: skip
+            assert [n.rounds for n in await backfills(ql, 0)] == [1, 1]
             await ev.evaluate_sla()
             await ev.flush()
             clock.now += 60
             await ev.evaluate_sla()  # a note is acted on once
             await ev.flush()
-            return await rollups(ql, base * 10**9, (base + 10 * 60) * 10**9)
+            held = ev.sla.minutes[marked]  # what the SLA pass counts, in memory
+            return await rollups(ql, base * 10**9, (base + 15 * 60) * 10**9), held
         finally:
             await ql.close()
             await writer.close()
 
-    rolled = asyncio.run(go())
+    rolled, held = asyncio.run(go())
+    late = {base + 3 * 60, base + 12 * 60}
+    for minute in late:
+        assert (rolled[marked][minute].sent, rolled[marked][minute].received) == (15, 10)
+    # without a note, minute 3 stays as it was; minute 12 lies in what each pass reads again
+    # (the last 3 whole minutes here), and is read whole
+    assert (rolled[unmarked][base + 180].sent, rolled[unmarked][base + 180].received) == (10, 10)
+    assert (rolled[unmarked][base + 720].sent, rolled[unmarked][base + 720].received) == (15, 10)
+    # every other minute whole: none read from its middle on (the edge of what a pass reads
+    # again once was not a whole minute: minute 12 was rolled up from its last 30 s)
+    assert {s: (m.sent, m.received) for s, m in rolled[marked].items() if s not in late} == {
+        base + 60 * k: (10, 10) for k in range(15) if k not in (3, 12)}  # fmt: skip
+    assert {s: (held[s].sent, held[s].received) for s in rolled[marked]} == {
+        s: (m.sent, m.received) for s, m in rolled[marked].items()}  # fmt: skip
     minute = base + 3 * 60
-    assert (rolled[marked][minute].sent, rolled[marked][minute].received) == (15, 10)
-    assert (rolled[unmarked][minute].sent, rolled[unmarked][minute].received) == (10, 10)
-    assert all((m.sent, m.received) == (10, 10) for s, m in rolled[marked].items()
-               if s != minute)  # fmt: skip
     log = _query(influx.url, "late", 'SELECT count("sent") FROM "rollup"."minute" WHERE '
                  f"\"region\" = 'singapore' AND time = {minute * 10**9}")  # fmt: skip
     assert log[0]["values"][0][1] == 1  # rewritten in place, one point a minute
