@@ -30,7 +30,16 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from grafana_foundation_sdk.models.dashboard import Dashboard
 
-__all__ = ["BUILTINS", "Query", "expand", "lint", "queries", "roundtrip", "schema_errors"]
+__all__ = [
+    "BUILTINS",
+    "Query",
+    "expand",
+    "lint",
+    "queries",
+    "roundtrip",
+    "schema_errors",
+    "substitute",
+]
 
 BUILTINS = frozenset({"timeFilter", "__interval", "__interval_ms", "__rate_interval", "__range",
                       "__range_s", "__from", "__to", "__name", "__dashboard"})  # fmt: skip
@@ -147,6 +156,12 @@ def queries(model: Mapping[str, Any]) -> list[Query]:
         if var.get("type") == "query":
             out.append(Query(f"variable {var['name']}", "", "influxql", var["query"]))
     return out
+
+
+def substitute(text: str, values: Mapping[str, str]) -> str:
+    """``text`` with the dashboard's own variables (``$name``, ``${name}``) from ``values``, as
+    Grafana shows them in titles; unknown ones stay as written."""
+    return _VAR.sub(lambda m: values.get(m.group(1) or m.group(2), m.group(0)), text)
 
 
 def expand(text: str, values: Mapping[str, str], *, start_ns: int, end_ns: int,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cablewatch.config import Config
-from cablewatch.dashboards.check import Query, queries
+from cablewatch.dashboards.check import Query, queries, substitute
 from cablewatch.dashboards.live import Answer, Sources, run
 from cablewatch.errors import CablewatchError
 
@@ -103,7 +103,7 @@ def draw(model: Mapping[str, Any], src: Sources, values: Mapping[str, str], out:
         ax = fig.add_axes((left + 0.004 + axis, top - g["h"] * unit / height + 0.02,
                            width - 0.008 - axis, g["h"] * unit / height - 0.045))  # fmt: skip
         ax.set_facecolor("#181b1f")
-        ax.set_title(panel["title"], color="white", fontsize=10, loc="left")
+        ax.set_title(substitute(panel["title"], values), color="white", fontsize=10, loc="left")
         legends = {t.get("refId", ""): t.get("legendFormat", "") for t in panel.get("targets", [])}
         answers = [(run(q.lang, q.text, src, values, start_s=start_s, end_s=end_s,
                         instant=q.instant or panel["type"] in ("stat", "table")),

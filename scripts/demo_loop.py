@@ -7,7 +7,8 @@ address, and measures the time to first token of the station's streaming API thr
 is cut: the table shows, per region that was on ADC, when the recommendation came, when the
 route moved and when requests were back within the SLA, with the TTFT before and after. Then
 sea-retail's SLA report over the run (from the gateway API, as PDF and JSON; page 1 drawn with
-pdftoppm) and its status page (headless Chromium) are written to out/.
+pdftoppm) and its status page (headless Chromium) are written to out/, and `cablewatch explain`
+shows the windows behind one region's move off ADC beside what InfluxDB holds.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,6 +33,27 @@ from cablewatch.timefmt import utc_iso
 out = Console(width=200)
 ROOT = Path(__file__).resolve().parents[1]
 CUSTOMER = "sea-retail"
+
+
+def explain(api: str, token: str, config: Path) -> None:
+    """`cablewatch explain` for the first region the cut moved off ADC."""
+    recs = httpx.get(
+        f"{api}/v1/recommendations", timeout=30, headers={"Authorization": f"Bearer {token}"}
+    ).json()["recommendations"]
+    moved = [r["region"] for r in recs if r["previous"] == "ADC"]
+    if not moved:
+        return
+    out.print(f"[bold]Why {moved[0]} left ADC, checked against InfluxDB[/bold]")
+    out.print(f"$ cablewatch explain {moved[0]}", markup=False, highlight=False)
+    done = subprocess.run([sys.executable, "-m", "cablewatch", "explain", moved[0],
+                           "--config", str(config)], capture_output=True, text=True,
+                          env=os.environ | {"COLUMNS": "120"}, check=False)  # fmt: skip
+    out.print(done.stdout + done.stderr, markup=False, highlight=False, end="")
+
+
+def before_stop(api: str, token: str, tmp: Path, since: float) -> None:
+    explain(api, token, tmp / "cw.toml")
+    report(api, token, since)
 
 
 def report(api: str, token: str, since: float) -> None:
@@ -94,7 +117,7 @@ def main() -> None:
     since = time.time()
     run = closed_loop(opts, tmp, interval_s=1.0, hold_s=8, after_restore_s=5,
                       say=lambda text: out.print(f"[bold]{text}[/bold]"),
-                      before_stop=lambda api, token: report(api, token, since))  # fmt: skip
+                      before_stop=lambda a, t: before_stop(a, t, tmp, since))  # fmt: skip
     first = {r: next(x for x in rs if x["kind"] == "switch") for r, rs in run.records.items()}
     table = Table(title="Recommendations before the cut",
                   title_justify="left", box=box.SIMPLE_HEAD)  # fmt: skip

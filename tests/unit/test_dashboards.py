@@ -21,7 +21,14 @@ from typer.testing import CliRunner
 from cablewatch.cli import app
 from cablewatch.config import load_default
 from cablewatch.dashboards.build import build_all, render
-from cablewatch.dashboards.check import expand, lint, queries, roundtrip, schema_errors
+from cablewatch.dashboards.check import (
+    expand,
+    lint,
+    queries,
+    roundtrip,
+    schema_errors,
+    substitute,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT.parent / "shared" / "grafana-jsonschema"
@@ -119,6 +126,18 @@ def test_expand_as_grafana_does() -> None:
     text = "WHERE \"cable\" = '$cable' AND $timeFilter GROUP BY time($__interval) ${region}"
     out = expand(text, VALUES, start_ns=1, end_ns=2, interval_s=15)
     assert out == "WHERE \"cable\" = 'ADC' AND time >= 1 AND time <= 2 GROUP BY time(15s) singapore"
+
+
+def test_titles_show_the_chosen_variables() -> None:
+    """Previews title panels as Grafana does: "Median RTT per region over $cable" reads
+    "... over ADC"; a variable nobody chose stays as written."""
+    values = {"cable": "ADC", "region": "singapore"}
+    assert substitute("Median RTT per region over $cable", values) == (
+        "Median RTT per region over ADC")  # fmt: skip
+    assert substitute("${region} to $station", values) == "singapore to $station"
+    titles = [substitute(p["title"], values | {"station": "shantou", "customer": "sea-retail"})
+              for m in MODELS.values() for p in m["panels"]]  # fmt: skip
+    assert not [t for t in titles if "$" in t]
 
 
 def test_cli_build_writes_every_dashboard(tmp_path: Path) -> None:
