@@ -142,7 +142,7 @@ class Sender:
                 else:
                     self.metrics.written.labels(sink).inc(batch.points)
                     self.metrics.last_write.labels(sink).set(time.time())
-                    self._clock(getattr(self.writer, "clock_offset_s", None))
+                    self._clock(self.writer.clock_offset_s)
                 await self.db(self.spool.ack, batch.last_id, batch.size)
                 if failed:  # a state change: say it once
                     log.info("%s takes writes again after %d failed attempts", sink, failed)
@@ -196,11 +196,19 @@ class Sender:
         # rounds are spooled as they finish: when the first is fresh, so are the others
         if chunks and round_start_ns(chunks[0]) < late_before:
             late = [t for c in chunks if (t := round_start_ns(c)) < late_before]
-        await self.writer.write(chunks)
+        try:
+            await self.writer.write(chunks)
+        except SinkError as exc:
+            if exc.kind == "partial" and late:  # what was kept of the late rounds is noted
+                await self._note(late)
+            raise
         if late:
-            note = backfill_line(dict(self.opts.origin), min(late), max(late) + 1, len(late),
-                                 time.time_ns())  # fmt: skip
-            await self.writer.write([note])
+            await self._note(late)
+
+    async def _note(self, late: list[int]) -> None:
+        note = backfill_line(dict(self.opts.origin), min(late), max(late) + 1, len(late),
+                             time.time_ns())  # fmt: skip
+        await self.writer.write([note])
 
     async def _publish_depth(self, now: float) -> None:
         """The spool's depth as metrics, at most once a second (counting is a table scan)."""

@@ -48,6 +48,8 @@ go to the database's default policy."""
 
 class Writer(Protocol):
     name: str
+    clock_offset_s: float | None
+    """This host's clock minus the sink's, as its last answer showed; None: not known."""
 
     async def write(self, lines: list[str], *, rollup: bool = False) -> None:
         """Store ``lines`` of line protocol (an item may hold several, newline-separated: the
@@ -153,6 +155,7 @@ class InfluxV2Writer:
 
         self.sink = sink
         self.name = sink.url
+        self.clock_offset_s: float | None = None  # influxdb-client does not show the answer
         self._client = InfluxDBClient(
             url=sink.url, token=secret or "", org=sink.org, timeout=int(timeout_s * 1000),
             enable_gzip=True,
