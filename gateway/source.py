@@ -129,6 +129,9 @@ class EvaluatorSource:
             regions[region] = status.RegionNow(
                 region, rec.cable if rec else None, rec.reason if rec else "",
                 {c: states.get((region, c), "unknown") for c in policy.cables}, p50,
+                name=config.topology.region(region).name, kind=rec.kind if rec else "",
+                previous=rec.previous if rec else None, since_s=rec.since_s if rec else None,
+                holddown_s=config.failover.holddown_s,
             )  # fmt: skip
         incidents = [status.OpenIncident(e.scope, e.subject, e.cable, e.started_s,
                                          tuple(e.regions))

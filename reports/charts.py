@@ -39,7 +39,7 @@ def burndown(report: Report) -> str:
         fig, ax = plt.subplots(figsize=(7.0, 2.6))
         for i, r in enumerate(report.regions):
             xs: Any = [dt.datetime.fromtimestamp(t, tz) for t, _ in r.burndown]
-            ax.step(xs, [v for _, v in r.burndown], where="post", label=r.region,
+            ax.step(xs, [v for _, v in r.burndown], where="post", label=report.name(r.region),
                     color=_COLOURS[i % len(_COLOURS)], linewidth=1.2)  # fmt: skip
         ax.axhline(0, color="#b00020", linewidth=0.8, linestyle="--")
         ax.set_ylabel("error budget left (%)")
@@ -69,7 +69,8 @@ def daily(report: Report) -> str:
                    width=0.8)  # fmt: skip
             ax.axhline(target, color="#333333", linewidth=0.6, linestyle=":")
             ax.set_ylim(low, 100.0)
-            ax.set_ylabel(r.region, rotation=0, ha="right", va="center", fontsize=7)
+            ax.set_ylabel(report.name(r.region), rotation=0, ha="right", va="center",
+                          fontsize=7)  # fmt: skip
             ax.tick_params(axis="y", labelsize=6)
             ax.set_xticks(range(len(days)))
             ax.set_xticklabels([d[-2:] for d in days], fontsize=6)
@@ -92,7 +93,7 @@ def rtt(report: Report) -> str:
                     ax.plot(c.rtt_p50_ms, y, "o", color=_COLOURS[j], markersize=3.5)
                     ax.plot(c.rtt_p95_ms, y, "|", color=_COLOURS[j], markersize=7)
                 ticks.append(y)
-                labels.append(f"{r.region} / {c.cable}")
+                labels.append(f"{report.name(r.region)} / {c.cable}")
                 y += 1
             y += 0.6
         ax.axvline(report.policy["rtt_p95_ms"], color="#b00020", linewidth=0.8, linestyle="--")

@@ -133,6 +133,11 @@ class Report:
     """Of the period's minutes so far, how many were read from the 1-minute rollups ..."""
     raw_minutes: int = 0
     """... and how many from the raw points (the rest of the period)."""
+    names: dict[str, str] = field(default_factory=dict)
+    """Region id -> its display name, for what people read (the figures keep the ids)."""
+
+    def name(self, region: str) -> str:
+        return self.names.get(region, region)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -343,9 +348,11 @@ def build(
     maintenance: Sequence[MaintenanceWindow] = (),
     events: Sequence[StoredEvent] = (),
     switches: Sequence[Switch] = (),
+    names: Mapping[str, str] | None = None,
 ) -> Report:
     """The report of ``policy``'s customer over the minutes of [start_s, end_s) (multiples of
-    60); minutes after ``now_s`` are not counted (a period in progress)."""
+    60); minutes after ``now_s`` are not counted (a period in progress). ``names``: each
+    region's display name."""
     stop = min(end_s, int(now_s // 60 * 60))
     starts = range(start_s, max(start_s, stop), 60)
     tz = zoneinfo.ZoneInfo(timezone)
@@ -378,6 +385,7 @@ def build(
             "credits": [[c.below_pct, c.credit_pct] for c in policy.credits],
         },
         regions=regions,
+        names=dict(names or {}),
         incidents=_incidents(policy, events, switches, start_s, stop),
         maintenance=windows,
         met=all(known) if known else None,

@@ -71,7 +71,7 @@ def html(report: Report, station: str) -> str:
         r=report,
         station=station,
         charts=charts(report),
-        missed=[g.region for g in report.regions if g.met is False],
+        missed=[report.name(g.region) for g in report.regions if g.met is False],
         completeness=100.0 * counted / countable if countable else None,
         counted_until=min(report.end_s, report.generated_s // 60 * 60),
         **_helpers(report.timezone),

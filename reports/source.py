@@ -34,6 +34,7 @@ async def make_report(
         build, policy, mine, start_s=period.start_s, end_s=period.end_s, label=period.label,
         timezone=config.report.timezone, now_s=now, version=__version__,
         maintenance=config.maintenance, events=found_events, switches=found_switches,
+        names={r.id: r.name for r in config.topology.regions},
     )  # fmt: skip
     report.rollup_minutes = (hi - lo) // 60 // 10**9
     report.raw_minutes = (end_s - period.start_s) // 60 - report.rollup_minutes

@@ -1,5 +1,6 @@
-"""A customer's live status page (HTML, no script): each of its regions' state and
-recommended cable, the open incidents that touch it, and the last 24 h availability."""
+"""A customer's live status page (HTML, no script): in the customer's words, what each of its
+regions experiences now, which cable carries it and why, the open incidents that touch it,
+and the last 24 h availability. Region names, not ids; no internal scores."""
 
 from __future__ import annotations
 
@@ -26,6 +27,15 @@ class RegionNow:
     states: Mapping[str, str]
     """cable -> 'good', 'bad' or 'unknown'."""
     p50_ms: Mapping[str, float | None]
+    name: str = ""
+    """The region's display name (its id if none)."""
+    kind: str = ""
+    """Why it is on its cable: 'initial', 'fault' or 'speed'."""
+    previous: str | None = None
+    since_s: float | None = None
+    """When it was moved there."""
+    holddown_s: float = 600.0
+    """A cable left for a fault takes traffic back after being healthy this long."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +56,44 @@ def _state(now: RegionNow, cables: Sequence[str]) -> str:
     return "down" if "good" not in states else "degraded"
 
 
+_WORDS = {"good": "healthy", "bad": "impaired", "unknown": "no recent measurement"}
+
+
+def _hhmm(unix_s: float | None) -> str:
+    return "-" if unix_s is None else utc_iso(unix_s)[11:16] + " UTC"
+
+
+def _incident(i: OpenIncident) -> str:
+    """An open incident as a customer reads it."""
+    if i.scope == "cable":
+        return f"Cable {i.cable}: a fault"
+    if i.scope in ("partial", "segment", "path"):
+        return f"Cable {i.cable}: degraded for some regions" if i.cable else "Degraded"
+    if i.scope == "region":
+        return "Your region's network: a fault"
+    if i.scope == "station":
+        return "The landing station: a fault"
+    return i.subject
+
+
+def why(now: RegionNow) -> str:
+    """Which cable carries the region, and why, in plain words."""
+    if now.cable is None:
+        return "Measuring your cables: a route is chosen once each has enough rounds."
+    if now.kind == "fault" and now.previous:
+        said = (f"{now.previous} had a fault at {_hhmm(now.since_s)}; we moved you to "
+                f"{now.cable}.")  # fmt: skip
+        if now.states.get(now.previous) == "good":
+            minutes = f"{now.holddown_s / 60:g} minute" + ("s" if now.holddown_s != 60 else "")
+            return (f"{said} {now.previous} is healthy again; we move you back once it has "
+                    f"been stable for {minutes}.")  # fmt: skip
+        return f"{said} {now.previous} is still impaired."
+    if now.kind == "speed" and now.previous:
+        return (f"We moved you from {now.previous} to {now.cable} at {_hhmm(now.since_s)}: it "
+                "has been consistently faster.")  # fmt: skip
+    return f"You are on {now.cable}, the fastest of your cables."
+
+
 def page(
     policy: SlaPolicy,
     station: str,
@@ -58,24 +106,27 @@ def page(
     cards = []
     for region in policy.regions:
         now = regions.get(region) or RegionNow(region, None, "", {}, {})
+        name = now.name or region
         paths = {c: minutes.get((region, c), {}) for c in policy.cables}
         day = region_states(policy, region, paths, window_minutes(now_s, 86400), maintenance)
         good = sum(1 for s in day.values() if s == "good")
         bad = sum(1 for s in day.values() if s == "bad")
         cards.append({
-            "region": region,
+            "region": name,
             "state": _state(now, policy.cables),
             "cable": now.cable,
-            "reason": now.reason,
+            "why": why(now),
             "cables": [{"cable": c, "state": now.states.get(c, "unknown"),
+                        "words": _WORDS[now.states.get(c, "unknown")],
                         "p50_ms": now.p50_ms.get(c)} for c in policy.cables],
             "availability": f"{100.0 * good / (good + bad):.3f} %" if good + bad
             else "no complete minute yet",
         })  # fmt: skip
     mine = set(policy.regions)
+    names = {r: (regions[r].name if r in regions and regions[r].name else r) for r in mine}
     shown = [
-        {"since": utc_iso(i.since_s), "scope": i.scope, "subject": i.subject, "cable": i.cable,
-         "regions": sorted(mine & set(i.regions))}
+        {"since": utc_iso(i.since_s)[:16].replace("T", " ") + " UTC", "what": _incident(i),
+         "cable": i.cable, "regions": sorted(names[r] for r in mine & set(i.regions))}
         for i in incidents if mine & set(i.regions)
     ]  # fmt: skip
     states = {c["state"] for c in cards}

@@ -241,9 +241,9 @@ def test_the_pdf_reads_right_and_has_no_blank_page(served: Served) -> None:
     text = subprocess.run([need("pdftotext"), str(pdf), "-"], capture_output=True,
                           text=True, check=True).stdout  # fmt: skip
     digest = _day(served, "json").json()["digest"]
-    for wanted in ("SLA report: acme", "SLA missed in singapore", "10 % of the period's fee",
+    for wanted in ("SLA report: acme", "SLA missed in Singapore", "10 % of the period's fee",
                    "99.306 %", "100.000 %", "138.9 %", "jakarta PoP power work",
-                   "singapore: ADC → SJC at +2.5 s"):  # fmt: skip
+                   "Singapore: ADC → SJC at +2.5 s"):  # fmt: skip
         assert wanted in " ".join(text.split()), wanted
     assert digest in "".join(text.split())  # the digest may break across lines
     assert digest in _day(served, "html").text
@@ -290,7 +290,8 @@ def test_the_status_page_renders_in_chromium_without_console_errors(served: Serv
     assert shot.stat().st_size > 20_000  # a rendered page, not an error
     page = _get(served, "/v1/customers/acme/status", ACME)
     assert "acme: service status" in page.text
-    assert "singapore" in page.text
+    assert "<h2>Singapore " in page.text  # the region's name, not its id
+    assert "score" not in page.text  # the customer's words, not the evaluator's
     assert page.headers["cache-control"] == "no-store"
     # the check can fail: a page that logs an error is caught
     broken = served.tmp / "broken.html"

@@ -16,7 +16,8 @@ from cablewatch.sla.sketch import ALPHA
 def report() -> Report:
     return build(POLICY, minutes(), start_s=T0, end_s=T0 + 86400, label=DAY,
                  timezone="UTC", now_s=T0 + 2 * 86400, version="test",
-                 maintenance=MAINTENANCE, events=EVENTS, switches=SWITCHES)  # fmt: skip
+                 maintenance=MAINTENANCE, events=EVENTS, switches=SWITCHES,
+                 names={"singapore": "Singapore", "jakarta": "Jakarta"})  # fmt: skip
 
 
 def check(got: PathFigures, want: dict[str, float]) -> None:
@@ -112,3 +113,28 @@ def test_a_ttft_objective_is_reported_on_the_best_cable() -> None:
     missed = _with_ttft(250.0)
     assert (missed.regions[0].ttft_met, missed.regions[0].met) == (False, False)
     assert "TTFT p95" not in html(report(), "Shantou")  # no objective, no column
+
+
+def test_people_read_region_names_the_figures_keep_ids() -> None:
+    r = report()
+    page = html(r, "Shantou")
+    assert "<td>Singapore</td>" in page
+    assert "<td>singapore</td>" not in page
+    assert "Singapore: ADC → SJC" in page  # the incident's switch
+    assert [g.region for g in r.regions] == ["singapore", "jakarta"]  # JSON keeps the ids
+    assert (
+        r.digest
+        == build(
+            POLICY,
+            minutes(),
+            start_s=T0,
+            end_s=T0 + 86400,
+            label=DAY,
+            timezone="UTC",
+            now_s=T0 + 2 * 86400,
+            version="test",
+            maintenance=MAINTENANCE,
+            events=EVENTS,
+            switches=SWITCHES,
+        ).digest
+    )  # names change no figure
