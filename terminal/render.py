@@ -292,6 +292,7 @@ def sla_table(statuses: Sequence[SlaStatus], config: Config) -> Table:
     table = Table(title="SLA status (minutes with data; 'any' = the region on its best cable)",
                   title_justify="left", box=box.SIMPLE_HEAD)  # fmt: skip
     ttft = any(config.sla(s.customer).ttft_p95_ms is not None for s in statuses)
+    names = {r.id: r.name for r in config.topology.regions}
     for name in ("customer", "region", "cable", "availability %", "bad min", "no-data min",
                  "budget left %", "burn 5m", "burn 1h", "burn 6h", "RTT p95 ms", "loss %",
                  *(("TTFT p95 ms",) if ttft else ()), "status"):  # fmt: skip
@@ -307,7 +308,7 @@ def sla_table(statuses: Sequence[SlaStatus], config: Config) -> Table:
             state += " [red]" + ", ".join(a.removeprefix("CablewatchSla") for a in s.alerts) + "[/]"
         burns = [_pct(s.burn_rates.get(w), 2) for w in ("5m", "1h", "6h")]
         table.add_row(
-            s.customer, s.region, s.cable,
+            s.customer, names.get(s.region, s.region), s.cable,
             f"{_pct(s.availability_pct)} / {policy.availability_pct:g}",
             str(s.bad_minutes), str(s.nodata_minutes), _pct(s.budget_left_pct, 1), *burns,
             f"{_pct(s.rtt_p95_ms, 2)} / {policy.rtt_p95_ms:g}",

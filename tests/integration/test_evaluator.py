@@ -303,6 +303,7 @@ def test_sla_status_cli(sla_db: SlaDb) -> None:
     assert table.returncode == 0, table.stderr
     assert "north-asia-fintech" in table.stdout
     assert "missed" in table.stdout  # singapore: 95 % < 99.9 %
+    assert "Ho Chi Minh City" in table.stdout  # people read names; --json keeps the ids
     args = ("sla", "status", "--config", str(config), "--customer", "nobody")
     bad = subprocess.run(cablewatch_cmd(*args), capture_output=True, text=True, check=False)
     assert bad.returncode == 2
