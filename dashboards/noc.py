@@ -98,9 +98,11 @@ def build(config: Config) -> Any:
     events = (
         table.Panel().title("Open fault events").span(24).height(7)
         .with_target(influxql(
-            "A", 'SELECT "severity", "regions", "paths", "raised_unix_s", "evidence" FROM '
-            "\"event\" WHERE \"state\" = 'open' AND \"landing_station\" =~ /^$station$/ AND "
-            "$timeFilter GROUP BY \"scope\", \"subject\", \"cable\"", table=True))
+            "A", 'SELECT "severity", "summary", "regions" AS "regions affected", '
+            '"regions_healthy" AS "regions healthy", "worst_loss_pct" AS "worst loss %", '
+            '"worst_rtt_step_ms" AS "worst RTT step ms" FROM "event" WHERE "state" = \'open\' '
+            "AND \"landing_station\" =~ /^$station$/ AND $timeFilter GROUP BY \"scope\", "
+            '"subject", "cable"', table=True))
     )  # fmt: skip
     recommended = (
         table.Panel().title("Recommended cable per region, and why").span(24).height(8)

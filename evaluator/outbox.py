@@ -14,7 +14,6 @@ to Alertmanager. Both are kept until they are taken, and retried on every flush.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -99,8 +98,7 @@ class Outbox:
         if rec.event.scope == "route":
             return
         station = self.config.topology.landing_station.id
-        evidence = json.dumps(rec.evidence, sort_keys=True)
-        self.queue(event_line(rec.event, station, rec.start_s, evidence))
+        self.queue(event_line(rec.event, station, rec.start_s, rec.evidence))
 
     def opened(self, rec: EventRecord) -> None:
         self.records[rec.event.id] = rec

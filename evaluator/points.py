@@ -4,6 +4,7 @@ line protocol (the schema is in collectors/lineprotocol.py and the README)."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from cablewatch.collectors.lineprotocol import line
 from cablewatch.correlation.events import Event
@@ -22,8 +23,15 @@ __all__ = [
 ]
 
 
-def event_line(event: Event, station: str, start_s: float, evidence: str) -> str:
+def event_line(event: Event, station: str, start_s: float, evidence: dict[str, Any]) -> str:
+    """The event's point: its state and times, and what a NOC reads of its evidence as
+    columns (summary, regions healthy, the worst loss and RTT step among its paths) beside
+    the whole evidence as JSON."""
     end = event.resolved_s
+    paths = evidence.get("paths") or {}
+    losses = [p["loss_pct"] for p in paths.values() if p.get("loss_pct") is not None]
+    steps = [p["median_ms"] - p["baseline_ms"] for p in paths.values()
+             if p.get("median_ms") is not None and p.get("baseline_ms") is not None]  # fmt: skip
     fields: dict[str, FieldValue | None] = {
         "event_id": event.id,
         "state": "resolved" if end is not None else "open",
@@ -34,7 +42,11 @@ def event_line(event: Event, station: str, start_s: float, evidence: str) -> str
         "regions": ",".join(sorted({r for r, _c in event.seen_paths})),
         "severity": event.severity or None,
         "customers": ",".join(event.customers) or None,
-        "evidence": evidence,
+        "summary": evidence.get("summary"),
+        "regions_healthy": evidence.get("regions_healthy"),
+        "worst_loss_pct": max(losses, default=None),
+        "worst_rtt_step_ms": round(max(steps), 3) if steps else None,
+        "evidence": json.dumps(evidence, sort_keys=True),
     }
     tags = {
         "scope": event.scope,
