@@ -1,12 +1,14 @@
-"""The probe agents' own health: rounds, skipped slots, spool depth, sender errors, when each
-last wrote; an agent that stops is red at its next failed scrape ("up"), and its last write
-turns red after three probe intervals."""
+"""The probe agents' own health, each named by its region and host (the scrape labels agent_region
+and agent_host of deploy/prometheus/prometheus.yml): rounds, skipped slots, spool depth, sender
+errors by kind (a table: the kinds that happened, not a legend of zeros), when each last wrote;
+an agent that stops is red at its next failed scrape ("up"), and its last write turns red after
+three probe intervals."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from grafana_foundation_sdk.builders import stat, timeseries
+from grafana_foundation_sdk.builders import stat, table, timeseries
 from grafana_foundation_sdk.models import common as mc
 from grafana_foundation_sdk.models import dashboard as dm
 
@@ -17,6 +19,7 @@ from cablewatch.dashboards.queries import PROMETHEUS, promql
 __all__ = ["UID", "build"]
 
 UID = "cablewatch-agents"
+_WHO = "{{agent_region}} ({{agent_host}})"
 
 
 def _series(title: str, expr: str, legend: str, unit: str = "none") -> Any:
@@ -31,7 +34,8 @@ def build(config: Config) -> Any:
     up = (
         stat.Panel().title("Agents up (red: no scrape)").datasource(PROMETHEUS).span(24)
         .height(5)
-        .with_target(promql("A", 'up{job="cablewatch"}', legend="{{instance}}", instant=True))
+        .with_target(promql("A", 'up{job="cablewatch", agent_region!=""}', legend=_WHO,
+                            instant=True))
         .color_mode(mc.BigValueColorMode.BACKGROUND)
         .mappings([dm.ValueMap({"0": dm.ValueMappingResult(text="DOWN", color=RED),
                                 "1": dm.ValueMappingResult(text="up", color=GREEN)})])
@@ -40,29 +44,33 @@ def build(config: Config) -> Any:
     last = (
         stat.Panel().title("Seconds since the last write to InfluxDB").datasource(PROMETHEUS)
         .span(24).height(5).unit("s")
-        .with_target(promql("A", "time() - max by (instance) "
+        .with_target(promql("A", "time() - max by (agent_region, agent_host) "
                                  "(cablewatch_sink_last_success_timestamp_seconds)",
-                            legend="{{instance}}", instant=True))
+                            legend=_WHO, instant=True))
         .color_mode(mc.BigValueColorMode.BACKGROUND)
         .thresholds(steps((None, GREEN), (2 * interval, YELLOW), (3 * interval, RED)))
+    )  # fmt: skip
+    errors = (
+        table.Panel().title("Sender errors in the range, by kind").datasource(PROMETHEUS)
+        .span(12).height(7)
+        .with_target(promql("A", "sum by (kind) (increase(cablewatch_sink_errors_total"
+                                 "[$__range]))", legend="{{kind}}", instant=True))
     )  # fmt: skip
     return (
         dashboard(UID, "cablewatch: agents", "The probe agents' own health.", span="now-1h")
         .with_panel(up)
         .with_panel(last)
-        .with_panel(_series("Rounds per second", "sum by (instance) "
-                            "(rate(cablewatch_probe_rounds_total[$__rate_interval]))",
-                            "{{instance}}"))
-        .with_panel(_series("Skipped slots", "sum by (instance) "
+        .with_panel(_series("Rounds per second", "sum by (agent_region, agent_host) "
+                            "(rate(cablewatch_probe_rounds_total[$__rate_interval]))", _WHO))
+        .with_panel(_series("Skipped slots", "sum by (agent_region, agent_host) "
                             "(increase(cablewatch_agent_skipped_rounds_total[$__rate_interval]))",
-                            "{{instance}}"))
-        .with_panel(_series("Spool depth (points)", "cablewatch_spool_points", "{{instance}}"))
-        .with_panel(_series("Schedule lag", "cablewatch_agent_schedule_lag_seconds",
-                            "{{instance}}", "s"))
-        .with_panel(_series("Sender errors by kind", "sum by (instance, kind) "
-                            "(increase(cablewatch_sink_errors_total[$__rate_interval]))",
-                            "{{instance}} {{kind}}"))
-        .with_panel(_series("Points written per second", "sum by (instance) "
+                            _WHO))
+        .with_panel(_series("Spool depth (points)", "max by (agent_region, agent_host) "
+                            "(cablewatch_spool_points)", _WHO))
+        .with_panel(_series("Schedule lag", "max by (agent_region, agent_host) "
+                            "(cablewatch_agent_schedule_lag_seconds)", _WHO, "s"))
+        .with_panel(errors)
+        .with_panel(_series("Points written per second", "sum by (agent_region, agent_host) "
                             "(rate(cablewatch_sink_points_written_total[$__rate_interval]))",
-                            "{{instance}}"))
+                            _WHO))
     )  # fmt: skip

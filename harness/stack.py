@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,16 +132,29 @@ def influxd(
 
 
 @contextlib.contextmanager
-def prometheus(tmp: Path, targets: list[str]) -> Iterator[Server]:
+def prometheus(
+    tmp: Path, targets: list[str], labels: Mapping[str, Mapping[str, str]] | None = None
+) -> Iterator[Server]:
+    """Prometheus scraping ``targets`` every second (job ``cablewatch``); ``labels``: a
+    target's own labels (an agent's region and host, as deploy/prometheus/prometheus.yml)."""
     tmp.mkdir(parents=True, exist_ok=True)
     port = free_port()
     conf = tmp / "prometheus.yml"
-    listed = ", ".join(f'"{t}"' for t in targets)
-    conf.write_text(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-        f"scrape_configs:\n  - job_name: cablewatch\n    static_configs:\n"
-        f"      - targets: [{listed}]\n"
-    )
+    lines = [
+        "global:",
+        "  scrape_interval: 1s",
+        "  evaluation_interval: 1s",
+        "scrape_configs:",
+        "  - job_name: cablewatch",
+        "    static_configs:",
+    ]
+    for t in targets:
+        lines.append(f'      - targets: ["{t}"]')
+        own = (labels or {}).get(t)
+        if own:
+            lines.append("        labels:")
+            lines += [f'          {k}: "{v}"' for k, v in own.items()]
+    conf.write_text("\n".join(lines) + "\n")
     args = [need("prometheus"), f"--config.file={conf}", f"--storage.tsdb.path={tmp}/prom",
             f"--web.listen-address=127.0.0.1:{port}"]  # fmt: skip
     server = _launch(args, f"http://127.0.0.1:{port}", tmp / "prometheus.log", "/-/ready", (200,))
@@ -149,6 +162,15 @@ def prometheus(tmp: Path, targets: list[str]) -> Iterator[Server]:
         yield server
     finally:
         server.stop()
+
+
+def agent_targets(state: Mapping[str, Any], port: int = 9516) -> dict[str, dict[str, str]]:
+    """Each lab agent's scrape address and its labels (agent_region, agent_host), as the
+    example deploy/prometheus/prometheus.yml labels them: dashboards name agents by them. Not
+    ``region``: an agent's series carry that label already, and Prometheus would rename
+    theirs to ``exported_region``."""
+    return {f"{addr}:{port}": {"agent_region": region, "agent_host": f"{region}-probe"}
+            for region, addr in state["mgmt_region_addr"].items()}  # fmt: skip
 
 
 @contextlib.contextmanager

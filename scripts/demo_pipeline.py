@@ -32,6 +32,7 @@ from cablewatch.collectors.settings import InfluxSink
 from cablewatch.harness.stack import (
     active_alerts,
     agent_config,
+    agent_targets,
     agents,
     alertmanager,
     evaluator,
@@ -62,9 +63,9 @@ def main() -> None:
         init = subprocess.run([*CW, "db", "init", "--config", str(config)], check=True,
                               capture_output=True, text=True)  # fmt: skip
         out.print(init.stdout.rstrip())
-        listen = [f"{state['mgmt_region_addr'][r]}:9516" for r in state["region_ns"]]
+        labelled = agent_targets(state)
         evaluator_listen = f"127.0.0.1:{free_port()}"
-        with prometheus(tmp / "prom", [*listen, evaluator_listen]) as prom:
+        with prometheus(tmp / "prom", [*labelled, evaluator_listen], labelled) as prom:
             say(
                 f"Prometheus at {prom.url}, scraping 9 agents over the management network; "
                 f"Alertmanager at {am.url}; cablewatch evaluate reads InfluxDB every 1 s"

@@ -39,6 +39,7 @@ from cablewatch.dashboards.preview import draw
 from cablewatch.harness.stack import (
     add_api,
     agent_config,
+    agent_targets,
     agents,
     evaluator,
     free_port,
@@ -95,11 +96,15 @@ def stack(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]
     state = json.loads((lab.state_dir / "lab.json").read_text())
     host = state["mgmt_host_addr"].split("/")[0]
     metrics = f"127.0.0.1:{free_port()}"
-    targets = [f"{a}:9516" for a in state["mgmt_region_addr"].values()] + [metrics]
+    labelled = agent_targets(state)
+    targets = [*labelled, metrics]
     truth = {(p["region"], p["cable"]): 2 * p["one_way_ms"] for p in state["paths"]}
     before = lab.status()["service_routes"]["singapore"]
     via = next(c for c in ("APCN-2", "SJC") if c != before)  # not ADC: the test cuts it
-    with influxd(tmp / "influx", host=host) as ifx, prometheus(tmp / "prom", targets) as pr:
+    with (
+        influxd(tmp / "influx", host=host) as ifx,
+        prometheus(tmp / "prom", targets, labelled) as pr,
+    ):
         config = agent_config(tmp / "cw.toml", ifx.url, trace_interval_s=5.0)
         config.write_text(config.read_text().replace("sla_interval_s = 60.0",
                                                      "sla_interval_s = 5.0"))  # fmt: skip

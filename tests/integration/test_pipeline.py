@@ -28,6 +28,7 @@ from cablewatch.config import Config, load
 from cablewatch.harness.stack import (
     Server,
     agent_config,
+    agent_targets,
     agents,
     evaluator,
     free_port,
@@ -73,8 +74,9 @@ def run(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
                                                      "sla_interval_s = 5.0"))  # fmt: skip
         subprocess.run(cablewatch_cmd("db", "init", "--config", str(config)), check=True,
                        capture_output=True)  # fmt: skip
-        targets = [f"{state['mgmt_region_addr'][r]}:9516" for r in regions]
-        with prometheus(tmp / "prom", targets) as prom, \
+        labelled = agent_targets(state)
+        targets = list(labelled)
+        with prometheus(tmp / "prom", targets, labelled) as prom, \
                 evaluator(config, tmp / "evaluate.log", f"127.0.0.1:{free_port()}"):  # fmt: skip
             start_s = time.time()
             with agents(state, config, tmp) as procs:
