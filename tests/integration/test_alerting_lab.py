@@ -299,6 +299,10 @@ def test_sustained_30_percent_loss_is_one_alert_and_one_resolution(run: Run) -> 
     assert len(phase.raises()) == 1  # one event for the whole time
     first = next(i for i, s in enumerate(phase.seen) if s.alerts)
     assert all(s.alerts for s in phase.seen[first:])  # never resolved in between: no flap
+    # budget: ~5 rounds of 30 % loss for the loss test (1 s at 0.2 s rounds), a 0.5 s poll, a
+    # 0.2 s look; measured 4.7 s on 2 cores beside a lab benchmark (bench/detection: 10.5 s at
+    # 1 s rounds)
+    print(f"30 % loss -> alert: {phase.seen[first].t - phase.start:.2f} s")
     assert phase.seen[first].t - phase.start <= 10.0
     restore = run.phases["lossy-restore"]
     assert restore.seen[-1].alerts == []
@@ -314,8 +318,11 @@ def test_cut_raises_one_critical_cable_alert_within_seconds(run: Run) -> None:
     assert max(len(s.alerts) for s in cut.seen) == 1  # one identity while it grows
     first = cut.first(lambda a: a["labels"]["subject"] == "ADC")
     assert first is not None
-    assert first - cut.start <= 5.0, first - cut.start
+    # budget: one round (0.2 s) lost everywhere turns the cable bad at once (multi-vantage), a
+    # 0.25 s flush, a 0.5 s poll, Alertmanager's answer, a 0.2 s look; measured 2.0 s beside a
+    # lab benchmark (bench/detection at 1 s rounds: 1.95 s median)
     print(f"cut -> alert in Alertmanager: {first - cut.start:.2f} s")
+    assert first - cut.start <= 5.0, first - cut.start
     [alert] = cut.seen[-1].alerts
     assert (alert["labels"]["severity"], alert["labels"]["scope"]) == ("critical", "cable")
     assert alert["labels"]["customers"] == "north-asia-fintech,sea-retail"
@@ -327,6 +334,9 @@ def test_cut_raises_one_critical_cable_alert_within_seconds(run: Run) -> None:
 def test_restore_resolves(run: Run) -> None:
     restore = run.phases["restore"]
     assert restore.seen[-1].alerts == []
+    # budget: 26 good packets for the loss test (6 rounds: 1.2 s), a poll, the resolution's
+    # post; measured 3.0 s beside a lab benchmark
+    print(f"restore -> resolved: {restore.seen[-1].t - restore.start:.2f} s")
     assert restore.seen[-1].t - restore.start <= 10.0
     assert restore.distinct() <= {("CablewatchCableFault", "ADC")}
 
@@ -354,6 +364,9 @@ def test_events_are_stored_with_start_end_scope_and_evidence(run: Run) -> None:
     assert all(e["state"] == "resolved" for e in run.events)
     adc = next(e for e in run.events if e["scope"] == "cable")
     assert adc["paths"] == 9
+    # the cut lasts 12 s of the watcher's time; the event runs from the first bad round to the
+    # first good verdict (less detection, plus resolution: measured 14.4 s)
+    print(f"cut event duration: {adc['duration_s']:.1f} s")
     assert 8 <= adc["duration_s"] <= 25
     assert "raised cable ADC" in run.log
     assert "resolved path jakarta/SJC" in run.log
