@@ -212,6 +212,8 @@ def test_noc_median_is_within_half_a_millisecond_of_the_emulated_truth(stack: St
     for key, median in stack.medians.items():
         applied, configured = stack.applied_ms[key], stack.truth_ms[key]
         assert applied >= configured, (key, applied, configured)  # never early
+        # budget: the probe's own error against the emulator's applied delay, 0.055 ms median
+        # and 0.32 ms p99 (bench/lab_accuracy.py); a panel's median is over many rounds
         assert abs(median - applied) <= 0.5, (key, median, applied, configured)
         worst = max(worst, abs(median - applied))
     lateness = max(stack.applied_ms[k] - stack.truth_ms[k] for k in stack.medians)
@@ -223,6 +225,8 @@ def test_noc_median_is_within_half_a_millisecond_of_the_emulated_truth(stack: St
 
 def test_a_cut_turns_the_adc_column_red_within_ten_seconds(stack: Stack) -> None:
     assert stack.cut_seen_s is not None
+    # budget: a lost round (1 s), the sender's flush (1 s), the panel's refresh of its query
+    # (the test reads every 0.5 s): about 3 s
     assert stack.cut_seen_s - stack.cut_s <= 10.0, stack.cut_seen_s - stack.cut_s
     print(f"lab cut ADC -> NOC column red: {stack.cut_seen_s - stack.cut_s:.1f} s")
 

@@ -172,7 +172,9 @@ def test_scenario_plays_timed_events_in_order(lab: Lab, tmp_path: Path) -> None:
         ]
         times = [float(line.split("=")[1].split()[0]) for line in lines]
         assert times == sorted(times)
-        assert 0.19 <= times[2] < 1.0  # at_s 0.4 at double speed
+        # at_s 0.4 at double speed: 0.2 s, never early; late by a lab command's start (a Python
+        # process, ~0.3 s on 2 cores)
+        assert 0.19 <= times[2] < 1.0
         paths = {(p["region"], p["cable"]): p for p in lab.status()["paths"]}
         assert not paths[("jakarta", "ADC")]["cut"]
         assert paths[("brunei", "SJC")]["loss_pct"] == 5.0
