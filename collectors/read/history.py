@@ -9,6 +9,7 @@ from typing import Any
 
 from cablewatch.collectors.influx import InfluxQL, literal
 from cablewatch.collectors.read.records import StoredEvent, Switch
+from cablewatch.collectors.read.rows import series_rows
 
 __all__ = [
     "LOOKBACK_S",
@@ -31,10 +32,8 @@ async def events(ql: InfluxQL, start_s: float, end_s: float) -> list[StoredEvent
         f'AND time < {int(end_s * 1e9)} GROUP BY "scope", "subject", "cable"'
     )
     out = []
-    for s in await ql.query(q):
-        tags = s.get("tags") or {}
-        for values in s.get("values", []):
-            row: dict[str, Any] = dict(zip(s["columns"], values, strict=True))
+    for tags, found in series_rows(await ql.query(q)):
+        for row in found:
             out.append(StoredEvent(
                 id=row["event_id"] or "",
                 scope=tags.get("scope", ""),
@@ -56,10 +55,8 @@ async def switches(ql: InfluxQL, start_s: float, end_s: float) -> list[Switch]:
         'GROUP BY "region", "previous", "kind"'
     )
     out = []
-    for s in await ql.query(q):
-        tags = s.get("tags") or {}
-        for values in s.get("values", []):
-            row: dict[str, Any] = dict(zip(s["columns"], values, strict=True))
+    for tags, found in series_rows(await ql.query(q)):
+        for row in found:
             out.append(Switch(tags.get("region", ""), row["cable_name"],
                               tags.get("previous") or None, row["time"] / 1e9,
                               tags.get("kind", ""), row["reason"] or ""))  # fmt: skip
@@ -88,10 +85,8 @@ async def last_recommendation(ql: InfluxQL, region: str) -> StoredRecommendation
         "LIMIT 1"
     )
     found = []
-    for s in await ql.query(q):
-        tags = s.get("tags") or {}
-        for values in s.get("values", []):
-            row = dict(zip(s["columns"], values, strict=True))
+    for tags, rows in series_rows(await ql.query(q)):
+        for row in rows:
             found.append(StoredRecommendation(
                 region, row["time"] / 1e9, row["cable_name"] or "", tags.get("previous", ""),
                 tags.get("kind", ""), row["reason"] or "", json.loads(row["window"] or "{}"),

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from cablewatch.collectors.influx import ROLLUP, InfluxQL
 from cablewatch.collectors.lineprotocol import BACKFILL
-from cablewatch.collectors.read.rows import BY_PATH, PathKey, as_float, only, rows
+from cablewatch.collectors.read.rows import BY_PATH, PathKey, as_float, only, rows, series_rows
 from cablewatch.probes import icmp, ttft
 from cablewatch.sla.evaluate import Minute
 from cablewatch.sla.sketch import RttSketch
@@ -194,10 +194,8 @@ async def backfills(ql: InfluxQL, since_ns: int) -> list[Backfill]:
     q = (f'SELECT "from_ns", "until_ns", "rounds" FROM "{BACKFILL}" WHERE time > {since_ns} '
          'GROUP BY "host", "region"')  # fmt: skip
     out = []
-    for s in await ql.query(q):
-        tags = s.get("tags") or {}
-        for values in s.get("values", []):
-            row = dict(zip(s["columns"], values, strict=True))
+    for tags, found in series_rows(await ql.query(q)):
+        for row in found:
             if row["from_ns"] is None or row["until_ns"] is None:
                 break  # a note still being written: the next read finds it whole
             out.append(Backfill(tags.get("host", ""), tags.get("region", ""), int(row["time"]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any
 
-__all__ = ["BY_PATH", "PathKey", "as_float", "only", "rows", "settled"]
+__all__ = ["BY_PATH", "PathKey", "as_float", "only", "rows", "series_rows", "settled"]
 
 PathKey = tuple[str, str]
 """(region, cable)."""
@@ -17,12 +17,24 @@ def as_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def rows(series: Iterable[dict[str, Any]]) -> Iterable[tuple[PathKey, dict[str, Any]]]:
+def series_rows(
+    series: Iterable[dict[str, Any]],
+) -> Iterable[tuple[dict[str, str], list[dict[str, Any]]]]:
+    """Each series' tags and its values as dicts keyed by column (``time`` included)."""
     for s in series:
-        tags = s.get("tags") or {}
-        key = (tags.get("region", ""), tags.get("cable", ""))
-        for values in s.get("values", []):
-            yield key, dict(zip(s["columns"], values, strict=True))
+        columns = s["columns"]
+        yield (s.get("tags") or {}), [dict(zip(columns, v, strict=True))
+                                      for v in s.get("values", [])]  # fmt: skip
+
+
+def _path(tags: dict[str, str]) -> PathKey:
+    return tags.get("region", ""), tags.get("cable", "")
+
+
+def rows(series: Iterable[dict[str, Any]]) -> Iterable[tuple[PathKey, dict[str, Any]]]:
+    for tags, found in series_rows(series):
+        for row in found:
+            yield _path(tags), row
 
 
 def settled(
@@ -35,14 +47,11 @@ def settled(
     query can see a round's ``packets_transmitted`` and not yet its ``packets_received``
     (measured: 800 of 2.2 million rows read beside a writer). Such a row is not a round with
     no replies; it and the path's later rows wait for the next read, which finds them whole."""
-    for s in series:
-        tags = s.get("tags") or {}
-        key = (tags.get("region", ""), tags.get("cable", ""))
-        for values in s.get("values", []):
-            row = dict(zip(s["columns"], values, strict=True))
+    for tags, found in series_rows(series):
+        for row in found:
             if any(row.get(name) is None for name in required):
                 break
-            yield key, row
+            yield _path(tags), row
 
 
 def only(regions: Collection[str] | None) -> str:
