@@ -10,7 +10,7 @@ from typing import Any
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
 from cablewatch.config import Config
-from cablewatch.dashboards import agents, cable, noc, path, sla
+from cablewatch.dashboards import agents, cable, names, noc, path, sla
 
 __all__ = ["MODULES", "build_all", "render", "write"]
 
@@ -24,6 +24,7 @@ def build_all(config: Config) -> dict[str, dict[str, Any]]:
         model = json.loads(json.dumps(module.build(config).build(), cls=JSONEncoder))
         for number, panel in enumerate(model.get("panels", []), 1):
             panel["id"] = number  # in layout order: stable links to each panel
+        names.apply(model, config.topology)
         out[model["uid"]] = model
     return out
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from cablewatch.config import Config
 from cablewatch.dashboards.check import Query, queries, substitute
 from cablewatch.dashboards.live import Answer, Sources, run
+from cablewatch.dashboards.names import rename, table_mappings
 from cablewatch.errors import CablewatchError
 
 __all__ = ["draw", "draw_all", "variables"]
@@ -54,9 +55,11 @@ def _legend(legend: str, labels: Mapping[str, str]) -> str:
     return re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: labels.get(m.group(1), ""), legend)
 
 
-def _series(answer: Answer, legend: str = "") -> list[tuple[str, list[float], list[float | None]]]:
+def _series(answer: Answer, legend: str = "", shown: Callable[[str], str] = str,
+            ) -> list[tuple[str, list[float], list[float | None]]]:  # fmt: skip
     """(name, times in s, values) of every series of an answer; Prometheus series are named
-    by the target's legend format, as Grafana does ("{{region}}")."""
+    by the target's legend format, as Grafana does ("{{region}}"), then as the panel's
+    transformations rename them (``shown``)."""
     out: list[tuple[str, list[float], list[float | None]]] = []
     for s in answer.series:
         if "metric" in s:  # Prometheus
@@ -65,13 +68,13 @@ def _series(answer: Answer, legend: str = "") -> list[tuple[str, list[float], li
                 f"{k}={v}" for k, v in labels.items() if k != "__name__"
             )
             points = s.get("values") or [s["value"]]
-            out.append((name, [float(t) for t, _v in points],
+            out.append((shown(name), [float(t) for t, _v in points],
                         [float(v) for _t, v in points]))  # fmt: skip
         else:  # InfluxDB
             tag = ",".join(s.get("tags", {}).values())
             for i, col in enumerate(s["columns"][1:], 1):
                 name = tag or col if len(s["columns"]) == 2 else f"{tag} {col}".strip()
-                out.append((name, [v[0] / 1000 for v in s["values"]],
+                out.append((shown(name), [v[0] / 1000 for v in s["values"]],
                             [v[i] for v in s["values"]]))  # fmt: skip
     return out
 
@@ -113,7 +116,7 @@ def draw(model: Mapping[str, Any], src: Sources, values: Mapping[str, str], out:
         if kind == "stat":
             _stat(ax, panel, answers)
         elif kind == "table":
-            _table(ax, answers)
+            _table(ax, panel, answers)
         elif kind == "heatmap":
             _heatmap(ax, answers)
         else:
@@ -145,7 +148,7 @@ def _stat(ax: Any, panel: Mapping[str, Any], answers: Answers) -> None:
     field = {**panel.get("fieldConfig", {}).get("defaults", {})}
     tiles = []
     for answer, legend in answers:
-        for name, _t, vals in _series(answer, legend):
+        for name, _t, vals in _series(answer, legend, rename(panel)):
             last = next((v for v in reversed(vals) if v is not None), None)
             tiles.append((name, last))
     tiles.sort()
@@ -174,7 +177,7 @@ def _lines(ax: Any, panel: Mapping[str, Any], answers: Answers) -> None:
     unit = panel.get("fieldConfig", {}).get("defaults", {}).get("unit", "")
     drawn = 0
     for answer, legend in answers:
-        for name, times, vals in _series(answer, legend):
+        for name, times, vals in _series(answer, legend, rename(panel)):
             pts = [(dt.datetime.fromtimestamp(t, dt.UTC), v) for t, v in zip(times, vals,
                                                                             strict=True)
                    if v is not None and not math.isnan(v)]  # fmt: skip
@@ -192,8 +195,9 @@ def _lines(ax: Any, panel: Mapping[str, Any], answers: Answers) -> None:
                 transform=ax.transAxes)  # fmt: skip
 
 
-def _table(ax: Any, answers: Answers) -> None:
+def _table(ax: Any, panel: Mapping[str, Any], answers: Answers) -> None:
     _plain(ax)
+    mapped = table_mappings(panel)
     rows: list[list[str]] = []
     header: list[str] = []
     for answer, _legend in answers:
@@ -203,7 +207,9 @@ def _table(ax: Any, answers: Answers) -> None:
             tags = s.get("tags", {})
             header = [*tags, *s["columns"][1:]]
             for v in s["values"][-6:]:
-                rows.append([*tags.values(), *(_cell(x) for x in v[1:])])
+                cells = [*tags.values(), *v[1:]]
+                rows.append([_cell(mapped.get(x, x) if isinstance(x, str) else x)
+                             for x in cells])  # fmt: skip
     if not rows:
         ax.text(0.5, 0.5, "no rows", color="#aaaaaa", ha="center", va="center")
         return

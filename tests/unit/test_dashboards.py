@@ -29,6 +29,7 @@ from cablewatch.dashboards.check import (
     schema_errors,
     substitute,
 )
+from cablewatch.dashboards.names import rename, table_mappings
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT.parent / "shared" / "grafana-jsonschema"
@@ -138,6 +139,28 @@ def test_titles_show_the_chosen_variables() -> None:
     titles = [substitute(p["title"], values | {"station": "shantou", "customer": "sea-retail"})
               for m in MODELS.values() for p in m["panels"]]  # fmt: skip
     assert not [t for t in titles if "$" in t]
+
+
+def test_people_read_region_names_queries_keep_ids() -> None:
+    """Legends, stat names and table cells show "Ho Chi Minh City"; the queries, variables and
+    links keep "ho-chi-minh-city". The rules are Grafana's own (renameByRegex, value mappings),
+    and the previews apply them the way Grafana reads them."""
+    sla = MODELS["cablewatch-sla"]
+    burn = next(p for p in sla["panels"] if p["title"].startswith("Error budget burn"))
+    shown = rename(burn)
+    assert shown("ho-chi-minh-city 1h") == "Ho Chi Minh City 1h"
+    assert shown("kuala-lumpur") == "Kuala Lumpur"
+    assert shown("ping.median {region: hong-kong}") == "ping.median {region: Hong Kong}"
+    assert shown("manila-2 1h") == "manila-2 1h"  # a whole id only
+    rule = burn["transformations"][0]["options"]["regex"]
+    assert (rule[0], rule[-1]) == ("/", "/")  # unanchored, as Grafana reads it
+    now = next(p for p in sla["panels"] if p["title"].startswith("Now, per region"))
+    assert table_mappings(now)["ho-chi-minh-city"] == "Ho Chi Minh City"
+    assert "'$customer'" in now["targets"][0]["query"]  # the query is untouched
+    for model in MODELS.values():  # every panel that can show a region renames it
+        for panel in model["panels"]:
+            text = json.dumps(panel.get("targets", []))
+            assert ("region" in text) == bool(panel.get("transformations")), panel["title"]
 
 
 def test_cli_build_writes_every_dashboard(tmp_path: Path) -> None:
