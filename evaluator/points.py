@@ -88,6 +88,7 @@ def sla_line(status: SlaStatus, when_s: float) -> str:
         "loss_pct": status.loss_pct,
         "ttft_p95_ms": status.ttft_p95_ms,
         "compliant": status.compliant,
+        "ongoing": status.ongoing,
     }
     fields |= {f"burn_{w}": v for w, v in status.burn_rates.items()}
     tags = {"customer": status.customer, "region": status.region, "cable": status.cable}

@@ -1,6 +1,8 @@
 """The SLA evaluation's inputs, cached: each path's minutes (packets sent and received, RTT
 median and p95, jitter) over the longest SLA period, and the RTT p95 (and the TTFT p95, when a
-policy sets ``ttft_p95_ms``) of every policy's objective window.
+policy sets ``ttft_p95_ms``) of every policy's objective window up to now. The status is live:
+the minute in progress, read from the raw points on every pass (never cached nor rolled up),
+counts once it has a round (sla/evaluate.py).
 
 The minutes come from the evaluator's own 1-minute rollups (retention policy ``rollup``,
 measurement ``minute``) up to their watermark (measurement ``rollup``), and from the raw points
@@ -121,28 +123,33 @@ class SlaMinutes:
     async def evaluate(self, ql: InfluxQL, now_s: float) -> list[SlaStatus]:
         """Every policy's status per region (the best cable) and per path, at ``now_s``."""
         end_ns = int(now_s // 60 * 60) * 10**9
+        now_ns = int(now_s * 1e9)
         await self.refresh(ql, end_ns, now_s)
+        # the minute in progress, so far: a live status counts it once it has a round
+        ongoing = await raw_minutes(ql, end_ns, now_ns) if now_ns > end_ns else {}
         p95: dict[int, dict[PathKey, float]] = {}
         ttft: dict[int, dict[PathKey, float]] = {}
         for policy in self.config.slas:
             w = policy.objective_window_s
-            since = end_ns - w * 10**9
+            since = now_ns - w * 10**9
             if w not in p95:
-                p95[w] = await rtt_p95_per_path(ql, since, end_ns)
+                p95[w] = await rtt_p95_per_path(ql, since, now_ns)
             if policy.ttft_p95_ms is not None and w not in ttft:
-                ttft[w] = await ttft_p95_per_path(ql, since, end_ns)  # fmt: skip
+                ttft[w] = await ttft_p95_per_path(ql, since, now_ns)  # fmt: skip
         windows = self.config.maintenance
         out: list[SlaStatus] = []
         for policy in self.config.slas:
             for region in policy.regions:
                 cables = [c for c in policy.cables if (region, c) in self.probed]
-                paths = {c: self.minutes.get((region, c), {}) for c in cables}
+                paths = {c: {**self.minutes.get((region, c), {}),
+                             **ongoing.get((region, c), {})} for c in cables}  # fmt: skip
                 w = policy.objective_window_s
                 rtts = {c: p95[w].get((region, c)) for c in cables}
                 ttfts = {c: ttft.get(w, {}).get((region, c)) for c in cables}
                 out.append(evaluate_region(policy, region, paths, now_s, rtts,
-                                           maintenance=windows, ttft_p95_ms=ttfts))  # fmt: skip
+                                           maintenance=windows, ttft_p95_ms=ttfts,
+                                           ongoing=True))  # fmt: skip
                 out += [evaluate_path(policy, region, c, paths[c], now_s, rtts[c],
-                                      maintenance=windows, ttft_p95_ms=ttfts[c])
+                                      maintenance=windows, ttft_p95_ms=ttfts[c], ongoing=True)
                         for c in cables]  # fmt: skip
         return out

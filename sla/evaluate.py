@@ -2,11 +2,17 @@
 
 See :mod:`cablewatch.sla.policy` for the definitions. Minutes are keyed by their start (Unix
 seconds, a multiple of 60). A window of W seconds at time ``now_s`` holds the W / 60 most recent
-complete minutes (the minute in progress is left out).
+complete minutes (the minute in progress is left out), or, for a live status (``ongoing``,
+once the minute in progress has a round), the minute in progress and the W / 60 - 1 complete
+ones before it: the minute in progress is judged on its rounds so far (its ``min_packets`` in
+proportion to the seconds gone), so a status has figures from the first round, not a minute
+later. Burn-rate alerts fire on complete
+minutes only: a minute half gone is not evidence enough to page anyone.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -56,11 +62,17 @@ class Minute:
     percentiles come from its minutes' sketches merged."""
 
 
-def minute_state(minute: Minute | None, policy: SlaPolicy, *, out: bool = False) -> MinuteState:
-    """``out``: the minute lies in a maintenance window (excluded, whatever was measured)."""
+def minute_state(
+    minute: Minute | None, policy: SlaPolicy, *, out: bool = False, elapsed_s: float = 60.0
+) -> MinuteState:
+    """``out``: the minute lies in a maintenance window (excluded, whatever was measured).
+    ``elapsed_s``: how much of the minute has gone (the minute in progress: less than 60),
+    which scales the packets it needs."""
     if out:
         return "excluded"
-    if minute is None or minute.sent < policy.min_packets:
+    needed = policy.min_packets if elapsed_s >= 60 else max(
+        1, math.ceil(policy.min_packets * elapsed_s / 60))  # fmt: skip
+    if minute is None or minute.sent < needed:
         return "nodata"
     loss_pct = 100.0 * (minute.sent - minute.received) / minute.sent
     if loss_pct > policy.bad_minute_loss_pct:
@@ -87,12 +99,15 @@ def path_states(
     minutes: Mapping[int, Minute],
     starts: Iterable[int],
     maintenance: Sequence[MaintenanceWindow] = (),
+    now_s: float | None = None,
 ) -> dict[int, MinuteState]:
-    """Each minute's state on one path."""
+    """Each minute's state on one path; with ``now_s``, the minute in progress as far as it
+    has gone."""
     return {
-        s: minute_state(minutes.get(s), policy, out=excluded(maintenance, region, cable, s))
+        s: minute_state(minutes.get(s), policy, out=excluded(maintenance, region, cable, s),
+                        elapsed_s=60.0 if now_s is None else min(60.0, now_s - s))
         for s in starts
-    }
+    }  # fmt: skip
 
 
 def region_states(
@@ -101,10 +116,11 @@ def region_states(
     paths: Mapping[str, Mapping[int, Minute]],
     starts: Iterable[int],
     maintenance: Sequence[MaintenanceWindow] = (),
+    now_s: float | None = None,
 ) -> dict[int, MinuteState]:
     """Each minute's state of the region as the customer feels it (its best cable)."""
     minutes = list(starts)
-    per_cable = {c: path_states(policy, region, c, m, minutes, maintenance)
+    per_cable = {c: path_states(policy, region, c, m, minutes, maintenance, now_s)
                  for c, m in paths.items()}  # fmt: skip
     return best_cable_states(region, per_cable, minutes, maintenance)
 
@@ -124,9 +140,10 @@ def best_cable_states(
     }  # fmt: skip
 
 
-def window_minutes(now_s: float, window_s: int) -> range:
-    """Starts of the complete minutes of the window ending at ``now_s``."""
-    end = int(now_s // 60 * 60)  # the minute in progress is not complete
+def window_minutes(now_s: float, window_s: int, *, ongoing: bool = False) -> range:
+    """Starts of the complete minutes of the window ending at ``now_s``; ``ongoing``: the
+    minute in progress instead of the oldest of them."""
+    end = int(now_s // 60 * 60) + (60 if ongoing else 0)
     return range(end - window_s // 60 * 60, end, 60)
 
 
@@ -165,6 +182,10 @@ class SlaStatus:
     loss_ok: bool | None = None
     ttft_ok: bool | None = None
     """None without data or when the policy sets no TTFT objective."""
+    ongoing: MinuteState | None = None
+    """The minute in progress as judged so far, when it is counted in the figures above (a
+    live status, once the minute has a round); None when they are of complete minutes only.
+    Alerts never count it."""
 
     @property
     def compliant(self) -> bool | None:
@@ -195,21 +216,24 @@ def _status(
     loss_pct: float | None,
     alerts: Sequence[BurnAlert],
     ttft_p95_ms: float | None,
+    ongoing: bool,
 ) -> SlaStatus:
-    period = [states.get(m, "nodata") for m in window_minutes(now_s, policy.period_days * 86400)]
+    def states_of(window_s: int, live: bool) -> list[MinuteState]:
+        return [states.get(m, "nodata")
+                for m in window_minutes(now_s, window_s, ongoing=live)]  # fmt: skip
+
+    period = states_of(policy.period_days * 86400, ongoing)
     good = period.count("good")
     bad = period.count("bad")
     out = period.count("excluded")
-    burns = {
-        window_name(w): burn_rate([states.get(m, "nodata") for m in window_minutes(now_s, w)],
-                                  policy)
-        for w in _windows(alerts)
-    }  # fmt: skip
+    burns = {window_name(w): burn_rate(states_of(w, ongoing), policy) for w in _windows(alerts)}
+    complete = {window_name(w): burn_rate(states_of(w, False), policy) for w in _windows(alerts)}
     firing = tuple(
         a.name
         for a in alerts
         if all(
-            (b := burns[window_name(w)]) is not None and b > a.rate for w in (a.long_s, a.short_s)
+            (b := complete[window_name(w)]) is not None and b > a.rate
+            for w in (a.long_s, a.short_s)
         )
     )
     availability = 100.0 * good / (good + bad) if good + bad else None
@@ -234,6 +258,7 @@ def _status(
         loss_ok=None if loss_pct is None else loss_pct <= policy.loss_pct,
         ttft_ok=(None if ttft_p95_ms is None or policy.ttft_p95_ms is None
                  else ttft_p95_ms <= policy.ttft_p95_ms),
+        ongoing=states[int(now_s // 60 * 60)] if ongoing else None,
     )  # fmt: skip
 
 
@@ -250,10 +275,12 @@ def _known(
     return sorted(out)
 
 
-def window_loss_pct(minutes: Mapping[int, Minute], now_s: float, window_s: int) -> float | None:
-    """Round-trip loss over the window's complete minutes, by packets; None without packets."""
+def window_loss_pct(
+    minutes: Mapping[int, Minute], now_s: float, window_s: int, *, ongoing: bool = False
+) -> float | None:
+    """Round-trip loss over the window's minutes, by packets; None without packets."""
     sent = received = 0
-    for start in window_minutes(now_s, window_s):
+    for start in window_minutes(now_s, window_s, ongoing=ongoing):
         m = minutes.get(start)
         if m is not None:
             sent += m.sent
@@ -271,14 +298,20 @@ def evaluate_path(
     alerts: Sequence[BurnAlert] = BURN_ALERTS,
     maintenance: Sequence[MaintenanceWindow] = (),
     ttft_p95_ms: float | None = None,
+    *,
+    ongoing: bool = False,
 ) -> SlaStatus:
     """One path's SLA status at ``now_s``. ``rtt_p95_ms`` (``ttft_p95_ms``) is the p95 of the
     path's replies (times to first token) over the policy's objective window (computed where
-    the points are: InfluxDB)."""
-    starts = _known(minutes.keys(), maintenance, window_minutes(now_s, policy.period_days * 86400))
-    states = path_states(policy, region, cable, minutes, starts, maintenance)
-    loss = window_loss_pct(minutes, now_s, policy.objective_window_s)
-    return _status(policy, region, cable, states, now_s, rtt_p95_ms, loss, alerts, ttft_p95_ms)
+    the points are: InfluxDB). ``ongoing``: count the minute in progress (``minutes`` holds
+    it so far), as a live status does."""
+    starts = _known(minutes.keys(), maintenance, _span(policy, now_s, ongoing))
+    states = path_states(policy, region, cable, minutes, starts, maintenance,
+                         now_s if ongoing else None)  # fmt: skip
+    live = _live(states, now_s, ongoing)
+    loss = window_loss_pct(minutes, now_s, policy.objective_window_s, ongoing=live)
+    return _status(policy, region, cable, states, now_s, rtt_p95_ms, loss, alerts, ttft_p95_ms,
+                   live)  # fmt: skip
 
 
 def evaluate_region(
@@ -290,22 +323,41 @@ def evaluate_region(
     alerts: Sequence[BurnAlert] = BURN_ALERTS,
     maintenance: Sequence[MaintenanceWindow] = (),
     ttft_p95_ms: Mapping[str, float | None] | None = None,
+    *,
+    ongoing: bool = False,
 ) -> SlaStatus:
     """The region as the customer feels it: each minute on its best cable (see the policy's
     definitions); RTT p95, loss and TTFT p95 are those of the best cable over the objective
-    window."""
-    period = window_minutes(now_s, policy.period_days * 86400)
-    starts = _known((s for m in paths.values() for s in m), maintenance, period)
-    states = region_states(policy, region, paths, starts, maintenance)
+    window. ``ongoing`` as for :func:`evaluate_path`."""
+    span = _span(policy, now_s, ongoing)
+    starts = _known((s for m in paths.values() for s in m), maintenance, span)
+    states = region_states(policy, region, paths, starts, maintenance,
+                           now_s if ongoing else None)  # fmt: skip
+    live = _live(states, now_s, ongoing)
     losses = [
         loss
         for minutes in paths.values()
-        if (loss := window_loss_pct(minutes, now_s, policy.objective_window_s)) is not None
+        if (loss := window_loss_pct(minutes, now_s, policy.objective_window_s, ongoing=live))
+        is not None
     ]
     return _status(
         policy, region, ANY_CABLE, states, now_s, _best(rtt_p95_ms),
-        min(losses) if losses else None, alerts, _best(ttft_p95_ms or {}),
+        min(losses) if losses else None, alerts, _best(ttft_p95_ms or {}), live,
     )  # fmt: skip
+
+
+def _span(policy: SlaPolicy, now_s: float, ongoing: bool) -> range:
+    """The minutes a status may count: the period's complete minutes, and with ``ongoing``
+    the minute in progress too."""
+    period = window_minutes(now_s, policy.period_days * 86400)
+    return range(period.start, period.stop + 60, 60) if ongoing else period
+
+
+def _live(states: Mapping[int, MinuteState], now_s: float, ongoing: bool) -> bool:
+    """Whether the minute in progress counts: asked for, and judged on a round at least (in
+    its first seconds it has none; it does not push a complete minute out of the windows
+    for a minute of no data)."""
+    return ongoing and states.get(int(now_s // 60 * 60), "nodata") != "nodata"
 
 
 def _best(per_cable: Mapping[str, float | None]) -> float | None:

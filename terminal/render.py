@@ -283,13 +283,16 @@ def sla_rows(statuses: Sequence[SlaStatus]) -> list[dict[str, Any]]:
             "ttft_p95_ms": s.ttft_p95_ms,
             "alerts": list(s.alerts),
             "compliant": s.compliant,
+            "ongoing": s.ongoing,
         }
         for s in statuses
     ]
 
 
 def sla_table(statuses: Sequence[SlaStatus], config: Config) -> Table:
-    table = Table(title="SLA status (minutes with data; 'any' = the region on its best cable)",
+    live = any(s.ongoing is not None for s in statuses)
+    table = Table(title="SLA status (minutes with data; 'any' = the region on its best cable"
+                  + ("; * counts the minute in progress so far" if live else "") + ")",
                   title_justify="left", box=box.SIMPLE_HEAD)  # fmt: skip
     ttft = any(config.sla(s.customer).ttft_p95_ms is not None for s in statuses)
     names = {r.id: r.name for r in config.topology.regions}
@@ -309,7 +312,8 @@ def sla_table(statuses: Sequence[SlaStatus], config: Config) -> Table:
         burns = [_pct(s.burn_rates.get(w), 2) for w in ("5m", "1h", "6h")]
         table.add_row(
             s.customer, names.get(s.region, s.region), s.cable,
-            f"{_pct(s.availability_pct)} / {policy.availability_pct:g}",
+            f"{_pct(s.availability_pct)}{'*' if s.ongoing else ''} / "
+            f"{policy.availability_pct:g}",
             str(s.bad_minutes), str(s.nodata_minutes), _pct(s.budget_left_pct, 1), *burns,
             f"{_pct(s.rtt_p95_ms, 2)} / {policy.rtt_p95_ms:g}",
             f"{_pct(s.loss_pct, 2)} / {policy.loss_pct:g}", *(ttft_cell if ttft else ()), state,

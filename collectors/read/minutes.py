@@ -45,10 +45,13 @@ async def minutes(
     sketch, the rounds' mean jitter, the p95 of the times to first token."""
     where = f"WHERE time >= {start_ns} AND time < {end_ns}{only(regions)}"
     by = 'GROUP BY time(1m), "region", "cable" fill(none)'
+    # a round InfluxDB shows half written (its fields appear one by one, rows.settled) is
+    # not counted: sent without received would be false loss; the next read finds it whole
     counts = await ql.query(
         f'SELECT sum("packets_transmitted") AS "sent", sum("packets_received") AS "received", '
         f'mean("jitter_ms") AS "jitter" FROM "{icmp.MEASUREMENT}" {where} '
-        f"AND \"protocol\" = '{icmp.SPEC.protocol}' {by}"
+        f"AND \"protocol\" = '{icmp.SPEC.protocol}' "
+        f'AND "packets_transmitted" >= 0 AND "packets_received" >= 0 {by}'
     )
     replies: dict[tuple[PathKey, int], list[float]] = {}
     for key, row in rows(await ql.query(

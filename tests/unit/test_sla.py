@@ -172,3 +172,40 @@ def test_a_ttft_objective_is_met_on_the_best_cable_and_missed_alone() -> None:
     assert (unset.ttft_p95_ms, unset.ttft_ok, unset.compliant) == (900.0, None, True)
     nodata = evaluate_path(policy, "singapore", "SJC", quiet, NOW, 32.0, ttft_p95_ms=None)
     assert (nodata.ttft_ok, nodata.compliant) == (None, True)
+
+
+def test_a_live_status_counts_the_minute_in_progress_from_its_first_round() -> None:
+    """A fresh install: no complete minute yet, one round of 5 packets 10 s into the first
+    minute. Complete minutes only, every figure is unknown; live, the minute in progress is
+    counted (5 packets over 10 s meet min_packets in proportion, 1) and marked."""
+    start = NOW
+    first = {start: Minute(start, 5, 5, 31.0)}
+    then = start + 10
+    assert evaluate_path(POLICY, "singapore", "ADC", first, then, 31.0).availability_pct is None
+    s = evaluate_path(POLICY, "singapore", "ADC", first, then, 31.0, ongoing=True)
+    assert (s.availability_pct, s.good_minutes, s.ongoing) == (100.0, 1, "good")
+    assert s.burn_rates["5m"] == 0.0
+    assert s.loss_pct == 0.0
+    region = evaluate_region(POLICY, "singapore", {"ADC": first, "SJC": {}}, then,
+                             {"ADC": 31.0, "SJC": None}, ongoing=True)  # fmt: skip
+    assert (region.availability_pct, region.ongoing) == (100.0, "good")
+    # the same 5 packets would be too few for a whole minute
+    assert minute_state(first[start], POLICY, elapsed_s=10.0) == "good"
+    assert minute_state(Minute(start, 4, 4, 31.0), POLICY, elapsed_s=60.0) == "nodata"
+
+
+def test_the_minute_in_progress_waits_for_a_round_and_never_raises_an_alert() -> None:
+    """In its first seconds the minute in progress has no round: the windows stay those of
+    the complete minutes (a live status equals the complete one). A bad minute in progress
+    shows in the figures (burn 5m) but raises no alert: alerts are of complete minutes."""
+    quiet = {T0 + 60 * m: Minute(T0 + 60 * m, 60, 60, 31.0) for m in range(120)}
+    complete = evaluate_path(POLICY, "singapore", "ADC", quiet, NOW + 2, 32.0)
+    live = evaluate_path(POLICY, "singapore", "ADC", quiet, NOW + 2, 32.0, ongoing=True)
+    assert live.ongoing is None
+    assert dataclasses.replace(live, ongoing=None) == complete
+    lossy = quiet | {NOW: Minute(NOW, 10, 0, None)}  # two rounds, every packet lost
+    s = evaluate_path(POLICY, "singapore", "ADC", lossy, NOW + 20, 32.0, ongoing=True)
+    # the period now ends with the minute in progress: the 120 quiet minutes and it
+    assert (s.ongoing, s.bad_minutes, s.good_minutes) == ("bad", 1, 120)
+    assert s.burn_rates["5m"] == pytest.approx(1 / 5 / 0.001)
+    assert s.alerts == ()
