@@ -49,8 +49,9 @@ def dashboards_preview(
     from cablewatch.dashboards.preview import draw_all
 
     cfg = load(config)
-    for png in call(draw_all, cfg, prometheus, output, minutes * 60, values or []):
-        out.print(f"wrote {png}", markup=False, highlight=False, soft_wrap=True)
+    for drawn in call(draw_all, cfg, prometheus, output, minutes * 60, values or []):
+        empty = f" (no data: {'; '.join(drawn.empty)})" if drawn.empty else ""
+        out.print(f"wrote {drawn.path}{empty}", markup=False, highlight=False, soft_wrap=True)
 
 
 @dashboards_app.command("publish")

@@ -97,6 +97,7 @@ def build(config: Config) -> Any:
                for title, query, unit, th, extra in rows for c in cables]  # fmt: skip
     events = (
         table.Panel().title("Open fault events").span(24).height(7)
+        .no_value("No fault events in the time range")
         .with_target(influxql(
             "A", 'SELECT "severity", "summary", "regions" AS "regions affected", '
             '"regions_healthy" AS "regions healthy", "worst_loss_pct" AS "worst loss %", '

@@ -10,6 +10,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from cablewatch.dashboards.live import Answer, Sources, run
 from cablewatch.dashboards.names import rename, table_mappings
 from cablewatch.errors import CablewatchError
 
-__all__ = ["draw", "draw_all", "variables"]
+__all__ = ["Drawn", "draw", "draw_all", "variables"]
 
 _UNIT = {"ms": " ms", "percent": " %", "s": " s"}
 _NAMED = {"green": "#37872D", "red": "#C4162A", "#EAB839": "#E0B400", "#8e8e8e": "#8e8e8e"}
@@ -79,8 +80,17 @@ def _series(answer: Answer, legend: str = "", shown: Callable[[str], str] = str,
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Drawn:
+    """A drawn dashboard, and the panels a person would find reading "no data" (a panel with
+    nothing to show, or a stat tile without a value)."""
+
+    path: Path
+    empty: tuple[str, ...]
+
+
 def draw(model: Mapping[str, Any], src: Sources, values: Mapping[str, str], out: Path, *,
-         start_s: float, end_s: float) -> Path:  # fmt: skip
+         start_s: float, end_s: float) -> Drawn:  # fmt: skip
     """Render ``model`` over [start_s, end_s] to ``out`` (PNG)."""
     import matplotlib
 
@@ -98,6 +108,7 @@ def draw(model: Mapping[str, Any], src: Sources, values: Mapping[str, str], out:
     for q in queries(model):
         by_panel.setdefault(q.where, []).append(q)
     height = rows * unit + 0.8
+    empty = []
     for panel in panels:
         g = panel["gridPos"]
         left, width = g["x"] / 24, g["w"] / 24
@@ -114,17 +125,19 @@ def draw(model: Mapping[str, Any], src: Sources, values: Mapping[str, str], out:
                    for q in by_panel.get(panel["title"], [])]  # fmt: skip
         kind = panel["type"]
         if kind == "stat":
-            _stat(ax, panel, answers)
+            has_data = _stat(ax, panel, answers)
         elif kind == "table":
-            _table(ax, panel, answers)
+            has_data = _table(ax, panel, answers)
         elif kind == "heatmap":
-            _heatmap(ax, answers)
+            has_data = _heatmap(ax, answers)
         else:
-            _lines(ax, panel, answers)
+            has_data = _lines(ax, panel, answers)
+        if not has_data:
+            empty.append(substitute(panel["title"], values))
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=80, facecolor=fig.get_facecolor())
     plt.close(fig)
-    return out
+    return Drawn(out, tuple(empty))
 
 
 def _used(model: Mapping[str, Any]) -> set[str]:
@@ -143,7 +156,8 @@ Answers = list[tuple[Answer, str]]
 """Each query's answer, with its target's legend format."""
 
 
-def _stat(ax: Any, panel: Mapping[str, Any], answers: Answers) -> None:
+def _stat(ax: Any, panel: Mapping[str, Any], answers: Answers) -> bool:
+    """Coloured tiles; False if a tile (or the panel) reads "no data"."""
     _plain(ax)
     field = {**panel.get("fieldConfig", {}).get("defaults", {})}
     tiles = []
@@ -154,15 +168,18 @@ def _stat(ax: Any, panel: Mapping[str, Any], answers: Answers) -> None:
     tiles.sort()
     if not tiles:
         ax.text(0.5, 0.5, "no data", color="#aaaaaa", ha="center", va="center")
-        return
+        return False
     n = len(tiles)
+    complete = True
     for i, (name, value) in enumerate(tiles):
         colour, text = _colour(value, field)
+        complete &= value is not None and not (isinstance(value, float) and math.isnan(value))
         y0 = 1 - (i + 1) / n
         ax.add_patch(_tile(0.01, y0 + 0.01, 0.98, 1 / n - 0.02, colour))
         ax.text(0.04, y0 + 0.5 / n, name, color="white", va="center", fontsize=9)
         ax.text(0.96, y0 + 0.5 / n, text, color="white", va="center", ha="right",
                 fontsize=11, fontweight="bold")  # fmt: skip
+    return complete
 
 
 def _tile(x: float, y: float, w: float, h: float, colour: str) -> Any:
@@ -171,7 +188,7 @@ def _tile(x: float, y: float, w: float, h: float, colour: str) -> Any:
     return Rectangle((x, y), w, h, facecolor=colour, edgecolor="none")
 
 
-def _lines(ax: Any, panel: Mapping[str, Any], answers: Answers) -> None:
+def _lines(ax: Any, panel: Mapping[str, Any], answers: Answers) -> bool:
     import datetime as dt
 
     unit = panel.get("fieldConfig", {}).get("defaults", {}).get("unit", "")
@@ -193,16 +210,21 @@ def _lines(ax: Any, panel: Mapping[str, Any], answers: Answers) -> None:
     else:
         ax.text(0.5, 0.5, "no data", color="#aaaaaa", ha="center", va="center",
                 transform=ax.transAxes)  # fmt: skip
+    return drawn > 0
 
 
-def _table(ax: Any, panel: Mapping[str, Any], answers: Answers) -> None:
+def _table(ax: Any, panel: Mapping[str, Any], answers: Answers) -> bool:
     _plain(ax)
     mapped = table_mappings(panel)
     rows: list[list[str]] = []
     header: list[str] = []
     for answer, _legend in answers:
         for s in answer.series:
-            if "columns" not in s:
+            if "metric" in s:  # Prometheus, instant: its labels and value
+                labels = {k: v for k, v in s["metric"].items() if k != "__name__"}
+                header = [*labels, "Value"]
+                rows.append([_cell(mapped.get(x, x)) for x in labels.values()]
+                            + [_cell(float(s["value"][1]))])  # fmt: skip
                 continue
             tags = s.get("tags", {})
             header = [*tags, *s["columns"][1:]]
@@ -210,9 +232,11 @@ def _table(ax: Any, panel: Mapping[str, Any], answers: Answers) -> None:
                 cells = [*tags.values(), *v[1:]]
                 rows.append([_cell(mapped.get(x, x) if isinstance(x, str) else x)
                              for x in cells])  # fmt: skip
-    if not rows:
-        ax.text(0.5, 0.5, "no rows", color="#aaaaaa", ha="center", va="center")
-        return
+    if not rows:  # Grafana shows the panel's "no value" text, if it has one, for no data
+        said = panel.get("fieldConfig", {}).get("defaults", {}).get("noValue")
+        ax.text(0.5, 0.5, said or "no rows", color="#cccccc" if said else "#aaaaaa",
+                ha="center", va="center")  # fmt: skip
+        return bool(said)
     table = ax.table(cellText=rows[:12], colLabels=header, loc="upper left", cellLoc="left")
     table.auto_set_font_size(False)
     table.set_fontsize(7)
@@ -220,6 +244,7 @@ def _table(ax: Any, panel: Mapping[str, Any], answers: Answers) -> None:
         cell.set_facecolor("#22252b")
         cell.get_text().set_color("white")
         cell.set_edgecolor("#333333")
+    return True
 
 
 def _cell(value: Any) -> str:
@@ -231,7 +256,7 @@ def _cell(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _heatmap(ax: Any, answers: Answers) -> None:
+def _heatmap(ax: Any, answers: Answers) -> bool:
     import numpy as np
 
     buckets: dict[float, list[float]] = {}
@@ -244,7 +269,7 @@ def _heatmap(ax: Any, answers: Answers) -> None:
     if not buckets:
         ax.text(0.5, 0.5, "no data", color="#aaaaaa", ha="center", va="center")
         _plain(ax)
-        return
+        return False
     les = sorted(buckets)
     width = min(len(v) for v in buckets.values())
     cum = np.array([buckets[le][:width] for le in les])
@@ -256,6 +281,7 @@ def _heatmap(ax: Any, answers: Answers) -> None:
     ax.set_yticklabels(labels[:: max(1, len(labels) // 8)], color="#cccccc", fontsize=7)
     ax.set_ylabel("ms above the floor", color="#cccccc", fontsize=8)
     ax.set_xticks([])
+    return True
 
 
 def variables(config: Config, settings: Sequence[str]) -> dict[str, str]:
@@ -274,7 +300,7 @@ def variables(config: Config, settings: Sequence[str]) -> dict[str, str]:
 
 
 def draw_all(config: Config, prometheus: str, out: Path, span_s: float,
-             settings: Sequence[str] = ()) -> list[Path]:  # fmt: skip
+             settings: Sequence[str] = ()) -> list[Drawn]:  # fmt: skip
     """Every dashboard drawn to ``out/UID.png`` over the last ``span_s``, from the
     configuration's InfluxDB and ``prometheus``, with the variables of :func:`variables`."""
     from cablewatch.dashboards.build import build_all

@@ -41,7 +41,8 @@ def build(config: Config) -> Any:
                                    'last("nodata_minutes") AS "no-data minutes", '
                                    'last("rtt_p95_ms") AS "RTT p95 ms", '
                                    'last("loss_pct") AS "loss %", '
-                                   'last("ttft_p95_ms") AS "TTFT p95 ms" FROM "sla" WHERE '
+                                   'last("ttft_p95_ms") AS "TTFT p95 ms", '
+                                   'last("ongoing") AS "minute in progress" FROM "sla" WHERE '
                                    f'{_WHERE} GROUP BY "region"', table=True))
     )  # fmt: skip
     fast = BURN_ALERTS[0]

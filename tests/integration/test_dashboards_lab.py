@@ -35,7 +35,7 @@ from cablewatch.config import load_default
 from cablewatch.dashboards.build import build_all
 from cablewatch.dashboards.check import Query, queries
 from cablewatch.dashboards.live import Answer, Sources, run
-from cablewatch.dashboards.preview import draw
+from cablewatch.dashboards.preview import Drawn, draw
 from cablewatch.harness.stack import (
     add_api,
     agent_config,
@@ -70,6 +70,9 @@ class Stack:
     pictures: list[Path]
     reroute: tuple[str, str]
     """Singapore's service route: the cable before, the cable after."""
+    fresh: list[Drawn]
+    """Every dashboard drawn two minutes after the agents started (the last hour, Grafana's
+    default range)."""
 
 
 def noc(title: str) -> Query:
@@ -114,6 +117,7 @@ def stack(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]
         src = Sources(ifx.url, "cw", pr.url)
         log = tmp / "serve.log"
         try:
+            launched = time.time()
             with agents(state, config, tmp), \
                     evaluator(config, log, metrics, command="serve") as serve:  # fmt: skip
                 wait_http(f"{api}/healthz", (200,), serve, log)
@@ -134,6 +138,12 @@ def stack(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]
 
                 median = medians()
                 applied = lab.applied_rtt_ms()
+                # what a NOC sees two minutes after installing: every panel has something
+                wait_until(lambda: time.time() - launched > 120, 70, "2 minutes", poll_s=0.5)
+                now = time.time()
+                fresh = [draw(model, src, VALUES, tmp / "fresh" / f"{uid}.png",
+                              start_s=now - 3600, end_s=now)
+                         for uid, model in MODELS.items()]  # fmt: skip
                 lab.run("cut", "ADC")
                 cut = time.time()
 
@@ -183,7 +193,7 @@ def stack(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]
             lab.run("restore")
             lab.run("reroute", "singapore", "--via", before)
         yield Stack(src, truth, applied, start, cut, seen, median, answers, str(config), pair,
-                    pictures, (before, via))  # fmt: skip
+                    [d.path for d in pictures], (before, via), fresh)  # fmt: skip
 
 
 def _sla_pair(src: Sources, config: str) -> tuple[dict[str, float], dict[str, float]]:
@@ -265,6 +275,14 @@ def test_previews_draw_every_dashboard_and_show_the_cut(stack: Stack) -> None:
     noc_png = matplotlib.image.imread(next(p for p in stack.pictures if p.stem.endswith("noc")))
     red = (noc_png[..., 0] > 0.7) & (noc_png[..., 1] < 0.2) & (noc_png[..., 2] < 0.25)
     assert red.sum() > 5000  # the ADC column's tiles are red during the cut
+
+
+def test_no_panel_reads_no_data_two_minutes_after_the_agents_start(stack: Stack) -> None:
+    """A NOC that just installed cablewatch opens every dashboard: the SLA figures count the
+    minute in progress, and a panel whose empty answer means "nothing wrong" says so."""
+    assert [d.path.stem for d in stack.fresh] == list(MODELS)
+    empty = {d.path.stem: d.empty for d in stack.fresh if d.empty}
+    assert empty == {}, f"panels reading 'no data' (see {stack.fresh[0].path.parent}): {empty}"
 
 
 def test_the_path_dashboard_marks_singapores_reroute(stack: Stack) -> None:
