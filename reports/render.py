@@ -11,6 +11,7 @@ from typing import Literal
 
 import jinja2
 
+from cablewatch.reports import words
 from cablewatch.reports.figures import Report
 
 __all__ = ["FORMATS", "Format", "environment", "html", "media_type", "pdf", "render", "to_json"]
@@ -58,7 +59,11 @@ def _helpers(timezone: str) -> dict[str, object]:
         hours, minutes = divmod(minutes, 60)
         return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {sec:02d} s"
 
-    return {"when": when, "pct": pct, "ms": ms, "num": num, "dur": dur}
+    def clock(t: float) -> str:
+        return dt.datetime.fromtimestamp(t, tz).strftime("%H:%M")
+
+    return {"when": when, "pct": pct, "ms": ms, "num": num, "dur": dur, "clock": clock,
+            "what": words.incident, "moved": words.moved}  # fmt: skip
 
 
 def html(report: Report, station: str) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from cablewatch import __version__
+from cablewatch.reports import words
 from cablewatch.reports.render import environment
 from cablewatch.sla.evaluate import Minute, region_states, window_minutes
 from cablewatch.sla.maintenance import MaintenanceWindow
@@ -63,35 +64,18 @@ def _hhmm(unix_s: float | None) -> str:
     return "-" if unix_s is None else utc_iso(unix_s)[11:16] + " UTC"
 
 
-def _incident(i: OpenIncident) -> str:
-    """An open incident as a customer reads it."""
-    if i.scope == "cable":
-        return f"Cable {i.cable}: a fault"
-    if i.scope in ("partial", "segment", "path"):
-        return f"Cable {i.cable}: degraded for some regions" if i.cable else "Degraded"
-    if i.scope == "region":
-        return "Your region's network: a fault"
-    if i.scope == "station":
-        return "The landing station: a fault"
-    return i.subject
-
-
 def why(now: RegionNow) -> str:
     """Which cable carries the region, and why, in plain words."""
     if now.cable is None:
         return "Measuring your cables: a route is chosen once each has enough rounds."
+    said = words.moved(now.kind, now.previous, now.cable, _hhmm(now.since_s))
     if now.kind == "fault" and now.previous:
-        said = (f"{now.previous} had a fault at {_hhmm(now.since_s)}; we moved you to "
-                f"{now.cable}.")  # fmt: skip
         if now.states.get(now.previous) == "good":
             minutes = f"{now.holddown_s / 60:g} minute" + ("s" if now.holddown_s != 60 else "")
             return (f"{said} {now.previous} is healthy again; we move you back once it has "
                     f"been stable for {minutes}.")  # fmt: skip
         return f"{said} {now.previous} is still impaired."
-    if now.kind == "speed" and now.previous:
-        return (f"We moved you from {now.previous} to {now.cable} at {_hhmm(now.since_s)}: it "
-                "has been consistently faster.")  # fmt: skip
-    return f"You are on {now.cable}, the fastest of your cables."
+    return said
 
 
 def page(
@@ -125,7 +109,8 @@ def page(
     mine = set(policy.regions)
     names = {r: (regions[r].name if r in regions and regions[r].name else r) for r in mine}
     shown = [
-        {"since": utc_iso(i.since_s)[:16].replace("T", " ") + " UTC", "what": _incident(i),
+        {"since": utc_iso(i.since_s)[:16].replace("T", " ") + " UTC",
+         "what": words.incident(i.scope, i.cable, i.subject),
          "cable": i.cable, "regions": sorted(names[r] for r in mine & set(i.regions))}
         for i in incidents if mine & set(i.regions)
     ]  # fmt: skip

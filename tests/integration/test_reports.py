@@ -243,7 +243,9 @@ def test_the_pdf_reads_right_and_has_no_blank_page(served: Served) -> None:
     digest = _day(served, "json").json()["digest"]
     for wanted in ("SLA report: acme", "SLA missed in Singapore", "10 % of the period's fee",
                    "99.306 %", "100.000 %", "138.9 %", "jakarta PoP power work",
-                   "Singapore: ADC → SJC at +2.5 s"):  # fmt: skip
+                   "Cable ADC: a fault",  # the status page's words, not "cable: ADC"
+                   "Singapore: ADC had a fault at 01:40; we moved you to SJC. "
+                   "(+2.5 s)"):  # fmt: skip
         assert wanted in " ".join(text.split()), wanted
     assert digest in "".join(text.split())  # the digest may break across lines
     assert digest in _day(served, "html").text

@@ -120,7 +120,7 @@ def test_people_read_region_names_the_figures_keep_ids() -> None:
     page = html(r, "Shantou")
     assert "<td>Singapore</td>" in page
     assert "<td>singapore</td>" not in page
-    assert "Singapore: ADC → SJC" in page  # the incident's switch
+    assert "Singapore: ADC had a fault at 01:40; we moved you to SJC." in page  # a switch
     assert [g.region for g in r.regions] == ["singapore", "jakarta"]  # JSON keeps the ids
     assert (
         r.digest
