@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 from cablewatch.errors import CablewatchError
 
@@ -79,15 +80,20 @@ class RttSketch:
 
     @classmethod
     def decode(cls, text: str) -> RttSketch:
-        sketch, last = cls(), 0
+        # a month's report decodes 18 paths x 43,200 of these: one split, no loop in Python
+        numbers = text.replace(":", ",").split(",") if text else []
         try:
-            for part in filter(None, text.split(",")):
-                step, n = part.split(":")
-                last += int(step)
-                sketch.counts[last] = sketch.counts.get(last, 0) + int(n)
+            if len(numbers) % 2:
+                raise ValueError("a step without its count")
+            buckets = list(accumulate(map(int, numbers[0::2])))
+            counts = dict(zip(buckets, map(int, numbers[1::2]), strict=True))
         except ValueError as exc:
             raise CablewatchError(f"not an RTT sketch: {text[:60]!r}") from exc
-        return sketch
+        if len(counts) < len(buckets):  # a step of 0 (never encoded): add, not replace
+            counts = {}
+            for i, n in zip(buckets, map(int, numbers[1::2]), strict=True):
+                counts[i] = counts.get(i, 0) + n
+        return cls(counts)
 
 
 def merged(sketches: Iterable[RttSketch | None]) -> RttSketch | None:

@@ -4,6 +4,7 @@ received, RTT median and p95, jitter, TTFT p95), from the raw points or from the
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -99,7 +100,28 @@ def nearest_rank(ordered: Sequence[float], q: float) -> float | None:
 async def rollups(
     ql: InfluxQL, start_ns: int, end_ns: int, regions: Collection[str] | None = None
 ) -> dict[PathKey, dict[int, Minute]]:
-    """The same minutes as :func:`minutes`, from the evaluator's 1-minute rollups."""
+    """The same minutes as :func:`minutes`, from the evaluator's 1-minute rollups. A span of
+    days is read in parallel parts: influxd answers one while this process decodes another
+    (a month of 18 paths: 22 s in one query, 15 s in two or more, on 2 cores)."""
+    if end_ns - start_ns <= _PART_NS:
+        return await _rollups(ql, start_ns, end_ns, regions)
+    step = -(-(end_ns - start_ns) // _PARTS)
+    out: dict[PathKey, dict[int, Minute]] = {}
+    for part in await asyncio.gather(*(
+        _rollups(ql, a, min(a + step, end_ns), regions) for a in range(start_ns, end_ns, step)
+    )):  # fmt: skip
+        for key, found in part.items():
+            out.setdefault(key, {}).update(found)
+    return out
+
+
+_PART_NS = 2 * 86400 * 10**9
+_PARTS = 4
+
+
+async def _rollups(
+    ql: InfluxQL, start_ns: int, end_ns: int, regions: Collection[str] | None
+) -> dict[PathKey, dict[int, Minute]]:
     q = (
         'SELECT "sent", "received", "rtt_median_ms", "rtt_p95_ms", "jitter_ms", "ttft_p95_ms", '
         f'"rtt_sketch" FROM {_ROLLUPS} '
