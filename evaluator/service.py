@@ -14,7 +14,8 @@ Two loops share one process:
   event's evidence, and its alert is posted again (one alert, not one per region); any other
   is an info event of its own (alert ``CablewatchRouteChange``), open for ``route_hold_s``.
   Each change is written to InfluxDB (measurement ``route_change``).
-- SLA, every ``sla_interval_s``: statuses per customer, region and cable
+- SLA, every ``sla_interval_s`` (every 5 s until the first figures exist): statuses per
+  customer, region and cable
   (evaluator/sla_minutes.py, sla/evaluate.py) are written to InfluxDB (measurement ``sla``)
   and exported to Prometheus.
 
@@ -59,6 +60,8 @@ __all__ = ["Evaluator"]
 log = logging.getLogger("cablewatch.evaluator")
 FUTURE_S = 10.0
 """Rounds stamped further ahead of this clock than this wait for their time."""
+FIRST_FIGURES_S = 5.0
+"""The SLA pass's interval until it has a figure (then ``sla_interval_s``)."""
 
 
 class Evaluator:
@@ -370,10 +373,16 @@ class Evaluator:
                 self.record.close()
 
     async def _sla_loop(self, stop: asyncio.Event, interval_s: float) -> None:
+        """An SLA pass every ``interval_s``; until the first figures exist (a fresh install,
+        before the agents' first rounds are stored), every FIRST_FIGURES_S, so that the SLA
+        dashboard and `sla status` have figures seconds after the first round, not a pass
+        later."""
+        figures = False
         while not stop.is_set():
             try:
-                await self.evaluate_sla()
+                out = await self.evaluate_sla()
+                figures = figures or any(s.availability_pct is not None for s in out)
             except SinkError as exc:
                 self.metrics.errors.labels("read").inc()
                 log.warning("SLA evaluation: %s", exc)
-            await wait_event(stop, interval_s)
+            await wait_event(stop, interval_s if figures else min(interval_s, FIRST_FIGURES_S))
