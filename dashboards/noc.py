@@ -99,7 +99,7 @@ def build(config: Config) -> Any:
         table.Panel().title("Open fault events").span(24).height(7)
         .no_value("No fault events in the time range")
         .with_target(influxql(
-            "A", 'SELECT "severity", "summary", "regions" AS "regions affected", '
+            "A", 'SELECT "severity", "summary", "regions_named" AS "regions affected", '
             '"regions_healthy" AS "regions healthy", "worst_loss_pct" AS "worst loss %", '
             '"worst_rtt_step_ms" AS "worst RTT step ms" FROM "event" WHERE "state" = \'open\' '
             "AND \"landing_station\" =~ /^$station$/ AND $timeFilter GROUP BY \"scope\", "

@@ -44,7 +44,8 @@ def _colour(value: float | None, field: Mapping[str, Any]) -> tuple[str, str]:
     for step in field.get("thresholds", {}).get("steps", []):
         if step.get("value") is None or value >= step["value"]:
             colour = _NAMED.get(step["color"], step["color"])
-    decimals = field.get("decimals", 1)
+    # Grafana's automatic decimals show a count as a whole number
+    decimals = field.get("decimals", 0 if float(value).is_integer() else 1)
     return colour, f"{value:.{decimals}f}{_UNIT.get(field.get('unit', ''), '')}"
 
 
@@ -171,9 +172,24 @@ def _stat(ax: Any, panel: Mapping[str, Any], answers: Answers) -> bool:
         return False
     n = len(tiles)
     complete = True
+    g = panel["gridPos"]
+    orientation = panel.get("options", {}).get("orientation", "auto")
+    # Grafana's auto: tiles side by side in a panel wider than tall (a grid column is about
+    # 80 px, a row 30 px), stacked otherwise; "horizontal" stacks them
+    side_by_side = orientation == "vertical" or (
+        orientation == "auto" and g["w"] * 80 > g["h"] * 30
+    )
     for i, (name, value) in enumerate(tiles):
         colour, text = _colour(value, field)
         complete &= value is not None and not (isinstance(value, float) and math.isnan(value))
+        if side_by_side:
+            x0 = i / n
+            ax.add_patch(_tile(x0 + 0.005, 0.02, 1 / n - 0.01, 0.96, colour))
+            ax.text(x0 + 0.5 / n, 0.75, name, color="white", ha="center", va="center",
+                    fontsize=8)  # fmt: skip
+            ax.text(x0 + 0.5 / n, 0.35, text, color="white", ha="center", va="center",
+                    fontsize=13, fontweight="bold")  # fmt: skip
+            continue
         y0 = 1 - (i + 1) / n
         ax.add_patch(_tile(0.01, y0 + 0.01, 0.98, 1 / n - 0.02, colour))
         ax.text(0.04, y0 + 0.5 / n, name, color="white", va="center", fontsize=9)

@@ -97,8 +97,10 @@ class Outbox:
         ``event`` measurement, which reports count, holds faults only."""
         if rec.event.scope == "route":
             return
-        station = self.config.topology.landing_station.id
-        self.queue(event_line(rec.event, station, rec.start_s, rec.evidence))
+        topology = self.config.topology
+        names = {r.id: r.name for r in topology.regions}
+        self.queue(event_line(rec.event, topology.landing_station.id, rec.start_s, rec.evidence,
+                              names))  # fmt: skip
 
     def opened(self, rec: EventRecord) -> None:
         self.records[rec.event.id] = rec

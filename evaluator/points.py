@@ -4,6 +4,7 @@ line protocol (the schema is in collectors/lineprotocol.py and the README)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from cablewatch.collectors.lineprotocol import line
@@ -23,10 +24,12 @@ __all__ = [
 ]
 
 
-def event_line(event: Event, station: str, start_s: float, evidence: dict[str, Any]) -> str:
+def event_line(event: Event, station: str, start_s: float, evidence: dict[str, Any],
+               names: Mapping[str, str] | None = None) -> str:  # fmt: skip
     """The event's point: its state and times, and what a NOC reads of its evidence as
-    columns (summary, regions healthy, the worst loss and RTT step among its paths) beside
-    the whole evidence as JSON."""
+    columns (summary, the regions affected by name, regions healthy, the worst loss and RTT
+    step among its paths) beside the whole evidence as JSON. ``names``: region id -> name."""
+    regions = sorted({r for r, _c in event.seen_paths})
     end = event.resolved_s
     paths = evidence.get("paths") or {}
     losses = [p["loss_pct"] for p in paths.values() if p.get("loss_pct") is not None]
@@ -39,7 +42,8 @@ def event_line(event: Event, station: str, start_s: float, evidence: dict[str, A
         "resolved_unix_s": end,
         "duration_s": None if end is None else max(0.0, end - start_s),
         "paths": len(event.seen_paths),
-        "regions": ",".join(sorted({r for r, _c in event.seen_paths})),
+        "regions": ",".join(regions),
+        "regions_named": ", ".join((names or {}).get(r, r) for r in regions),
         "severity": event.severity or None,
         "customers": ",".join(event.customers) or None,
         "summary": evidence.get("summary"),

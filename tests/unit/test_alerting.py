@@ -112,3 +112,22 @@ def test_labels_name_what_broke() -> None:
     segment = event("segment", "SJC Tuas-Shantou", "SJC", paths={("jakarta", "SJC")})
     assert alert(segment, station="shantou", evidence={}, now_s=5.0,
                  resend_s=60)["labels"]["alertname"] == "CablewatchSegmentFault"  # fmt: skip
+
+
+def test_an_event_point_names_its_regions_for_people_and_keeps_ids_for_programs() -> None:
+    """The NOC's open-events table reads "Ho Chi Minh City, Kuala Lumpur"; reports and the
+    status page read the ids."""
+    from cablewatch.correlation.events import Event
+    from cablewatch.evaluator.points import event_line
+
+    event = Event("cable", "ADC", "ADC", "", 100.0, raised_s=101.0,
+                  seen_paths={("kuala-lumpur", "ADC"), ("ho-chi-minh-city", "ADC")})  # fmt: skip
+    point = event_line(
+        event,
+        "shantou",
+        100.0,
+        {"summary": "cable ADC"},
+        {"ho-chi-minh-city": "Ho Chi Minh City", "kuala-lumpur": "Kuala Lumpur"},
+    )
+    assert 'regions="ho-chi-minh-city,kuala-lumpur"' in point
+    assert 'regions_named="Ho Chi Minh City, Kuala Lumpur"' in point
