@@ -74,17 +74,22 @@ class Outbox:
         """1-minute rollups, for their own retention policy."""
         self.records: dict[str, EventRecord] = {}
         """Open events, by id."""
+        self.flushing = asyncio.Lock()
+        """One flush at a time: batches are written in the order they were queued."""
 
-    def queue(self, *lines: str) -> None:
-        self.pending_lines.extend(lines)
+    def queue(self, *lines: str, first: bool = False) -> None:
+        """Queue points to write; ``first``: ahead of those queued (a failed write's, kept)."""
+        at = 0 if first else len(self.pending_lines)
+        self.pending_lines[at:at] = lines
         if len(self.pending_lines) > MAX_PENDING_LINES:
             dropped = len(self.pending_lines) - MAX_PENDING_LINES
             del self.pending_lines[:dropped]
             log.error("InfluxDB unwritable for long: dropped the %d oldest event/SLA points",
                       dropped)  # fmt: skip
 
-    def queue_rollups(self, *lines: str) -> None:
-        self.pending_rollups.extend(lines)
+    def queue_rollups(self, *lines: str, first: bool = False) -> None:
+        at = 0 if first else len(self.pending_rollups)
+        self.pending_rollups[at:at] = lines
         if len(self.pending_rollups) > MAX_PENDING_LINES:
             dropped = len(self.pending_rollups) - MAX_PENDING_LINES
             del self.pending_rollups[:dropped]
@@ -122,31 +127,41 @@ class Outbox:
         return rec
 
     async def flush(self, now_s: float) -> None:
-        """Write queued points and post due alerts; failures are kept for the next call."""
-        if self.writer is not None and self.pending_lines:
-            try:
-                await self.writer.write(self.pending_lines)
-                self.pending_lines = []
-            except SinkError as exc:
-                self.metrics.errors.labels("write").inc()
-                if exc.kind == "partial":  # stored but those refused: no retry can help
-                    log.warning("%s; the other %d points are stored", exc,
-                                len(self.pending_lines) - exc.refused)  # fmt: skip
-                    self.pending_lines = []
-                else:
-                    log.warning("%s; %d points kept for the next try", exc,
-                                len(self.pending_lines))  # fmt: skip
-        if self.writer is not None and self.pending_rollups:
-            try:
-                await self.writer.write(self.pending_rollups, rollup=True)
-                self.pending_rollups = []
-            except SinkError as exc:
-                self.metrics.errors.labels("write").inc()
+        """Write queued points and post due alerts; failures are kept for the next call. The
+        SLA pass queues from its own task while a write is in flight: a write takes the lines
+        queued when it began, and what is queued meanwhile waits for the next flush (in that
+        order: a minute rolled up again must not be overwritten by its older rollup)."""
+        async with self.flushing:
+            await self._write(rollup=False)
+            await self._write(rollup=True)
+        await asyncio.gather(*(self._post(r, now_s) for r in self.replicas))
+
+    async def _write(self, *, rollup: bool) -> None:
+        if self.writer is None:
+            return
+        batch = self.pending_rollups if rollup else self.pending_lines
+        if not batch:
+            return
+        if rollup:
+            self.pending_rollups = []
+        else:
+            self.pending_lines = []
+        try:
+            await self.writer.write(batch, rollup=rollup)
+        except SinkError as exc:
+            self.metrics.errors.labels("write").inc()
+            if exc.kind == "partial":  # stored but those refused: no retry can help
+                log.warning("%s; the other %d points are stored", exc, len(batch) - exc.refused)
+                return
+            if rollup:
                 hint = ("; `cablewatch db init` makes the rollup retention policy"
                         if "retention policy not found" in str(exc) else "")  # fmt: skip
                 log.warning("%s%s; %d rollup points kept for the next try", exc, hint,
-                            len(self.pending_rollups))  # fmt: skip
-        await asyncio.gather(*(self._post(r, now_s) for r in self.replicas))
+                            len(batch))  # fmt: skip
+                self.queue_rollups(*batch, first=True)
+            else:
+                log.warning("%s; %d points kept for the next try", exc, len(batch))
+                self.queue(*batch, first=True)
 
     async def _post(self, replica: _Replica, now_s: float) -> None:
         resend = self.config.alerting.resend_s
