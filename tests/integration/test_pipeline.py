@@ -107,22 +107,36 @@ def run(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
 def _rollups_once_past(config: Config, start_s: float, end_s: float) -> tuple[
         dict[tuple[str, str], dict[int, Minute]], dict[tuple[str, str], dict[int, Minute]],
         list[Backfill]]:  # fmt: skip
-    """Once the evaluator's rollups reach the minute the run ended in: the run's minutes
-    before it (at least one: the run is longer than a minute) from them and from a scan of the
-    raw points, and the agents' backfill notes."""
+    """Once the evaluator's rollups reach the minute the run ended in, and the evaluator has
+    read every agent's backfill note (the agents, stopped, wrote their last ones as they
+    drained their spools on the way out): the run's minutes before it (at least one: the run
+    is longer than a minute) from the rollups and from a scan of the raw points, and the
+    notes."""
     first = int(start_s // 60) * 60  # the minute probing began in ...
     last = int(end_s // 60) * 60  # ... to the one it ended in (not complete: left out)
-
     sink = config.influx("tests")
 
+    async def notes() -> list[Backfill]:
+        ql = InfluxQL(sink)
+        try:
+            return await backfills(ql, 0)
+        finally:
+            await ql.close()
+
+    newest_note_ns = max((n.at_ns for n in asyncio.run(notes())), default=0)
+
     def rolled_past() -> bool:
-        q = 'SELECT last("until_ns") FROM "rollup"."rollup"'
+        """Two SLA passes began after the newest note (a pass stamps its watermark with the
+        time it began, before it reads the notes; the second one's write follows the first's,
+        whose minutes are then all stored) and rolled up to the run's last minute."""
+        q = f'SELECT "until_ns" FROM "rollup"."rollup" WHERE time > {newest_note_ns}'
         r = httpx.post(f"{sink.url}/query", data={"db": sink.database, "q": q}, timeout=10)
         series = r.json()["results"][0].get("series")
-        return bool(series) and series[0]["values"][0][1] >= last * 10**9
+        values = series[0]["values"] if series else []
+        return len(values) >= 2 and values[-1][1] >= last * 10**9
 
     # the evaluator rolls up every 5 s, up to the last whole minute: at most a minute away
-    wait_until(rolled_past, 90, "the evaluator's rollups past the run")
+    wait_until(rolled_past, 90, "the evaluator's rollups past the run and its late rounds")
 
     async def read() -> tuple[Any, Any, list[Backfill]]:
         ql = InfluxQL(sink)
