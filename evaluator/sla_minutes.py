@@ -27,6 +27,7 @@ from collections.abc import Collection
 from cablewatch.collectors.influx import InfluxQL
 from cablewatch.collectors.read.minutes import (
     backfills,
+    first_measured,
     read_minutes,
     rolled_up,
     rtt_p95_per_path,
@@ -61,6 +62,9 @@ class SlaMinutes:
         """Agents' backfill notes are read from here on ..."""
         self.notes_seen: set[tuple[str, int]] = set()
         """... less those acted on, by (host, time)."""
+        self.began_s: int | None = None
+        """When monitoring began (the first minute measured); the period's minutes before it
+        are not counted as no data. Read until found, then kept."""
 
     @property
     def recent_s(self) -> float:
@@ -87,6 +91,8 @@ class SlaMinutes:
             self.pending += [minute_line(key[0], key[1], m) for s, m in found.items()
                              if not lo <= s * 10**9 < hi]  # fmt: skip
         await self._backfill(ql, start_ns, hi)
+        if self.began_s is None:
+            self.began_s = await first_measured(ql)
         # what was read from raw points is rolled up now: the span grows to end_ns, or starts
         # again at start_ns after a gap (the evaluator was away longer than the period)
         first = min(self.rolled[0], start_ns) if self.rolled[1] >= start_ns else start_ns
@@ -137,6 +143,8 @@ class SlaMinutes:
             if policy.ttft_p95_ms is not None and w not in ttft:
                 ttft[w] = await ttft_p95_per_path(ql, since, now_ns)  # fmt: skip
         windows = self.config.maintenance
+        # nothing measured yet: no minute of the period is counted (not 43,200 no-data ones)
+        began = self.began_s if self.began_s is not None else now_s
         out: list[SlaStatus] = []
         for policy in self.config.slas:
             for region in policy.regions:
@@ -148,8 +156,9 @@ class SlaMinutes:
                 ttfts = {c: ttft.get(w, {}).get((region, c)) for c in cables}
                 out.append(evaluate_region(policy, region, paths, now_s, rtts,
                                            maintenance=windows, ttft_p95_ms=ttfts,
-                                           ongoing=True))  # fmt: skip
+                                           ongoing=True, since_s=began))  # fmt: skip
                 out += [evaluate_path(policy, region, c, paths[c], now_s, rtts[c],
-                                      maintenance=windows, ttft_p95_ms=ttfts[c], ongoing=True)
+                                      maintenance=windows, ttft_p95_ms=ttfts[c], ongoing=True,
+                                      since_s=began)
                         for c in cables]  # fmt: skip
         return out

@@ -135,6 +135,9 @@ class Report:
     """... and how many from the raw points (the rest of the period)."""
     names: dict[str, str] = field(default_factory=dict)
     """Region id -> its display name, for what people read (the figures keep the ids)."""
+    counted_from_s: float = 0.0
+    """The first minute counted: the period's start, or when monitoring began if later (the
+    minutes before it are not counted at all: no data, no budget)."""
 
     def name(self, region: str) -> str:
         return self.names.get(region, region)
@@ -349,12 +352,15 @@ def build(
     events: Sequence[StoredEvent] = (),
     switches: Sequence[Switch] = (),
     names: Mapping[str, str] | None = None,
+    began_s: int | None = None,
 ) -> Report:
     """The report of ``policy``'s customer over the minutes of [start_s, end_s) (multiples of
-    60); minutes after ``now_s`` are not counted (a period in progress). ``names``: each
-    region's display name."""
+    60); minutes after ``now_s`` are not counted (a period in progress), nor those before
+    ``began_s`` (when monitoring began: collectors.read.minutes.first_measured). ``names``:
+    each region's display name."""
     stop = min(end_s, int(now_s // 60 * 60))
-    starts = range(start_s, max(start_s, stop), 60)
+    first = start_s if began_s is None else max(start_s, min(stop, began_s // 60 * 60))
+    starts = range(first, max(first, stop), 60)
     tz = zoneinfo.ZoneInfo(timezone)
     regions = [_region(policy, r, minutes, starts, maintenance, tz) for r in policy.regions]
     windows = [
@@ -390,6 +396,7 @@ def build(
         maintenance=windows,
         met=all(known) if known else None,
         credit_pct=max((r.credit_pct for r in regions), default=0.0),
+        counted_from_s=float(first),
     )
     report.digest = figures_digest(report.to_json())
     return report

@@ -9,7 +9,7 @@ import time
 from cablewatch import __version__
 from cablewatch.collectors.influx import InfluxQL
 from cablewatch.collectors.read.history import LOOKBACK_S, events, switches
-from cablewatch.collectors.read.minutes import read_minutes, rolled_up
+from cablewatch.collectors.read.minutes import first_measured, read_minutes, rolled_up
 from cablewatch.config import Config
 from cablewatch.reports.figures import Report, build
 from cablewatch.reports.period import Period
@@ -34,7 +34,7 @@ async def make_report(
         build, policy, mine, start_s=period.start_s, end_s=period.end_s, label=period.label,
         timezone=config.report.timezone, now_s=now, version=__version__,
         maintenance=config.maintenance, events=found_events, switches=found_switches,
-        names={r.id: r.name for r in config.topology.regions},
+        names={r.id: r.name for r in config.topology.regions}, began_s=await first_measured(ql),
     )  # fmt: skip
     report.rollup_minutes = (hi - lo) // 60 // 10**9
     report.raw_minutes = (end_s - period.start_s) // 60 - report.rollup_minutes

@@ -217,12 +217,16 @@ def _status(
     alerts: Sequence[BurnAlert],
     ttft_p95_ms: float | None,
     ongoing: bool,
+    since_s: float | None,
 ) -> SlaStatus:
     def states_of(window_s: int, live: bool) -> list[MinuteState]:
         return [states.get(m, "nodata")
                 for m in window_minutes(now_s, window_s, ongoing=live)]  # fmt: skip
 
-    period = states_of(policy.period_days * 86400, ongoing)
+    began = -1 if since_s is None else int(since_s // 60 * 60)
+    period = [states.get(m, "nodata") for m in
+              window_minutes(now_s, policy.period_days * 86400, ongoing=ongoing)
+              if m >= began]  # fmt: skip
     good = period.count("good")
     bad = period.count("bad")
     out = period.count("excluded")
@@ -300,18 +304,21 @@ def evaluate_path(
     ttft_p95_ms: float | None = None,
     *,
     ongoing: bool = False,
+    since_s: float | None = None,
 ) -> SlaStatus:
     """One path's SLA status at ``now_s``. ``rtt_p95_ms`` (``ttft_p95_ms``) is the p95 of the
     path's replies (times to first token) over the policy's objective window (computed where
     the points are: InfluxDB). ``ongoing``: count the minute in progress (``minutes`` holds
-    it so far), as a live status does."""
+    it so far), as a live status does. ``since_s``: when monitoring began (the first measured
+    minute, collectors.read.minutes.first_measured); the period's minutes before it are not
+    counted (no-data minutes are probe gaps, not the time before the first probe)."""
     starts = _known(minutes.keys(), maintenance, _span(policy, now_s, ongoing))
     states = path_states(policy, region, cable, minutes, starts, maintenance,
                          now_s if ongoing else None)  # fmt: skip
     live = _live(states, now_s, ongoing)
     loss = window_loss_pct(minutes, now_s, policy.objective_window_s, ongoing=live)
     return _status(policy, region, cable, states, now_s, rtt_p95_ms, loss, alerts, ttft_p95_ms,
-                   live)  # fmt: skip
+                   live, since_s)  # fmt: skip
 
 
 def evaluate_region(
@@ -325,10 +332,11 @@ def evaluate_region(
     ttft_p95_ms: Mapping[str, float | None] | None = None,
     *,
     ongoing: bool = False,
+    since_s: float | None = None,
 ) -> SlaStatus:
     """The region as the customer feels it: each minute on its best cable (see the policy's
     definitions); RTT p95, loss and TTFT p95 are those of the best cable over the objective
-    window. ``ongoing`` as for :func:`evaluate_path`."""
+    window. ``ongoing`` and ``since_s`` as for :func:`evaluate_path`."""
     span = _span(policy, now_s, ongoing)
     starts = _known((s for m in paths.values() for s in m), maintenance, span)
     states = region_states(policy, region, paths, starts, maintenance,
@@ -342,7 +350,7 @@ def evaluate_region(
     ]
     return _status(
         policy, region, ANY_CABLE, states, now_s, _best(rtt_p95_ms),
-        min(losses) if losses else None, alerts, _best(ttft_p95_ms or {}), live,
+        min(losses) if losses else None, alerts, _best(ttft_p95_ms or {}), live, since_s,
     )  # fmt: skip
 
 

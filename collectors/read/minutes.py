@@ -20,6 +20,7 @@ __all__ = [
     "LATE_S",
     "Backfill",
     "backfills",
+    "first_measured",
     "median",
     "minutes",
     "nearest_rank",
@@ -147,6 +148,19 @@ async def rolled_up(ql: InfluxQL) -> tuple[int, int] | None:
         if row["until"] is not None and row["from"] is not None:
             return int(row["from"]), int(row["until"])
     return None
+
+
+async def first_measured(ql: InfluxQL) -> int | None:
+    """The first minute (Unix s) any path was measured in: when monitoring began, by the
+    rollups (kept 400 days) or the raw rounds (for a deployment whose evaluator has not rolled
+    up yet); None before any round is stored. An SLA period's minutes before it are not
+    counted: they are no probe gap, there was nothing yet to probe with."""
+    found = []
+    for q in (f'SELECT first("sent") FROM {_ROLLUPS}',
+              f'SELECT first("packets_transmitted") FROM "{icmp.MEASUREMENT}" '
+              f"WHERE \"protocol\" = '{icmp.SPEC.protocol}'"):  # fmt: skip
+        found += [int(row["time"]) for _key, row in rows(await ql.query(q))]
+    return min(found) // _MINUTE_NS * 60 if found else None
 
 
 async def read_minutes(

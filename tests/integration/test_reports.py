@@ -231,6 +231,10 @@ def test_sla_status_agrees_with_a_report_over_the_same_window(served: Served) ->
             compared += 1
     assert compared == 6
     assert report["regions"][0]["best"]["bad_minutes"] == 10  # the fixture's, not an empty window
+    # both count from the first measured minute (InfluxDB's first point): the 30 days before
+    # the fixture are not no-data minutes
+    began = min(s for by_minute in minutes().values() for s in by_minute)
+    assert report["counted_from_s"] == began > end - 30 * 86400
 
 
 def test_the_pdf_reads_right_and_has_no_blank_page(served: Served) -> None:

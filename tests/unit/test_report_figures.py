@@ -138,3 +138,20 @@ def test_people_read_region_names_the_figures_keep_ids() -> None:
             switches=SWITCHES,
         ).digest
     )  # names change no figure
+
+
+def test_a_period_counts_from_when_monitoring_began() -> None:
+    """Monitoring began 300 minutes into the day: the report counts (and budgets) the day's
+    minutes from then, and says so; none before is a no-data minute."""
+    began = T0 + 300 * 60 + 17
+    r = build(POLICY, minutes(), start_s=T0, end_s=T0 + 86400, label=DAY, timezone="UTC",
+              now_s=T0 + 2 * 86400, version="test", began_s=began)  # fmt: skip
+    whole = report()
+    assert r.counted_from_s == T0 + 300 * 60
+    for got, day in zip(r.regions, whole.regions, strict=True):
+        b = got.best
+        assert b.good_minutes + b.bad_minutes + b.nodata_minutes + b.excluded_minutes == 1140
+        assert got.budget_minutes == pytest.approx(POLICY.error_ratio * 1140)
+        assert b.nodata_minutes <= day.best.nodata_minutes
+    assert f"monitoring began {DAY} 05:00" in html(r, station="Shantou")
+    assert "monitoring began" not in html(whole, station="Shantou")

@@ -209,3 +209,17 @@ def test_the_minute_in_progress_waits_for_a_round_and_never_raises_an_alert() ->
     assert (s.ongoing, s.bad_minutes, s.good_minutes) == ("bad", 1, 120)
     assert s.burn_rates["5m"] == pytest.approx(1 / 5 / 0.001)
     assert s.alerts == ()
+
+
+def test_minutes_before_monitoring_began_are_not_counted_as_no_data() -> None:
+    """A fresh install is not 43,086 no-data minutes (a probe gap) into its period: the minutes
+    before the first measured one are not counted; the gap after it still is."""
+    s = evaluate_path(POLICY, "singapore", "ADC", adc(), NOW, rtt_p95_ms=33.0, since_s=T0 + 30)
+    assert (s.good_minutes, s.bad_minutes, s.nodata_minutes) == (107, 7, 6)  # 110-115
+    assert s.availability_pct == pytest.approx(100 * 107 / 114)  # as without since_s
+    assert s.burn_rates == evaluate_path(POLICY, "singapore", "ADC", adc(), NOW, 33.0).burn_rates
+    region = evaluate_region(POLICY, "singapore", {"ADC": adc(), "SJC": sjc()}, NOW,
+                             {"ADC": 33.0, "SJC": 35.0}, since_s=T0 + 60 * 100)  # fmt: skip
+    assert region.good_minutes + region.bad_minutes + region.nodata_minutes == 20  # 100-119
+    nothing = evaluate_path(POLICY, "singapore", "ADC", {}, NOW, rtt_p95_ms=None, since_s=NOW)
+    assert (nothing.nodata_minutes, nothing.availability_pct) == (0, None)
