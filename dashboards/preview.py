@@ -243,9 +243,10 @@ def _table(ax: Any, panel: Mapping[str, Any], answers: Answers) -> bool:
                             + [_cell(float(s["value"][1]))])  # fmt: skip
                 continue
             tags = s.get("tags", {})
-            header = [*tags, *s["columns"][1:]]
+            # Grafana's table shows InfluxQL's time column first, in the dashboard's zone (UTC)
+            header = ["Time", *tags, *s["columns"][1:]]
             for v in s["values"][-6:]:
-                cells = [*tags.values(), *v[1:]]
+                cells = [_when(v[0]), *tags.values(), *v[1:]]
                 rows.append([_cell(mapped.get(x, x) if isinstance(x, str) else x)
                              for x in cells])  # fmt: skip
     if not rows:  # Grafana shows the panel's "no value" text, if it has one, for no data
@@ -261,6 +262,14 @@ def _table(ax: Any, panel: Mapping[str, Any], answers: Answers) -> bool:
         cell.get_text().set_color("white")
         cell.set_edgecolor("#333333")
     return True
+
+
+def _when(epoch_ms: Any) -> str:
+    import datetime as dt
+
+    if not isinstance(epoch_ms, int | float):
+        return _cell(epoch_ms)
+    return dt.datetime.fromtimestamp(epoch_ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _cell(value: Any) -> str:
