@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import httpx
+from configs import singapore_config
 from procstat import cpu_s, status_mib
 
 from cablewatch.agent.spool import Spool
@@ -38,42 +39,7 @@ TARGETS = ("127.0.0.1", "127.0.0.2", "127.0.0.3")
 CABLES = ("ADC", "SJC", "APCN-2")
 PEER = "prometheus-smokeping-prober"
 
-CONFIG = """[landing_station]
-id = "shantou"
-name = "Shantou"
-lat = 23.37
-lon = 116.69
-
-[probe]
-interval_s = 1.0
-packets = 5
-packet_interval_s = 0.2
-timeout_s = 0.2
-
-[[cables]]
-name = "ADC"
-length_km = 9988
-landing_points = [{ name = "Tuas", country = "SG", lat = 1.32, lon = 103.649 }]
-
-[[cables]]
-name = "SJC"
-length_km = 8900
-landing_points = [{ name = "Tuas", country = "SG", lat = 1.32, lon = 103.649 }]
-
-[[cables]]
-name = "APCN-2"
-length_km = 19000
-landing_points = [{ name = "Tuas", country = "SG", lat = 1.32, lon = 103.649 }]
-
-[[regions]]
-id = "singapore"
-name = "Singapore"
-lat = 1.30
-lon = 103.80
-paths.ADC = { one_way_ms = 17.1 }
-paths.SJC = { one_way_ms = 17.1 }
-paths."APCN-2" = { one_way_ms = 17.1 }
-"""
+CONFIG = singapore_config(CABLES, packets=5, packet_interval_s=0.2, timeout_s=0.2)
 
 
 def _sent(spool: Path, since_ns: int, until_ns: int) -> int:

@@ -30,34 +30,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from configs import singapore_config
 from procstat import cpu_s, status_mib
 
 from cablewatch.agent.spool import Spool
 
-HEADER = """[landing_station]
-id = "shantou"
-name = "Shantou"
-lat = 23.37
-lon = 116.69
-
-[probe]
-interval_s = 1.0
-packets = 5
-packet_interval_s = 0.1
-timeout_s = 0.5
-
-[[cables]]
-name = "ADC"
-length_km = 9988
-landing_points = [{ name = "Tuas", country = "SG", lat = 1.32, lon = 103.649 }]
-
-[[regions]]
-id = "singapore"
-name = "Singapore"
-lat = 1.30
-lon = 103.80
-paths.ADC = { one_way_ms = 17.1 }
-"""
+HEADER = singapore_config(("ADC",), packets=5, packet_interval_s=0.1, timeout_s=0.5)
 
 
 def address(i: int) -> str:
