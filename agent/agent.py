@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from cablewatch.agent.batches import Batches, Probe
 from cablewatch.agent.behind import Behind
 from cablewatch.agent.sender import Sender, SenderOptions
+from cablewatch.agent.shards import Shard, shard_jobs
 from cablewatch.agent.spool import Spool
 from cablewatch.aio import first_of, signal_event, stop_on_signals
 from cablewatch.collectors.exporter import AgentMetrics
@@ -57,6 +58,8 @@ class AgentOptions:
     host: str
     spool_max_bytes: int = 256 * 1024 * 1024
     sender: SenderOptions = field(default_factory=SenderOptions)
+    shard: Shard | None = None
+    """Probe only this shard's targets (agent/shards.py); None: every target."""
 
 
 class Agent:
@@ -71,8 +74,8 @@ class Agent:
         self.opts = opts
         self.writer = writer
         self.metrics = metrics or AgentMetrics()
-        self.jobs = region_jobs(config.topology, config.probe, opts.region)
-        self.spool = Spool(opts.spool_path, max_bytes=opts.spool_max_bytes)
+        self.jobs = shard_jobs(region_jobs(config.topology, config.probe, opts.region), opts.shard)
+        self.spool = Spool(opts.spool_path, max_bytes=opts.spool_max_bytes, owner=True)
         self._db_thread = concurrent.futures.ThreadPoolExecutor(1, "cablewatch-spool")
         self.sender = (
             Sender(self.spool, self._db, writer, self.metrics, opts.sender)
@@ -89,9 +92,10 @@ class Agent:
 
     async def run(self, stop: asyncio.Event, reload: asyncio.Event | None = None) -> None:
         """Until ``stop``; each time ``reload`` is set, re-read the configuration file."""
+        shard = "" if self.opts.shard is None else " shard {} of {}".format(*self.opts.shard)
         log.info(
-            "agent %s (%s): %d probe jobs; spool %s holds %d points",
-            self.opts.region, self.opts.host, len(self.jobs), self.opts.spool_path,
+            "agent %s (%s)%s: %d probe jobs; spool %s holds %d points",
+            self.opts.region, self.opts.host, shard, len(self.jobs), self.opts.spool_path,
             self.spool.depth().points,
         )  # fmt: skip
         reload = reload or asyncio.Event()
@@ -161,7 +165,8 @@ class Agent:
     def _reread(self) -> tuple[Config, list[ProbeJob]] | None:
         """The configuration file again and this region's jobs under it; None if refused."""
         got = reread(self.config, "agent", log,
-                     lambda c: region_jobs(c.topology, c.probe, self.opts.region))  # fmt: skip
+                     lambda c: shard_jobs(region_jobs(c.topology, c.probe, self.opts.region),
+                                          self.opts.shard))  # fmt: skip
         if got is None:
             return None
         change, jobs = got
@@ -271,11 +276,11 @@ async def serve(config: Config, opts: AgentOptions, listen: tuple[str, int] | No
     floors = {(r.id, c): p.floor_rtt_ms for r in config.topology.regions
               for c, p in r.paths.items()}  # fmt: skip
     metrics = AgentMetrics(floors_ms=floors)
+    agent = Agent(config, opts, writer, metrics)  # owns the spool, or says who does
     if listen is not None:
         metrics.serve(*listen)
         log.info("metrics on http://%s:%d/metrics", *listen)
     stop = stop_on_signals()
-    agent = Agent(config, opts, writer, metrics)
     _tune_gc()
     try:
         await agent.run(stop, signal_event(signal.SIGHUP))

@@ -14,6 +14,11 @@ reading and acknowledging cost per round, not per point (an ICMP round is 6 poin
 rows made acknowledging alone cost about 1 us a point). Spools written by a version that kept
 a row per point are read as they are (each such row counts one point).
 
+One owner at a time: the agent opens its spool with ``owner=True``, which holds an exclusive
+lock on ``SPOOL.lock`` (naming its pid) until it closes; a second agent told the same spool
+(the same region, or shard) stops at once with one line naming the first one's pid. Readers
+(``cablewatch spool report``, the benchmarks) take no lock.
+
 Disk bound: when the points pending exceed ``max_bytes``, the oldest rounds are dropped
 (their points counted in ``dropped``; the agent logs it). Not thread-safe: use from one thread
 at a time.
@@ -22,13 +27,16 @@ at a time.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Pending", "Spool", "SpoolDepth", "report"]
+from cablewatch.errors import CablewatchError
+
+__all__ = ["Pending", "Spool", "SpoolDepth", "SpoolInUseError", "report"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS points (id INTEGER PRIMARY KEY AUTOINCREMENT, line TEXT NOT NULL,
@@ -57,10 +65,33 @@ class Pending:
     """Each round's lines, joined by newlines: joined by newlines again, the body to write."""
 
 
+class SpoolInUseError(CablewatchError):
+    """Another process owns the spool."""
+
+
+def _take(path: Path) -> int:
+    """Lock ``path`` + ``.lock`` for this process (released when the descriptor closes, or
+    the process dies); write our pid in it. Raises SpoolInUseError naming the owner's."""
+    fd = os.open(f"{path}.lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise SpoolInUseError(f"spool {path} is in use by pid {owner} (another agent for the "
+                              "same region or shard?)") from None  # fmt: skip
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
 class Spool:
-    def __init__(self, path: str | Path, *, max_bytes: int = 256 * 1024 * 1024) -> None:
+    def __init__(
+        self, path: str | Path, *, max_bytes: int = 256 * 1024 * 1024, owner: bool = False
+    ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._lock = _take(self.path) if owner else None
         os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
         for suffix in ("", "-wal", "-shm"):  # made by an older version, or under another umask
             with contextlib.suppress(FileNotFoundError):
@@ -82,6 +113,9 @@ class Spool:
 
     def close(self) -> None:
         self._db.close()
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
 
     def _counter(self, name: str) -> int:
         row = self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()

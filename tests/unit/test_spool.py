@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
-from cablewatch.agent.spool import Spool, SpoolDepth
+import pytest
+
+from cablewatch.agent.spool import Spool, SpoolDepth, SpoolInUseError
 
 
 def test_points_stay_until_acknowledged(tmp_path: Path) -> None:
@@ -127,3 +130,32 @@ def test_a_spool_with_a_row_per_point_reads_as_before(tmp_path: Path) -> None:
     assert (batch.chunks, batch.points) == (["a 1", "b 2"], 2)
     spool.add([("s", ["d 4", "e 5"])])
     assert spool.depth().points == 5
+
+
+def test_one_owner_at_a_time_and_the_second_is_told_who(tmp_path: Path) -> None:
+    """Two agents told the same spool would send its rounds twice and miscount them: the second
+    owner is refused with the first one's pid; readers take no lock; the lock goes with its
+    owner, by close or by SIGKILL."""
+    path = tmp_path / "s.db"
+    owner = Spool(path, owner=True)
+    with pytest.raises(SpoolInUseError, match=rf"spool {path} is in use by pid {os.getpid()} "):
+        Spool(path, owner=True)
+    Spool(path).close()  # a reader
+    owner.close()
+    Spool(path, owner=True).close()  # free again
+    script = (
+        "import os, sys\n"
+        "from cablewatch.agent.spool import Spool\n"
+        f"s = Spool({str(path)!r}, owner=True)\n"
+        "print(os.getpid(), flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    with subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True) as holder:  # fmt: skip
+        assert holder.stdout is not None
+        pid = int(holder.stdout.readline())
+        with pytest.raises(SpoolInUseError, match=rf"in use by pid {pid} "):
+            Spool(path, owner=True)
+        holder.kill()
+        holder.wait(10)
+    Spool(path, owner=True).close()  # the kernel released it with the process
