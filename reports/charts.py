@@ -44,7 +44,12 @@ def burndown(report: Report) -> str:
         ax.axhline(0, color="#b00020", linewidth=0.8, linestyle="--")
         ax.set_ylabel("error budget left (%)")
         ax.set_title("Error budget burn-down (best cable, per region)", loc="left")
-        locator = mdates.AutoDateLocator(tz=tz, maxticks=8)  # type: ignore[no-untyped-call]
+        times = [t for r in report.regions for t, _ in r.burndown]
+        locator: Any = mdates.AutoDateLocator(tz=tz, maxticks=8)  # type: ignore[no-untyped-call]
+        if times and max(times) - min(times) <= 8 * 60:
+            # a period of a few minutes: a tick a minute (the figures are per minute; the
+            # automatic locator would label seconds, "10, 20, ...")
+            locator = mdates.MinuteLocator(tz=tz)  # type: ignore[no-untyped-call]
         ax.xaxis.set_major_locator(locator)
         concise = mdates.ConciseDateFormatter(locator, tz=tz)  # type: ignore[no-untyped-call]
         ax.xaxis.set_major_formatter(concise)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import pytest
 from report_fixture import DAY, EVENTS, EXPECTED, MAINTENANCE, POLICY, SWITCHES, T0, minutes
 
+from cablewatch.reports.charts import burndown
 from cablewatch.reports.figures import PathFigures, Report, build, figures_digest
 from cablewatch.reports.render import html, to_json
 from cablewatch.sla.sketch import ALPHA
@@ -155,3 +157,13 @@ def test_a_period_counts_from_when_monitoring_began() -> None:
         assert b.nodata_minutes <= day.best.nodata_minutes
     assert f"monitoring began {DAY} 05:00" in html(r, station="Shantou")
     assert "monitoring began" not in html(whole, station="Shantou")
+
+
+def test_a_short_period_is_charted_by_the_minute() -> None:
+    """Figures are per minute: a report of a few minutes labels its burn-down axis with minutes
+    (the automatic locator labelled seconds between them: '00:00', '30', '00:01', ...)."""
+    r = build(POLICY, minutes(), start_s=T0, end_s=T0 + 86400, label="today", timezone="UTC",
+              now_s=T0 + 3 * 60 + 30, version="test")  # fmt: skip
+    labels = re.findall(r"<text[^>]*>([^<]*)</text>", burndown(r))
+    assert labels[:4] == ["00:00", "00:01", "00:02", "00:03"]
+    assert "30" not in labels
