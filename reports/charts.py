@@ -45,8 +45,14 @@ def burndown(report: Report) -> str:
         ax.set_ylabel("error budget left (%)")
         ax.set_title("Error budget burn-down (best cable, per region)", loc="left")
         times = [t for r in report.regions for t, _ in r.burndown]
+        # over the minutes counted; a single point (nothing counted) over the period
+        lo, hi = ((min(times), max(times)) if times and max(times) > min(times)
+                  else (report.start_s, report.end_s))  # fmt: skip
+        to_num: Any = mdates.date2num
+        ax.set_xlim(to_num(dt.datetime.fromtimestamp(lo, tz)),
+                    to_num(dt.datetime.fromtimestamp(hi, tz)))  # fmt: skip
         locator: Any = mdates.AutoDateLocator(tz=tz, maxticks=8)  # type: ignore[no-untyped-call]
-        if times and max(times) - min(times) <= 8 * 60:
+        if hi - lo <= 8 * 60:
             # a period of a few minutes: a tick a minute (the figures are per minute; the
             # automatic locator would label seconds, "10, 20, ...")
             locator = mdates.MinuteLocator(tz=tz)  # type: ignore[no-untyped-call]

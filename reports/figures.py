@@ -138,6 +138,8 @@ class Report:
     counted_from_s: float = 0.0
     """The first minute counted: the period's start, or when monitoring began if later (the
     minutes before it are not counted at all: no data, no budget)."""
+    began_s: float | None = None
+    """When monitoring began (the first measured minute), if known."""
 
     def name(self, region: str) -> str:
         return self.names.get(region, region)
@@ -397,6 +399,7 @@ def build(
         met=all(known) if known else None,
         credit_pct=max((r.credit_pct for r in regions), default=0.0),
         counted_from_s=float(first),
+        began_s=None if began_s is None else float(began_s // 60 * 60),
     )
     report.digest = figures_digest(report.to_json())
     return report

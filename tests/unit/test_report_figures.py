@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import re
 
@@ -155,7 +156,7 @@ def test_a_period_counts_from_when_monitoring_began() -> None:
         assert b.good_minutes + b.bad_minutes + b.nodata_minutes + b.excluded_minutes == 1140
         assert got.budget_minutes == pytest.approx(POLICY.error_ratio * 1140)
         assert b.nodata_minutes <= day.best.nodata_minutes
-    assert f"monitoring began {DAY} 05:00" in html(r, station="Shantou")
+    assert f"monitoring began {DAY} 05:00:00</b>: counted from then" in html(r, station="Shantou")
     assert "monitoring began" not in html(whole, station="Shantou")
 
 
@@ -167,3 +168,17 @@ def test_a_short_period_is_charted_by_the_minute() -> None:
     labels = re.findall(r"<text[^>]*>([^<]*)</text>", burndown(r))
     assert labels[:4] == ["00:00", "00:01", "00:02", "00:03"]
     assert "30" not in labels
+
+
+def test_a_period_before_monitoring_began_counts_nothing_and_says_when_it_began() -> None:
+    """The closed month before an install: no minute counted, the header names when monitoring
+    began; its burn-down is one point (whose date axis spans years: a tick a minute there
+    asked matplotlib for 2.3 million ticks)."""
+    began = T0 + 2 * 86400 + 600
+    r = build(POLICY, minutes(), start_s=T0, end_s=T0 + 86400, label=DAY, timezone="UTC",
+              now_s=T0 + 3 * 86400, version="test", began_s=began)  # fmt: skip
+    assert all(g.best.good_minutes + g.best.bad_minutes == 0 for g in r.regions)
+    text = html(r, station="Shantou")
+    when = dt.datetime.fromtimestamp(began // 60 * 60, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    assert f"monitoring began {when}</b>: no minute of this period is counted" in text
+    assert "<svg" in burndown(r)
