@@ -74,7 +74,7 @@ class Agent:
         self.opts = opts
         self.writer = writer
         self.metrics = metrics or AgentMetrics()
-        self.jobs = shard_jobs(region_jobs(config.topology, config.probe, opts.region), opts.shard)
+        self.jobs = self._jobs(config)
         self.spool = Spool(opts.spool_path, max_bytes=opts.spool_max_bytes, owner=True)
         self._db_thread = concurrent.futures.ThreadPoolExecutor(1, "cablewatch-spool")
         self.sender = (
@@ -162,11 +162,14 @@ class Agent:
         assert run_many is not None  # only a batching protocol's jobs come here
         return lambda targets: run_many(ctx, targets, self.config.probe.protocols[protocol])
 
+    def _jobs(self, config: Config) -> list[ProbeJob]:
+        """This agent's jobs under ``config``: its region's, of its shard."""
+        return shard_jobs(region_jobs(config.topology, config.probe, self.opts.region),
+                          self.opts.shard)  # fmt: skip
+
     def _reread(self) -> tuple[Config, list[ProbeJob]] | None:
         """The configuration file again and this region's jobs under it; None if refused."""
-        got = reread(self.config, "agent", log,
-                     lambda c: shard_jobs(region_jobs(c.topology, c.probe, self.opts.region),
-                                          self.opts.shard))  # fmt: skip
+        got = reread(self.config, "agent", log, self._jobs)
         if got is None:
             return None
         change, jobs = got

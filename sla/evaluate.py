@@ -219,14 +219,12 @@ def _status(
     ongoing: bool,
     since_s: float | None,
 ) -> SlaStatus:
-    def states_of(window_s: int, live: bool) -> list[MinuteState]:
+    def states_of(window_s: int, live: bool, since: int = 0) -> list[MinuteState]:
         return [states.get(m, "nodata")
-                for m in window_minutes(now_s, window_s, ongoing=live)]  # fmt: skip
+                for m in window_minutes(now_s, window_s, ongoing=live) if m >= since]  # fmt: skip
 
-    began = -1 if since_s is None else int(since_s // 60 * 60)
-    period = [states.get(m, "nodata") for m in
-              window_minutes(now_s, policy.period_days * 86400, ongoing=ongoing)
-              if m >= began]  # fmt: skip
+    began = 0 if since_s is None else int(since_s // 60 * 60)
+    period = states_of(policy.period_days * 86400, ongoing, began)
     good = period.count("good")
     bad = period.count("bad")
     out = period.count("excluded")
