@@ -29,48 +29,10 @@ from pathlib import Path
 from procstat import status_mib
 
 from cablewatch.collectors.influx import InfluxQL, InfluxV1Writer
-from cablewatch.collectors.lineprotocol import line
 from cablewatch.config import load
 from cablewatch.evaluator.service import Evaluator
 from cablewatch.harness.stack import influxd, init_db
-
-CABLES = ("ADC", "SJC", "APCN-2")
-
-
-def write_config(path: Path, influx_url: str, database: str, regions: int, warm: int) -> Path:
-    """A landing station, 3 cables, ``regions`` regions with a path over each, 1 s rounds."""
-    parts = [
-        '[landing_station]\nid = "shantou"\nname = "Shantou"\nlat = 23.37\nlon = 116.69\n',
-        "[probe]\ninterval_s = 1.0\npackets = 5\npacket_interval_s = 0.05\ntimeout_s = 0.5\n",
-        f"[detection]\nbaseline_rounds = {warm}\n",
-        f'[sinks.influxdb]\nurl = "{influx_url}"\ndatabase = "{database}"\n',
-    ]
-    for cable in CABLES:
-        parts.append(f'[[cables]]\nname = "{cable}"\nlength_km = 9000\nlanding_points = '
-                     '[{ name = "Tuas", country = "SG", lat = 1.32, lon = 103.65 }]\n')  # fmt: skip
-    for i in range(regions):
-        paths = ", ".join(f'"{c}" = {{ one_way_ms = {30 + i % 17 + k * 3} }}'
-                          for k, c in enumerate(CABLES))  # fmt: skip
-        parts.append(f'[[regions]]\nid = "r{i:05d}"\nname = "R{i}"\nlat = 1.3\nlon = 103.8\n'
-                     f"paths = {{ {paths} }}\n")  # fmt: skip
-    for k, cable in enumerate(CABLES):
-        parts.append(f'[[targets]]\ncable = "{cable}"\naddress = "198.19.{k}.1"\n'
-                     'protocols = ["icmp"]\n')  # fmt: skip
-    path.write_text("\n".join(parts))
-    return path
-
-
-def round_lines(regions: int, t_s: float) -> list[str]:
-    out = []
-    for i in range(regions):
-        for k, cable in enumerate(CABLES):
-            rtt = 2 * (30 + i % 17 + k * 3) + 0.2 + 0.05 * (int(t_s) % 5)
-            out.append(line("ping", {"region": f"r{i:05d}", "cable": cable, "protocol": "icmp",
-                                     "landing_station": "shantou"},
-                            {"packets_transmitted": 5, "packets_received": 5,
-                             "median_response_ms": rtt, "jitter_ms": 0.1},
-                            int(t_s * 1e9)))  # fmt: skip
-    return out
+from cablewatch.harness.synthetic import round_lines, write_config
 
 
 def measure(config_path: str, regions: int, warm: int, polls: int, out: dict[str, float]) -> None:

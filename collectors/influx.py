@@ -219,17 +219,27 @@ class InfluxQL:
         self, q: str, *, database: str | None = None, epoch: str = "ns"
     ) -> list[dict[str, Any]]:
         """The series of every statement's result; raises SinkError on any error."""
+        return [s for found in await self.statements(q, database=database, epoch=epoch)
+                for s in found]  # fmt: skip
+
+    async def statements(
+        self, q: str, *, database: str | None = None, epoch: str = "ns"
+    ) -> list[list[dict[str, Any]]]:
+        """Each statement's series, in the order of the statements (``q`` may hold several,
+        separated by ``;``: one request); raises SinkError on any error. (Readers need the
+        server's ``max-row-limit`` at 0, its default: a cut answer cannot be told from a whole
+        one, as 1.x flags every series merged from chunks "partial".)"""
         data = {"q": q, "epoch": epoch}
         db = self.sink.database if database is None else database
         if db:
             data["db"] = db
         response = await _post(self._client, self.name, "query", "/query", 200, data=data)
-        series: list[dict[str, Any]] = []
+        out: list[list[dict[str, Any]]] = []
         for result in response.json().get("results", []):
             if "error" in result:
                 raise SinkError(self.name, "rejected", f"query error: {result['error']}")
-            series += result.get("series", [])
-        return series
+            out.append(result.get("series", []))
+        return out
 
     async def ping(self) -> None:
         try:

@@ -82,6 +82,8 @@ class PathDetector:
         self.rounds_in_state = 0
         """Rounds since the evidence that set the current state began."""
         self._history: deque[float] = deque(maxlen=settings.baseline_rounds)
+        self._baseline: float | None = None
+        """The median of ``_history`` (None: not computed since it changed)."""
         self._run = 0
         self._run_start: float | None = None
         self._latency_since: float | None = None
@@ -96,7 +98,9 @@ class PathDetector:
     def baseline_ms(self) -> float | None:
         if len(self._history) < self.settings.min_baseline_rounds:
             return None
-        return statistics.median(self._history)
+        if self._baseline is None:
+            self._baseline = statistics.median(self._history)
+        return self._baseline
 
     def judge(self, rnd: Round) -> tuple[str, ...]:
         """Which latency signals ``rnd`` fires: 'step', 'stretch'."""
@@ -116,6 +120,7 @@ class PathDetector:
         loss_changed = self.loss.update(rnd.sent, rnd.received, rnd.time_s)
         if not slow_signals and not self.loss.bad and rnd.median_ms is not None:
             self._history.append(rnd.median_ms)
+            self._baseline = None
         self._latency(bool(slow_signals), rnd.time_s)
         loss_pct = 100.0 * (rnd.sent - rnd.received) / rnd.sent if rnd.sent else 100.0
         return self._settle(rnd.time_s, rnd.median_ms, loss_pct, slow_signals, loss_changed)

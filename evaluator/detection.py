@@ -15,14 +15,13 @@ one round is stronger evidence than more rounds of one path.
 
 from __future__ import annotations
 
-import collections
-import itertools
 from typing import Any
 
 from cablewatch.config import Config
 from cablewatch.correlation.classify import PathKey, PathStatus
 from cablewatch.correlation.detector import PathDetector, Round
 from cablewatch.correlation.events import Event
+from cablewatch.evaluator.history import RoundHistory
 from cablewatch.failover.score import MIN_ROUNDS, PathStats, Score, path_stats, score
 from cablewatch.probes import icmp
 from cablewatch.timefmt import utc_iso
@@ -30,8 +29,6 @@ from cablewatch.timefmt import utc_iso
 __all__ = ["Detection"]
 
 _HISTORY = 1000
-RoundStats = tuple[int, int, float | None, float | None]
-"""(sent, received, median_ms, jitter_ms) of one round."""
 
 
 class Detection:
@@ -48,13 +45,8 @@ class Detection:
             for cable, path in region.paths.items()
             if (region.id, cable) in probed
         }
-        self.history: dict[PathKey, collections.deque[RoundStats]] = {
-            key: collections.deque(maxlen=_HISTORY) for key in self.detectors
-        }
-        self.times: dict[PathKey, collections.deque[float]] = {
-            key: collections.deque(maxlen=_HISTORY) for key in self.detectors
-        }
-        """When each round of ``history`` started."""
+        self.history = {key: RoundHistory(_HISTORY) for key in self.detectors}
+        """Each path's last rounds, and when each started."""
         self.region_paths: dict[str, list[PathKey]] = {r.id: [] for r in topology.regions}
         self.cable_paths: dict[str, list[PathKey]] = {c.name: [] for c in topology.cables}
         for key in self.detectors:
@@ -71,6 +63,16 @@ class Detection:
             for r in topology.regions
         }
 
+    def due_s(self, poll_s: float) -> float:
+        """How long after a path's newest round its next one is readable at the latest: a
+        round's interval and duration, the agent's flush, one poll, and a second's margin."""
+        config = self.config
+        s = config.probe.of(icmp.IcmpSettings)
+        round_s = (s.packets - 1) * s.packet_interval_s + s.timeout_s
+        sink = config.sinks.influxdb
+        flush_s = sink.flush_interval_s if sink is not None else 1.0
+        return s.interval_s + round_s + flush_s + poll_s + 1.0
+
     def observe(self, rnd: Round) -> bool:
         """A round the path has not seen yet (rounds come in time order per path); whether it
         was taken (False: an unknown path, or a round not newer than the path's last)."""
@@ -81,9 +83,8 @@ class Detection:
             return False
         detector.observe(rnd)
         self.history[(rnd.region, rnd.cable)].append(
-            (rnd.sent, rnd.received, rnd.median_ms, rnd.jitter_ms)
+            (rnd.sent, rnd.received, rnd.median_ms, rnd.jitter_ms), rnd.time_s
         )
-        self.times[(rnd.region, rnd.cable)].append(rnd.time_s)
         return True
 
     def agree(self, now_s: float) -> list[PathKey]:
@@ -138,10 +139,9 @@ class Detection:
     def stats(self, key: PathKey, state: PathStatus, window: int | None = None) -> PathStats:
         """The path's statistics over its last ``window`` rounds (default: the failover
         window; RTT over the rounds since its state changed) and the span they cover."""
-        history, times, d = self.history[key], self.times[key], self.detectors[key]
-        first = max(0, len(history) - (window or self.config.failover.window_rounds))
-        recent = list(itertools.islice(history, first, None))
-        span = (times[first], times[-1]) if recent else None
+        history, d = self.history[key], self.detectors[key]
+        recent = history.last(window or self.config.failover.window_rounds)
+        span = (history.time(-len(recent)), history.time(-1)) if recent else None
         regime = None if window else max(MIN_ROUNDS, d.rounds_in_state)
         return path_stats(key[0], key[1], state, d.floor_ms, recent, lossy=d.lossy,
                           latency_rounds=regime, span_s=span)  # fmt: skip

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from cablewatch.correlation.classify import PathStatus
 from cablewatch.timefmt import utc_iso
-from cablewatch.values import percentile
+from cablewatch.values import percentile_sorted
 
 __all__ = ["FIRST_CHOICE_ROUNDS", "MIN_ROUNDS", "PathStats", "Score", "path_stats", "score"]
 
@@ -95,18 +95,19 @@ def path_stats(
     of them, RTT and jitter over the last ``latency_rounds`` (default: all; the evaluator
     passes the rounds since the path's state last changed, so that a latency step shows at
     once, while loss is still judged over enough packets)."""
-    sent = sum(r[0] for r in rounds)
-    received = sum(r[1] for r in rounds)
-    recent = rounds[-latency_rounds:] if latency_rounds else rounds
-    medians = [r[2] for r in recent if r[2] is not None]
-    jitters = [r[3] for r in recent if r[3] is not None]
+    columns = list(zip(*rounds, strict=True)) or [(), (), (), ()]
+    sent, received = sum(columns[0]), sum(columns[1])
+    start = max(0, len(rounds) - latency_rounds) if latency_rounds else 0
+    medians = sorted(m for m in columns[2][start:] if m is not None)
+    jitters = [j for j in columns[3][start:] if j is not None]
+    recent = len(rounds) - start
     return PathStats(
         region=region,
         cable=cable,
         state=state,
         rounds=len(rounds),
-        p50_ms=percentile(medians, 50) if medians else None,
-        p95_ms=percentile(medians, 95) if medians else None,
+        p50_ms=percentile_sorted(medians, 50) if medians else None,
+        p95_ms=percentile_sorted(medians, 95) if medians else None,
         loss_pct=100.0 * (sent - received) / sent if sent else None,
         jitter_ms=statistics.fmean(jitters) if jitters else None,
         floor_ms=floor_ms,
@@ -114,7 +115,7 @@ def path_stats(
         lost=sent - received,
         sent=sent,
         span_s=span_s,
-        rtt_rounds=len(recent),
+        rtt_rounds=recent,
     )
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
+from typing import Any
+
 from cablewatch.collectors.influx import InfluxQL, literal
-from cablewatch.collectors.read.rows import BY_PATH, as_float, settled
+from cablewatch.collectors.read.rows import BY_PATH, as_float, only, settled
 from cablewatch.correlation.detector import Round
 from cablewatch.correlation.routes import TraceSeen
+from cablewatch.errors import SinkError
 from cablewatch.probes import icmp, traceroute
 
-__all__ = ["path_rounds", "rounds", "service_traces"]
+__all__ = ["ROUND_COLUMNS", "RoundRow", "Window", "path_rounds", "round_rows", "service_traces"]
 
 _ROUND_FIELDS = ("packets_transmitted", "packets_received")
 """What every round's point carries (the median and jitter are absent when all was lost)."""
@@ -16,22 +20,41 @@ _TRACE_FIELDS = ("route_cable", "hops", "reached")
 """What every trace's point carries (``rtt_ms`` is absent when it did not reach)."""
 
 
-async def rounds(ql: InfluxQL, since_ns: int) -> list[Round]:
-    """ICMP rounds that started after ``since_ns``, per path in time order; a path's rounds
-    end before the first one whose write is still in progress (rows.settled)."""
-    q = (
-        'SELECT "packets_transmitted", "packets_received", "median_response_ms", "jitter_ms" '
-        f'FROM "{icmp.MEASUREMENT}" '
-        f"WHERE time > {since_ns} AND \"protocol\" = '{icmp.SPEC.protocol}' {BY_PATH}"
+ROUND_COLUMNS = ("time", "region", "cable", "packets_transmitted", "packets_received",
+                 "median_response_ms", "jitter_ms")  # fmt: skip
+"""The columns of :func:`round_rows`' rows, in order."""
+RoundRow = list[Any]
+"""[time_ns, region, cable, sent, received, median_ms, jitter_ms]; a field whose write is
+still in progress is None (rows.settled)."""
+
+
+Window = tuple[int, int | None, Collection[str] | None]
+"""Rounds that started after ``since_ns`` (and up to ``until_ns``), of ``regions`` or all."""
+
+
+async def round_rows(ql: InfluxQL, windows: Sequence[Window]) -> list[list[RoundRow]]:
+    """Per window, its ICMP rounds' rows, every path's in one list in time order: one request
+    for all windows.
+
+    Tags are read as columns, without GROUP BY: InfluxDB 1.x answers a window of 27,000 paths
+    about twice as fast so (one series in the answer, not one per path)."""
+    if not windows:
+        return []
+    fields = ", ".join(f'"{c}"' for c in ROUND_COLUMNS[1:])
+    q = ";".join(
+        f'SELECT {fields} FROM "{icmp.MEASUREMENT}" WHERE time > {since_ns} '
+        + ("" if until_ns is None else f"AND time <= {until_ns} ")
+        + f"AND \"protocol\" = '{icmp.SPEC.protocol}'{only(regions)}"
+        for since_ns, until_ns, regions in windows
     )
-    out = []
-    for (region, cable), row in settled(await ql.query(q), _ROUND_FIELDS):
-        sent = row["packets_transmitted"]
-        if not sent:  # a round that could not send (no route, socket error): no verdict
-            continue
-        out.append(Round(region, cable, row["time"] / 1e9, int(sent),
-                         int(row["packets_received"]), row["median_response_ms"],
-                         row["jitter_ms"]))  # fmt: skip
+    out: list[list[RoundRow]] = []
+    for series in await ql.statements(q):
+        found: list[RoundRow] = []
+        for s in series:
+            if tuple(s["columns"]) != ROUND_COLUMNS:
+                raise SinkError(ql.name, "rejected", f"unexpected columns {s['columns']}")
+            found += s.get("values") or []
+        out.append(found)
     return out
 
 
