@@ -7,13 +7,13 @@ as agents at the default 1 s would write), then the evaluator (the same Evaluato
 path written before each. Each N runs in a process of its own, so its RSS is its own.
 
 Reported per N: warm-up time, detection pass (median and max; read + judge + classify +
-recommend), and the process's RSS after the passes. ``paths_at_1s`` is how many paths one
-evaluator keeps up with at a 1 s poll, extrapolated linearly from the largest N: N / poll_s
-(the table shows how linear the cost is).
+score + recommend; the read's median apart), and the process's RSS after the passes.
+``paths_at_1s`` is how many paths one evaluator keeps up with at a 1 s poll, extrapolated
+linearly from the largest N: N / poll_s (the table shows how linear the cost is).
 
 Needs influxd. The last line holds the headline figures:
 
-    paths=27000 poll_s=X rss_mib=Y paths_at_1s=N
+    paths=27000 poll_s=X read_s=R rss_mib=Y paths_at_1s=N
 """
 
 from __future__ import annotations
@@ -24,13 +24,16 @@ import multiprocessing
 import statistics
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from procstat import status_mib
 
 from cablewatch.collectors.influx import InfluxQL, InfluxV1Writer
 from cablewatch.config import load
+from cablewatch.correlation.detector import Round
 from cablewatch.evaluator.service import Evaluator
+from cablewatch.evaluator.source import Polled
 from cablewatch.harness.stack import influxd, init_db
 from cablewatch.harness.synthetic import round_lines, write_config
 
@@ -52,6 +55,21 @@ def measure(config_path: str, regions: int, warm: int, polls: int, out: dict[str
         t0 = time.perf_counter()
         out["warm_rounds"] = await ev.warm_up()
         out["warm_s"] = time.perf_counter() - t0
+        source = ev.source
+        reads: list[float] = []
+
+        class Timed:  # the pass's read, timed apart from the rest
+            def history(self, since_s: float, now_s: float) -> AsyncIterator[list[Round]]:
+                return source.history(since_s, now_s)
+
+            async def poll(self, now_s: float) -> Polled:
+                t0 = time.perf_counter()
+                try:
+                    return await source.poll(now_s)
+                finally:
+                    reads.append(time.perf_counter() - t0)
+
+        ev.source = Timed()
         passes = []
         for _ in range(polls):
             await writer.write(round_lines(regions, time.time()))
@@ -59,6 +77,7 @@ def measure(config_path: str, regions: int, warm: int, polls: int, out: dict[str
             await ev.detect()
             passes.append(time.perf_counter() - t0)
         out["poll_s"] = statistics.median(passes)
+        out["read_s"] = statistics.median(reads)
         out["poll_max_s"] = max(passes)
         out["rss_mib"] = status_mib("VmRSS")
         out["rss_before_mib"] = base
@@ -71,7 +90,7 @@ def measure(config_path: str, regions: int, warm: int, polls: int, out: dict[str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--warm-rounds", type=int, default=30)
-    parser.add_argument("--polls", type=int, default=8)
+    parser.add_argument("--polls", type=int, default=15)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="cablewatch-evalscale-"))
     ctx = multiprocessing.get_context("spawn")
@@ -94,13 +113,15 @@ def main() -> None:
             rows.append((paths, got))
             print(f"{paths:>6} paths: warm-up {got['warm_s']:.2f} s ({got['warm_rounds']:,.0f} "
                   f"rounds still in its window); detection pass median "
-                  f"{got['poll_s'] * 1000:.0f} ms, max {got['poll_max_s'] * 1000:.0f} ms; RSS "
+                  f"{got['poll_s'] * 1000:.0f} ms (its read {got['read_s'] * 1000:.0f} ms), max "
+                  f"{got['poll_max_s'] * 1000:.0f} ms; RSS "
                   f"{got['rss_mib']:.0f} MiB ({got['rss_before_mib']:.0f} MiB before the "
                   "evaluator)", flush=True)  # fmt: skip
     paths, got = rows[-1]
     at_1s = int(paths / got["poll_s"])
     print(
-        f"paths={paths} poll_s={got['poll_s']:.2f} rss_mib={got['rss_mib']:.0f} paths_at_1s={at_1s}"
+        f"paths={paths} poll_s={got['poll_s']:.2f} read_s={got['read_s']:.2f} "
+        f"rss_mib={got['rss_mib']:.0f} paths_at_1s={at_1s}"
     )
 
 

@@ -71,12 +71,9 @@ def classify(
     for region, cables in regions.items():
         if all(s == "unknown" for s in cables.values()):
             findings.append(Finding("probe", region, (), region=region))
-    all_bad = [
-        r
-        for r, cables in regions.items()
-        if _known(cables) and all(s == "bad" for s in _known(cables).values())
-    ]
-    with_data = [r for r, cables in regions.items() if _known(cables)]
+    known = {r: k for r, cables in regions.items() if (k := _known(cables))}
+    all_bad = [r for r, k in known.items() if all(s == "bad" for s in k.values())]
+    with_data = list(known)
     bad_paths = [key for key, s in states.items() if s == "bad"]
     if len(all_bad) >= min_regions and len(all_bad) == len(with_data):
         findings.append(Finding("station", station, tuple(sorted(bad_paths))))
@@ -85,7 +82,7 @@ def classify(
     cable_names = list(dict.fromkeys(cable for _region, cable in states))
     where = landing_points or {}
     for cable in cable_names:
-        found = _cable(cable, regions, all_bad, where, min_regions, agreement,
+        found = _cable(cable, regions, set(all_bad), where, min_regions, agreement,
                        station_name or station)  # fmt: skip
         findings += found
         claimed.update(p for f in found for p in f.paths)
@@ -105,7 +102,7 @@ def classify(
 def _cable(
     cable: str,
     regions: Mapping[str, Mapping[str, PathStatus]],
-    all_bad: list[str],
+    all_bad: set[str],
     where: Mapping[PathKey, str],
     min_regions: int,
     agreement: float,

@@ -22,7 +22,7 @@ from cablewatch.correlation.classify import PathKey, PathStatus
 from cablewatch.correlation.detector import PathDetector, Round
 from cablewatch.correlation.events import Event
 from cablewatch.evaluator.history import RoundHistory
-from cablewatch.failover.score import MIN_ROUNDS, PathStats, Score, path_stats, score
+from cablewatch.failover.score import MIN_ROUNDS, PathStats, Score, column_stats, score
 from cablewatch.probes import icmp
 from cablewatch.timefmt import utc_iso
 
@@ -140,11 +140,13 @@ class Detection:
         """The path's statistics over its last ``window`` rounds (default: the failover
         window; RTT over the rounds since its state changed) and the span they cover."""
         history, d = self.history[key], self.detectors[key]
-        recent = history.last(window or self.config.failover.window_rounds)
-        span = (history.time(-len(recent)), history.time(-1)) if recent else None
+        sent, received, medians, jitters = history.columns(
+            window or self.config.failover.window_rounds
+        )
+        span = (history.time(-len(sent)), history.time(-1)) if sent else None
         regime = None if window else max(MIN_ROUNDS, d.rounds_in_state)
-        return path_stats(key[0], key[1], state, d.floor_ms, recent, lossy=d.lossy,
-                          latency_rounds=regime, span_s=span)  # fmt: skip
+        return column_stats(key[0], key[1], state, d.floor_ms, sent, received, medians, jitters,
+                            lossy=d.lossy, latency_rounds=regime, span_s=span)  # fmt: skip
 
     def first_bad_s(self, event: Event) -> float:
         """When the event's paths turned bad (their first bad round), or when it was seen."""

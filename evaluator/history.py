@@ -66,18 +66,22 @@ class RoundHistory:
         return (self._sent[i], self._received[i], None if math.isnan(median) else median,
                 None if math.isnan(jitter) else jitter)  # fmt: skip
 
-    def last(self, n: int) -> list[RoundStats]:
-        """The newest ``n`` rounds (all if fewer), oldest first."""
+    def columns(self, n: int) -> tuple[array[int], array[int], array[float], array[float]]:
+        """The newest ``n`` rounds (all if fewer), oldest first, as columns: sent, received,
+        median_ms, jitter_ms (NaN: none)."""
         size = len(self._time)
         k = min(n, size)
-        if k <= 0:
-            return []
-        a = (self._start + size - k) % size  # where the first of them is
+        a = (self._start + size - k) % size if size else 0  # where the first of them is
         b = a + k
 
-        def cut(values: array[Any]) -> list[Any]:
-            return values[a:b].tolist() if b <= size else (values[a:] + values[: b - size]).tolist()
+        def cut(values: array[Any]) -> array[Any]:
+            return values[a:b] if b <= size else values[a:] + values[: b - size]
 
-        medians = [None if m != m else m for m in cut(self._median)]  # NaN: None
-        jitters = [None if j != j else j for j in cut(self._jitter)]
-        return list(zip(cut(self._sent), cut(self._received), medians, jitters, strict=True))
+        return cut(self._sent), cut(self._received), cut(self._median), cut(self._jitter)
+
+    def last(self, n: int) -> list[RoundStats]:
+        """The newest ``n`` rounds (all if fewer), oldest first."""
+        sent, received, median, jitter = self.columns(n)
+        medians = [None if m != m else m for m in median]  # NaN: None
+        jitters = [None if j != j else j for j in jitter]
+        return list(zip(sent, received, medians, jitters, strict=True))

@@ -16,6 +16,7 @@ median RTTs, loss by packets, and the rounds' mean jitter. A path with fewer tha
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,15 @@ from cablewatch.correlation.classify import PathStatus
 from cablewatch.timefmt import utc_iso
 from cablewatch.values import percentile_sorted
 
-__all__ = ["FIRST_CHOICE_ROUNDS", "MIN_ROUNDS", "PathStats", "Score", "path_stats", "score"]
+__all__ = [
+    "FIRST_CHOICE_ROUNDS",
+    "MIN_ROUNDS",
+    "PathStats",
+    "Score",
+    "column_stats",
+    "path_stats",
+    "score",
+]
 
 MIN_ROUNDS = 5
 FIRST_CHOICE_ROUNDS = 20
@@ -95,28 +104,59 @@ def path_stats(
     of them, RTT and jitter over the last ``latency_rounds`` (default: all; the evaluator
     passes the rounds since the path's state last changed, so that a latency step shows at
     once, while loss is still judged over enough packets)."""
-    columns = list(zip(*rounds, strict=True)) or [(), (), (), ()]
-    sent, received = sum(columns[0]), sum(columns[1])
-    start = max(0, len(rounds) - latency_rounds) if latency_rounds else 0
-    medians = sorted(m for m in columns[2][start:] if m is not None)
-    jitters = [j for j in columns[3][start:] if j is not None]
-    recent = len(rounds) - start
+    sent, received, medians, jitters = tuple(zip(*rounds, strict=True)) or ((), (), (), ())
+    return column_stats(region, cable, state, floor_ms, sent, received, medians, jitters,
+                        lossy=lossy, latency_rounds=latency_rounds, span_s=span_s)  # fmt: skip
+
+
+def column_stats(
+    region: str,
+    cable: str,
+    state: PathStatus,
+    floor_ms: float,
+    sent: Sequence[int],
+    received: Sequence[int],
+    medians: Sequence[float | None],
+    jitters: Sequence[float | None],
+    *,
+    lossy: bool = False,
+    latency_rounds: int | None = None,
+    span_s: tuple[float, float] | None = None,
+) -> PathStats:
+    """:func:`path_stats` of the rounds as columns (the evaluator's history keeps them so); a
+    median or jitter that is None or NaN is a round without one."""
+    rounds = len(sent)
+    total_sent, total_received = sum(sent), sum(received)
+    start = max(0, rounds - latency_rounds) if latency_rounds else 0
+    ordered = sorted(_present(medians[start:]))
+    jitter = _present(jitters[start:])
     return PathStats(
         region=region,
         cable=cable,
         state=state,
-        rounds=len(rounds),
-        p50_ms=percentile_sorted(medians, 50) if medians else None,
-        p95_ms=percentile_sorted(medians, 95) if medians else None,
-        loss_pct=100.0 * (sent - received) / sent if sent else None,
-        jitter_ms=statistics.fmean(jitters) if jitters else None,
+        rounds=rounds,
+        p50_ms=percentile_sorted(ordered, 50) if ordered else None,
+        p95_ms=percentile_sorted(ordered, 95) if ordered else None,
+        loss_pct=100.0 * (total_sent - total_received) / total_sent if total_sent else None,
+        jitter_ms=statistics.fmean(jitter) if jitter else None,
         floor_ms=floor_ms,
         lossy=lossy,
-        lost=sent - received,
-        sent=sent,
+        lost=total_sent - total_received,
+        sent=total_sent,
         span_s=span_s,
-        rtt_rounds=recent,
+        rtt_rounds=rounds - start,
     )
+
+
+def _present(values: Sequence[float | None]) -> Sequence[float]:
+    """The values that are neither None nor NaN (most windows have none missing: one C-speed
+    sum tells, instead of a test per value)."""
+    try:
+        if not math.isnan(sum(values)):  # type: ignore[arg-type]
+            return values  # type: ignore[return-value]
+    except TypeError:  # a None among them
+        pass
+    return [v for v in values if v is not None and v == v]
 
 
 @dataclass(frozen=True, slots=True)
