@@ -12,7 +12,16 @@ from typing import Annotated
 import typer
 
 from cablewatch import __version__
-from cablewatch.commands import agent, dashboards, db, evaluator, lab, probes, topology
+from cablewatch.commands import (
+    agent,
+    dashboards,
+    db,
+    evaluator,
+    lab,
+    probes,
+    reflector,
+    topology,
+)
 from cablewatch.commands.common import out
 
 __all__ = ["app", "main"]
@@ -35,6 +44,7 @@ agent.register(app)
 app.add_typer(db.db_app, name="db")
 app.add_typer(agent.spool_app, name="spool")
 evaluator.register(app)
+reflector.register(app)
 app.add_typer(evaluator.sla_app, name="sla")
 app.add_typer(evaluator.rules_app, name="rules")
 app.add_typer(dashboards.dashboards_app, name="dashboards")

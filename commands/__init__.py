@@ -8,5 +8,6 @@ parses its arguments, calls into its layer and prints; the work happens elsewher
 - ``db``: db init;
 - ``evaluator``: evaluate, serve, sla status, report, rules generate;
 - ``dashboards``: build, preview, publish;
+- ``reflector``: reflect (a STAMP reflector);
 - ``common``: the consoles, options and error handling they share.
 """

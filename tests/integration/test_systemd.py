@@ -81,3 +81,27 @@ def test_the_check_fails_on_a_broken_unit(tmp_path: Path) -> None:
     gone = missing / "cablewatch-serve.service"
     gone.write_text(text.replace(INSTALLED, "/nonexistent/cablewatch"))
     assert _verify(gone).returncode != 0
+
+
+def test_the_reflector_unit_verifies_binds_port_862_and_nothing_more(tmp_path: Path) -> None:
+    """`cablewatch reflect` needs no state, no secret, only the capability to bind UDP 862;
+    whom it answers comes from an environment file (it answers nobody without one)."""
+    text = (UNITS / "cablewatch-reflect.service").read_text()
+    env = tmp_path / "reflect.env"
+    env.write_text("REFLECT_ALLOW=--allow 198.51.100.0/24\n")
+    unit = _installed(tmp_path, text.replace("/etc/cablewatch/reflect.env", str(env)),
+                      "cablewatch-reflect.service")  # fmt: skip
+    done = _verify(unit)
+    assert (done.returncode, done.stdout + done.stderr) == (0, "")
+    opts = _options(text)
+    assert opts["User"] == ["cablewatch"]
+    assert opts["AmbientCapabilities"] == ["CAP_NET_BIND_SERVICE"]
+    assert opts["CapabilityBoundingSet"] == ["CAP_NET_BIND_SERVICE"]
+    assert "$REFLECT_ALLOW" in opts["ExecStart"][0]
+    exposure = subprocess.run(
+        [need("systemd-analyze"), "security", "--offline=true", str(unit)],
+        capture_output=True, text=True, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    score = re.search(r"Overall exposure level for \S+: ([0-9.]+)", exposure.stdout)
+    assert score is not None, exposure.stdout + exposure.stderr
+    assert float(score[1]) <= 2.0, exposure.stdout[-3000:]

@@ -1,0 +1,1 @@
+"""Reflectors that answer the agents' two-way probes at a landing station (STAMP)."""

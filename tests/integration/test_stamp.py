@@ -1,0 +1,159 @@
+"""STAMP over real sockets on loopback: `cablewatch reflect` (the command, a process of its own)
+answers packets that scapy built, and our session-sender measures through it; loss is told
+apart by direction; a reflector that is silent, refuses, or answers garbage gives loss or a
+count of foreign replies, never a number."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import cast
+
+from conftest import cablewatch_cmd
+from scapy.contrib.stamp import (
+    ErrorEstimate,
+    STAMPSessionReflectorTestUnauthenticated,
+    STAMPSessionSenderTestUnauthenticated,
+)
+from servers import free_port
+
+from cablewatch.probes import stamp_wire as w
+from cablewatch.probes.stamp import StampRound, stamp_round
+from cablewatch.reflector.stamp import Reflector
+
+NTP_EPOCH_NS = 2_208_988_800 * 10**9
+
+
+def _round(port: int, **kw: float) -> StampRound:
+    return asyncio.run(stamp_round("127.0.0.1", port, **kw))  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def reflect(*args: str) -> Iterator[int]:
+    """`cablewatch reflect` on a loopback port, answering once it answers (or, refusing
+    everyone, once it has logged that it listens)."""
+    port = free_port()
+    proc = subprocess.Popen(cablewatch_cmd("reflect", "--listen", f"127.0.0.1:{port}", *args),
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()  # the one line it logs when it listens
+        assert "STAMP reflector on 127.0.0.1" in line, line
+        yield port
+    finally:
+        proc.terminate()
+        code = proc.wait(timeout=10)
+        assert proc.stderr is not None
+        said = proc.stderr.read()
+        proc.stderr.close()
+        assert code == 0, said  # SIGTERM: a clean stop
+
+
+def test_scapys_session_sender_packets_come_back_as_scapy_expects() -> None:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    with reflect("--allow", "127.0.0.0/8") as port, contextlib.closing(sock):
+        sock.settimeout(5)
+        sock.connect(("127.0.0.1", port))
+        for k in range(3):
+            t1 = time.time_ns()
+            ntp = w.ntp_from_ns(t1)
+            sent = STAMPSessionSenderTestUnauthenticated(
+                seq=100 + k, ts=Decimal(ntp) / Decimal(2**32),
+                err_estimate=ErrorEstimate(S=0, scale=12, multiplier=200), ssid=4242)  # fmt: skip
+            sock.send(bytes(sent))
+            data = sock.recv(2048)
+            t4 = time.time_ns()
+            r = STAMPSessionReflectorTestUnauthenticated(data)
+            assert len(data) == 44
+            assert (r.seq, r.seq_sender, r.ssid) == (k, 100 + k, 4242)
+            assert r.ttl_sender == 64  # the kernel's, as our packet arrived
+            assert bytes(r.err_estimate_sender) == bytes(sent.err_estimate)
+            ts_sender = int(r.ts_sender * 10**9) - NTP_EPOCH_NS
+            rx = int(r.ts_rx * 10**9) - NTP_EPOCH_NS
+            tx = int(r.ts * 10**9) - NTP_EPOCH_NS
+            assert abs(ts_sender - t1) <= 1
+            assert t1 <= rx <= tx <= t4  # one clock: the reflector's times within ours
+
+
+def test_a_round_through_cablewatch_reflect_measures_both_ways() -> None:
+    with reflect("--allow", "127.0.0.1") as port:
+        out = _round(port, count=5, interval_s=0.02, timeout_s=1.0)
+    assert out.received == 5
+    assert (out.lost_forward, out.lost_reverse, out.lost_unknown, out.foreign) == (0, 0, 0, 0)
+    for fwd, rev, rtt in zip(out.forward_ms, out.reverse_ms, out.rtt_ms, strict=True):
+        assert fwd is not None
+        assert rev is not None
+        assert rtt is not None
+        # one clock (loopback): each direction is >= 0 and the round trip is their sum
+        assert 0 <= fwd < 50
+        assert 0 <= rev < 50
+        assert abs(rtt - (fwd + rev)) < 1e-6
+    assert out.sender_ttl == [64] * 5
+    assert out.error_bound_ms is not None  # both ends' estimates (this host: adjtimex)
+
+
+class _Lossy(asyncio.DatagramProtocol):
+    """A reflector on a loopback port that loses chosen packets: ``out`` before it sees them
+    (forward loss), ``back`` after it counted them (reverse loss); ``garbage``: answers with
+    a truncated packet instead."""
+
+    def __init__(self, out: set[int], back: set[int], garbage: bool = False) -> None:
+        self.reflector = Reflector(allow_any=True)
+        self.out, self.back, self.garbage = out, back, garbage
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        seq = w.parse_sender(data).seq
+        if seq in self.out:
+            return
+        now = time.time_ns()
+        reply = self.reflector.answer(data, addr, now, 64, now)
+        assert self.transport is not None
+        if reply is not None and seq not in self.back:
+            self.transport.sendto(reply[:20] if self.garbage else reply, addr)
+
+
+def _lossy_round(out: set[int], back: set[int], garbage: bool = False) -> StampRound:
+    async def go() -> StampRound:
+        port = free_port()
+        transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+            lambda: _Lossy(out, back, garbage), local_addr=("127.0.0.1", port))  # fmt: skip
+        try:
+            return await stamp_round("127.0.0.1", port, count=6, interval_s=0.01, timeout_s=0.3)
+        finally:
+            transport.close()
+
+    return asyncio.run(go())
+
+
+def test_loss_is_told_apart_by_direction_from_the_reflectors_count() -> None:
+    got = _lossy_round(out={1}, back={3})
+    assert got.received == 4
+    assert (got.lost_forward, got.lost_reverse, got.lost_unknown) == (1, 1, 0)
+    assert got.rtt_ms[1] is None
+    assert got.rtt_ms[3] is None
+    trailing = _lossy_round(out={2, 5}, back={4})  # after the last answer: direction unknown
+    assert (trailing.lost_forward, trailing.lost_reverse, trailing.lost_unknown) == (1, 0, 2)
+
+
+def test_a_reflector_that_refuses_is_silent_or_answers_garbage_gives_loss_not_numbers() -> None:
+    with reflect("--allow", "10.0.0.0/8") as port:  # we are not in its allow list
+        refused = _round(port, count=3, interval_s=0.01, timeout_s=0.3)
+    assert refused.received == 0
+    assert refused.lost_unknown == 3
+    assert refused.error_bound_ms is None
+    silent = _round(free_port(), count=3, interval_s=0.01, timeout_s=0.3)  # nobody there
+    assert silent.received == 0
+    assert silent.forward_ms == [None, None, None]
+    garbage = _lossy_round(out=set(), back=set(), garbage=True)
+    assert garbage.received == 0
+    assert garbage.foreign == 6
+    assert garbage.rtt_ms == [None] * 6
