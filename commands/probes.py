@@ -53,6 +53,26 @@ def tcp(
     report_results(run(lambda: runner.tcp_targets(targets, timeout_s=timeout)), as_json)
 
 
+def stamp(
+    targets: Annotated[
+        list[str], typer.Argument(help="STAMP reflectors: HOST, HOST:PORT (default port 862).")
+    ],
+    count: Annotated[
+        int, typer.Option("--count", "-c", min=1, max=1000, help="Test packets per round.")
+    ] = 5,
+    interval: Annotated[
+        float, typer.Option("--interval", "-i", min=0.001, help="Seconds between packets.")
+    ] = 0.2,
+    timeout: TimeoutOpt = 2.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """STAMP (RFC 8762) to a reflector: one-way delay each way, round trip, loss per direction."""
+    for t in targets:
+        check(partial(parse_host_port, default_port=862), t)
+    report_results(run(lambda: runner.stamp_targets(targets, count=count, interval_s=interval,
+                                                    timeout_s=timeout)), as_json)  # fmt: skip
+
+
 def http(
     urls: Annotated[list[str], typer.Argument(help="http:// or https:// URLs.")],
     timeout: TimeoutOpt = 5.0,
@@ -171,5 +191,5 @@ def ttft(
 
 
 def register(app: typer.Typer) -> None:
-    for command in (ping, tcp, http, dns, probe, trace, ttft):
+    for command in (ping, tcp, http, dns, probe, trace, ttft, stamp):
         app.command()(command)

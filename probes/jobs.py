@@ -5,10 +5,12 @@ means; what differs by protocol comes from the registry."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 
 from cablewatch.errors import CablewatchError
+from cablewatch.probes import stamp, stamp_wire
 from cablewatch.probes.dns import dns_probe
 from cablewatch.probes.http import http_probe, parse_url
 from cablewatch.probes.icmp import icmp_probe
@@ -17,6 +19,7 @@ from cablewatch.probes.registry import spec
 from cablewatch.probes.result import ProbeResult
 from cablewatch.probes.settings import ProbeSettings
 from cablewatch.probes.spec import ProbeContext, ProbeJob
+from cablewatch.probes.targets import ResolveFailure, parse_host_port, resolve
 from cablewatch.probes.tcp import tcp_probe
 from cablewatch.probes.traceroute import TraceSettings
 from cablewatch.probes.ttft import TtftSettings, ttft_round
@@ -32,6 +35,7 @@ __all__ = [
     "probe_region",
     "region_jobs",
     "run_job",
+    "stamp_targets",
     "tcp_targets",
     "trace_region",
     "trace_settings",
@@ -100,6 +104,24 @@ async def ping_targets(
 async def tcp_targets(targets: Sequence[str], *, timeout_s: float) -> list[ProbeResult]:
     """One TCP connect to each HOST:PORT, all at once."""
     return list(await asyncio.gather(*(tcp_probe(t, timeout_s=timeout_s) for t in targets)))
+
+
+async def stamp_targets(targets: Sequence[str], *, count: int, interval_s: float,
+                        timeout_s: float) -> list[ProbeResult]:  # fmt: skip
+    """One STAMP round to each reflector (HOST or HOST:PORT, default port 862), all at once."""
+
+    async def one(target: str) -> ProbeResult:
+        host, port = parse_host_port(target, default_port=stamp_wire.PORT)
+        try:
+            address = await resolve(host, timeout_s=timeout_s)
+        except ResolveFailure as exc:
+            return ProbeResult(stamp.MEASUREMENT, target, "", time.time_ns(), "resolve_error",
+                               str(exc))  # fmt: skip
+        result = await stamp.stamp_probe(address, port=port, count=count,
+                                         interval_s=interval_s, timeout_s=timeout_s)  # fmt: skip
+        return replace(result, target=target)
+
+    return list(await asyncio.gather(*(one(t) for t in targets)))
 
 
 async def http_urls(urls: Sequence[str], *, timeout_s: float,

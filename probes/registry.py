@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from cablewatch.errors import CablewatchError
-from cablewatch.probes import dns, http, icmp, tcp, traceroute, ttft
+from cablewatch.probes import dns, http, icmp, stamp, tcp, traceroute, ttft
 from cablewatch.probes.spec import ProbeSpec
 
 __all__ = ["PROBES", "PROTOCOLS", "spec"]
 
 PROBES: Mapping[str, ProbeSpec] = {
-    s.protocol: s for s in (icmp.SPEC, tcp.SPEC, http.SPEC, dns.SPEC, traceroute.SPEC, ttft.SPEC)
+    s.protocol: s
+    for s in (icmp.SPEC, tcp.SPEC, http.SPEC, dns.SPEC, traceroute.SPEC, ttft.SPEC, stamp.SPEC)
 }
 PROTOCOLS: tuple[str, ...] = tuple(PROBES)
 

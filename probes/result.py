@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from cablewatch.probes.stats import RttSummary
 
-__all__ = ["Hop", "ProbeResult", "Status", "Trace"]
+__all__ = ["Hop", "OneWay", "ProbeResult", "Status", "Trace"]
 
 Status = Literal[
     "ok",  # the target answered (ICMP: at least one reply; loss is in the summary)
@@ -82,6 +82,23 @@ class Trace:
 
 
 @dataclass(frozen=True, slots=True)
+class OneWay:
+    """STAMP: each packet's delay each way (None: no reply), loss per direction, the clocks."""
+
+    forward_ms: tuple[float | None, ...]
+    reverse_ms: tuple[float | None, ...]
+    lost_forward: int = 0
+    lost_reverse: int = 0
+    lost_unknown: int = 0
+    """Lost after the last packet answered: the direction cannot be told."""
+    error_bound_ms: float | None = None
+    """Both ends' clock error estimates, summed (None: no reply)."""
+    synchronized: bool = False
+    foreign: int = 0
+    """Replies that were not the round's (another session, truncated): never measured."""
+
+
+@dataclass(frozen=True, slots=True)
 class ProbeResult:
     protocol: str
     """A registered protocol (cablewatch.probes.registry)."""
@@ -109,6 +126,8 @@ class ProbeResult:
     """Traceroute: the hops, and the cable they show."""
     tokens: int | None = None
     """Time to first token: the tokens streamed."""
+    oneway: OneWay | None = None
+    """STAMP: one-way delays and loss per direction (``rtts_ms``: the round trips)."""
 
     @property
     def success(self) -> bool:
@@ -146,6 +165,13 @@ class ProbeResult:
             out["trace"] = _trace_dict(self.trace)
         if self.tokens is not None:
             out["tokens"] = self.tokens
+        if self.oneway is not None:
+            ow = self.oneway
+            out["oneway"] = {"forward_ms": list(ow.forward_ms), "reverse_ms": list(ow.reverse_ms),
+                             "lost_forward": ow.lost_forward, "lost_reverse": ow.lost_reverse,
+                             "lost_unknown": ow.lost_unknown, "foreign": ow.foreign,
+                             "error_bound_ms": ow.error_bound_ms,
+                             "synchronized": ow.synchronized}  # fmt: skip
         if self.dns_rcode is not None:
             out["dns_rcode"] = self.dns_rcode
             out["dns_answers"] = list(self.dns_answers)

@@ -31,15 +31,36 @@ import time
 from dataclasses import dataclass, field
 
 from cablewatch.probes.ntp_state import clock_error
+from cablewatch.probes.result import OneWay, ProbeResult, Status
+from cablewatch.probes.spec import (
+    DEFAULT_INTERVAL_S,
+    DEFAULT_TIMEOUT_S,
+    Column,
+    CommonProbe,
+    Metric,
+    PathMetrics,
+    Point,
+    ProbeContext,
+    ProbeSpec,
+    common_fields,
+    ms_cell,
+)
 from cablewatch.probes.stamp_wire import (
+    PORT,
     SenderPacket,
     build_sender,
     decode_error,
     encode_error,
     parse_reflector,
 )
+from cablewatch.probes.stats import summarize
+from cablewatch.schema import Int, Num, Table
+from cablewatch.values import FieldValue, percentile
 
-__all__ = ["StampRound", "stamp_round"]
+__all__ = ["MEASUREMENT", "SPEC", "StampRound", "StampSettings", "stamp_probe", "stamp_round"]
+
+MEASUREMENT = "stamp"
+"""One point per round: the round trip, each direction's delay and loss, the clocks' bound."""
 
 _SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 _TIMESPEC = struct.Struct("@qq")
@@ -165,3 +186,146 @@ def _directions(out: StampRound, replies: dict[int, int]) -> None:
     out.lost_forward = max(0, last + 1 - reached)
     out.lost_reverse = max(0, reached - len(replies))
     out.lost_unknown = out.sent - 1 - last
+
+
+async def stamp_probe(address: str, *, port: int = PORT, count: int = 5, interval_s: float = 0.2,
+                      timeout_s: float = 1.0,
+                      labels: dict[str, str] | None = None) -> ProbeResult:  # fmt: skip
+    """One round as a probe result: ``rtts_ms`` the round trips (the reflector's time taken
+    out), ``oneway`` each direction; "loss" when nothing came back, "unreachable" when no
+    packet could leave."""
+    stamp = time.time_ns()
+    labels = labels or {}
+    try:
+        rnd = await stamp_round(address, port, count=count, interval_s=interval_s,
+                                timeout_s=timeout_s)  # fmt: skip
+    except OSError as exc:
+        return ProbeResult(MEASUREMENT, address, address, stamp, "unreachable",
+                           exc.strerror or str(exc), labels=labels)  # fmt: skip
+    summary = summarize(rnd.rtt_ms)
+    status: Status = "ok" if summary.received else "loss"
+    error = "" if summary.received else (
+        f"no reply to {count} STAMP test packets within {timeout_s:g} s"
+        + (f" ({rnd.foreign} foreign or malformed replies)" if rnd.foreign else ""))  # fmt: skip
+    ttl = next((t for t in reversed(rnd.sender_ttl) if t is not None), None)
+    oneway = OneWay(tuple(rnd.forward_ms), tuple(rnd.reverse_ms), rnd.lost_forward,
+                    rnd.lost_reverse, rnd.lost_unknown, rnd.error_bound_ms, rnd.synchronized,
+                    rnd.foreign)  # fmt: skip
+    return ProbeResult(MEASUREMENT, address, address, stamp, status, error,
+                       rtts_ms=tuple(rnd.rtt_ms), summary=summary, ttl=ttl, labels=labels,
+                       oneway=oneway)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class StampSettings:
+    """``[probe]`` keys stamp_port, stamp_packets, stamp_packet_interval_s and
+    stamp_interval_s (default: interval_s)."""
+
+    stamp_port: int = PORT
+    stamp_packets: int = 5
+    stamp_packet_interval_s: float = 0.2
+    interval_s: float = DEFAULT_INTERVAL_S
+    timeout_s: float = DEFAULT_TIMEOUT_S
+
+    @classmethod
+    def from_table(cls, t: Table, common: CommonProbe) -> StampSettings:
+        v = t.read(stamp_port=Int(1, 65535), stamp_packets=Int(1, 1000),
+                   stamp_packet_interval_s=Num(0.001, 60),
+                   stamp_interval_s=Num(low=0, low_open=True))  # fmt: skip
+        out = common.settings(cls, v, "stamp_interval_s")
+        round_s = (out.stamp_packets - 1) * out.stamp_packet_interval_s + out.timeout_s
+        if round_s > out.interval_s:
+            t.problem("stamp_interval_s",
+                      f"got {out.interval_s:g}, but a round of {out.stamp_packets} packets "
+                      f"{out.stamp_packet_interval_s:g} s apart with a {out.timeout_s:g} s "
+                      f"timeout takes up to {round_s:g} s: expected stamp_interval_s >= "
+                      f"{round_s:g}")  # fmt: skip
+        return out
+
+
+async def _run(_ctx: ProbeContext, address: str, s: StampSettings,
+               labels: dict[str, str]) -> ProbeResult:  # fmt: skip
+    return await stamp_probe(address, port=s.stamp_port, count=s.stamp_packets,
+                             interval_s=s.stamp_packet_interval_s, timeout_s=s.timeout_s,
+                             labels=labels)  # fmt: skip
+
+
+def _stats(prefix: str, values: tuple[float | None, ...]) -> dict[str, FieldValue | None]:
+    got = [v for v in values if v is not None]
+    if not got:
+        return {}
+    return {f"{prefix}_min_ms": min(got), f"{prefix}_median_ms": percentile(got, 50),
+            f"{prefix}_p95_ms": percentile(got, 95)}  # fmt: skip
+
+
+def _points(result: ProbeResult) -> list[Point]:
+    fields: dict[str, FieldValue | None] = common_fields(result)
+    s, ow = result.summary, result.oneway
+    if s is not None and ow is not None:
+        fields |= {"packets_transmitted": s.sent, "packets_received": s.received,
+                   **_stats("rtt", result.rtts_ms), **_stats("forward", ow.forward_ms),
+                   **_stats("reverse", ow.reverse_ms), "lost_forward": ow.lost_forward,
+                   "lost_reverse": ow.lost_reverse, "lost_unknown": ow.lost_unknown,
+                   "foreign": ow.foreign, "error_bound_ms": ow.error_bound_ms,
+                   "synchronized": ow.synchronized, "ttl": result.ttl}  # fmt: skip
+    return [Point(MEASUREMENT, fields)]
+
+
+_DELAY, _LOST = "cablewatch_stamp_delay_seconds", "cablewatch_stamp_lost"
+_ERROR = "cablewatch_stamp_clock_error_seconds"
+METRICS = (
+    Metric(_DELAY, "gauge", "The last STAMP round's median delay, by direction (forward, "
+           "reverse, round trip).", extra=("direction",)),
+    Metric(_LOST, "counter", "STAMP test packets lost, by direction (forward, reverse, unknown).",
+           extra=("direction",)),
+    Metric(_ERROR, "gauge", "Both ends' clock error bound of the last STAMP round: one-way "
+           "delays are no better than this."),
+)  # fmt: skip
+
+
+def _observe(result: ProbeResult, m: PathMetrics) -> None:
+    ow = result.oneway
+    if ow is None:
+        return
+    for direction, values in (("forward", ow.forward_ms), ("reverse", ow.reverse_ms),
+                              ("round_trip", result.rtts_ms)):  # fmt: skip
+        got = [v for v in values if v is not None]
+        if got:
+            m.set(_DELAY, percentile(got, 50) / 1000.0, direction)
+    for direction, n in (("forward", ow.lost_forward), ("reverse", ow.lost_reverse),
+                         ("unknown", ow.lost_unknown)):  # fmt: skip
+        m.inc(_LOST, n, direction)
+    if ow.error_bound_ms is not None:
+        m.set(_ERROR, ow.error_bound_ms / 1000.0)
+
+
+def _oneway_cell(direction: str) -> Column:
+    def cell(r: ProbeResult) -> str:
+        values = () if r.oneway is None else getattr(r.oneway, f"{direction}_ms")
+        got = [v for v in values if v is not None]
+        return ms_cell(percentile(got, 50) if got else None)
+
+    return Column({"forward": "fwd ms", "reverse": "rev ms"}[direction], cell)
+
+
+def _lost_cell(r: ProbeResult) -> str:
+    ow = r.oneway
+    return "-" if ow is None else f"{ow.lost_forward}/{ow.lost_reverse}/{ow.lost_unknown}"
+
+
+SPEC = ProbeSpec(
+    protocol=MEASUREMENT,
+    settings=StampSettings.from_table,
+    run=_run,
+    points=_points,
+    columns=(
+        Column("rtt ms", lambda r: ms_cell(r.summary.median_ms if r.summary else None)),
+        _oneway_cell("forward"),
+        _oneway_cell("reverse"),
+        Column("lost f/r/?", _lost_cell),
+        Column("clock ±ms", lambda r: ms_cell(r.oneway.error_bound_ms if r.oneway else None)),
+        Column("error", lambda r: r.error, right=False),
+    ),
+    metrics=METRICS,
+    observe=_observe,
+)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
 import socket
 import subprocess
 import time
@@ -157,3 +159,33 @@ def test_a_reflector_that_refuses_is_silent_or_answers_garbage_gives_loss_not_nu
     assert garbage.received == 0
     assert garbage.foreign == 6
     assert garbage.rtt_ms == [None] * 6
+
+
+def test_the_stamp_command_shows_both_directions_and_fails_on_loss() -> None:
+    with reflect("--allow", "127.0.0.1") as port:
+        done = subprocess.run(cablewatch_cmd("stamp", f"127.0.0.1:{port}", "-c", "3", "-i",
+                                             "0.01", "--json"),
+                              capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
+        table = subprocess.run(cablewatch_cmd("stamp", f"127.0.0.1:{port}", "-c", "2"),
+                               capture_output=True, text=True, timeout=30, check=False,
+                               env=os.environ | {"COLUMNS": "200"})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    [result] = json.loads(done.stdout)
+    assert (result["protocol"], result["status"]) == ("stamp", "ok")
+    oneway = result["oneway"]
+    assert len([v for v in oneway["forward_ms"] if v is not None]) == 3
+    assert (oneway["lost_forward"], oneway["lost_reverse"], oneway["lost_unknown"]) == (0, 0, 0)
+    assert table.returncode == 0, table.stderr
+    assert "fwd ms" in table.stdout
+    assert "rev ms" in table.stdout
+    with reflect("--allow", "10.0.0.0/8") as port:
+        argv = cablewatch_cmd("stamp", f"127.0.0.1:{port}", "-c", "2", "-W", "0.3", "--json")
+        refused = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    assert refused.returncode == 1
+    [lost] = json.loads(refused.stdout)
+    assert lost["status"] == "loss"
+    assert lost["oneway"]["lost_unknown"] == 2
+    bad = subprocess.run(cablewatch_cmd("stamp", "127.0.0.1:99999"), capture_output=True,
+                         text=True, timeout=30, check=False)  # fmt: skip
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("cablewatch: ")

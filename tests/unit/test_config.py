@@ -16,7 +16,7 @@ INVALID = Path(__file__).parent.parent / "data" / "invalid"
 EXPECTED: dict[str, list[str]] = {
     "bad-target": [
         "targets[1].protocols: got 'smtp' in the array, expected an array of strings from "
-        "'icmp', 'tcp', 'http', 'dns', 'trace', 'ttft'",
+        "'icmp', 'tcp', 'http', 'dns', 'trace', 'ttft', 'stamp'",
         "targets[1].address: got '127.0.0.2 ', expected an IP address or a host name",
     ],
     "faster-than-light": [
@@ -94,7 +94,7 @@ EXPECTED: dict[str, list[str]] = {
         "(expected a prefix, e.g. '198.18.16.0/20')",
         "cables[0].hop_names: got 'adc-*' (string), expected a non-empty array of strings",
         "targets[1].protocols: got 'traceroute' in the array, expected an array of strings "
-        "from 'icmp', 'tcp', 'http', 'dns', 'trace', 'ttft'",
+        "from 'icmp', 'tcp', 'http', 'dns', 'trace', 'ttft', 'stamp'",
     ],
     "unknown-key": [
         "landing_station.lat: missing (expected a number from -90 to 90)",

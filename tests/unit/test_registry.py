@@ -9,7 +9,7 @@ from cablewatch.collectors.lineprotocol import result_lines
 from cablewatch.config import load_default
 from cablewatch.errors import CablewatchError
 from cablewatch.probes.registry import PROBES, PROTOCOLS, spec
-from cablewatch.probes.result import Hop, ProbeResult, Trace
+from cablewatch.probes.result import Hop, OneWay, ProbeResult, Trace
 from cablewatch.probes.stats import summarize
 from cablewatch.terminal.render import results_table
 
@@ -32,6 +32,10 @@ SAMPLES = {
                         phases_ms={"connect": 30.0, "request": 0.1, "first_token": 230.5,
                                    "ttft": 260.6, "stream": 60.0, "total": 320.9,
                                    "floor": 260.0}),
+    "stamp": ProbeResult("stamp", "t", "198.19.1.1", 10**18, "ok", rtts_ms=(60.2, None),
+                         summary=summarize([60.2, None]), ttl=61,
+                         oneway=OneWay((30.1, None), (30.1, None), lost_reverse=1,
+                                       error_bound_ms=0.5, synchronized=True)),
 }  # fmt: skip
 
 
@@ -94,3 +98,21 @@ def test_ttft_stores_its_phases_tokens_and_rate() -> None:
     for field in ("connect_ms=30.0", "first_token_ms=230.5", "ttft_ms=260.6", "floor_ms=260.0",
                   "tokens=4i", "tokens_per_s=50.0"):  # fmt: skip
         assert field in point
+
+
+def test_a_stamp_round_stores_both_directions_and_their_loss() -> None:
+    [point] = result_lines(SAMPLES["stamp"], "h")
+    assert point.startswith("stamp,")
+    for field in (
+        "forward_median_ms=30.1",
+        "reverse_median_ms=30.1",
+        "rtt_median_ms=60.2",
+        "lost_forward=0i",
+        "lost_reverse=1i",
+        "lost_unknown=0i",
+        "error_bound_ms=0.5",
+        "synchronized=true",
+        "packets_received=1i",
+        "ttl=61i",
+    ):
+        assert field in point, field
