@@ -4,7 +4,8 @@ On every per-cable service address: a TCP port (accepts and closes), an HTTP end
 (``GET /healthz``), a DNS server (answers ``A`` for the configured name with the address the
 query arrived on, NXDOMAIN for anything else), and a stand-in streaming LLM API
 (``POST|GET /v1/stream?tokens=N``) that sends server-sent events: the first token after
-``think_ms``, then one token every ``token_ms``.
+``think_ms``, then one token every ``token_ms``; and a STAMP session-reflector (UDP 862,
+reflector/stamp.py) for the regions' ``stamp`` probes.
 
 Run as ``python -m cablewatch.lab.services SPEC.json``; writes ``ready`` to the spec's
 ``ready_file`` once every socket listens.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import ipaddress
 import json
 import os
 import selectors
@@ -24,6 +26,9 @@ import sys
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
+
+from cablewatch.probes.stamp_wire import PORT
+from cablewatch.reflector.stamp import Reflector
 
 __all__ = ["main", "serve", "stream_handler"]
 
@@ -163,8 +168,18 @@ async def serve(spec: dict[str, Any]) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    # STAMP: the reflector a landing station without a STAMP-capable router runs, answering
+    # the lab's own addresses only (the regions' and the station's, 198.18.0.0/15)
+    reflector = Reflector(allow=[ipaddress.ip_network("198.18.0.0/15")])
+    reflecting = []
+    for address in spec["addresses"]:
+        listening = asyncio.Event()
+        reflecting.append(asyncio.create_task(
+            reflector.serve(address, spec.get("stamp_port", PORT), stop, listening)))  # fmt: skip
+        await listening.wait()
     await asyncio.to_thread(Path(spec["ready_file"]).write_text, "ready\n")
     await stop.wait()
+    await asyncio.gather(*reflecting)
     for server in servers:
         server.close()
     for transport in transports:

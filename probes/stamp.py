@@ -52,6 +52,7 @@ from cablewatch.probes.stamp_wire import (
     decode_error,
     encode_error,
     parse_reflector,
+    stamped,
 )
 from cablewatch.probes.stats import summarize
 from cablewatch.schema import Int, Num, Table
@@ -147,10 +148,11 @@ async def stamp_round(address: str, port: int, *, count: int = 5, interval_s: fl
         try:
             start = loop.time()
             for k in range(count):
+                packet = build_sender(SenderPacket(k, 0, error, ssid))
                 await asyncio.sleep(max(0.0, start + k * interval_s - loop.time()))
                 t1 = time.time_ns()
+                sock.send(stamped(packet, t1))
                 sent_ns.append(t1)
-                sock.send(build_sender(SenderPacket(k, t1, error, ssid)))
             deadline = loop.time() + timeout_s
             while len(replies) < count and (left := deadline - loop.time()) > 0:
                 got.clear()

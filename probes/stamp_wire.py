@@ -35,12 +35,14 @@ __all__ = [
     "ntp_from_ns",
     "parse_reflector",
     "parse_sender",
+    "stamped",
 ]
 
 PORT = 862
 """The STAMP port (RFC 8762)."""
 _SENDER = struct.Struct("!IQHH28x")
 _REFLECTOR = struct.Struct("!IQHHQIQHxxB3x")
+_NTP = struct.Struct("!Q")
 SIZE = _SENDER.size
 """Both packets' size in unauthenticated mode (44 octets)."""
 assert _REFLECTOR.size == SIZE
@@ -103,6 +105,12 @@ class ReflectorPacket:
     sender_error: int
     sender_ttl: int
     """The TTL (hop limit) of the sender's packet as it arrived."""
+
+
+def stamped(packet: bytes, unix_ns: int) -> bytes:
+    """``packet`` (either kind) with its timestamp set to ``unix_ns``: built ahead, stamped
+    just before it leaves, so that no packing is counted as path delay."""
+    return packet[:4] + _NTP.pack(ntp_from_ns(unix_ns)) + packet[12:]
 
 
 def build_sender(p: SenderPacket) -> bytes:

@@ -27,7 +27,13 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from cablewatch.probes.stamp_wire import SIZE, ReflectorPacket, build_reflector, parse_sender
+from cablewatch.probes.stamp_wire import (
+    SIZE,
+    ReflectorPacket,
+    build_reflector,
+    parse_sender,
+    stamped,
+)
 
 __all__ = ["MAX_SESSIONS", "SESSION_IDLE_S", "Reflector", "ReflectorStats"]
 
@@ -142,8 +148,9 @@ class Reflector:
                 elif (level, kind) in ((socket.IPPROTO_IP, _IP_TTL),
                                        (socket.IPPROTO_IPV6, _IPV6_HOPLIMIT)):  # fmt: skip
                     ttl = int.from_bytes(value[:4], sys.byteorder) & 0xFF
-            sent_ns = time.time_ns()  # the reflector's timestamp: just before its reply leaves
-            reply = self.answer(data, sender[:2], receive_ns or sent_ns, ttl, sent_ns)
+            rx = receive_ns or time.time_ns()
+            reply = self.answer(data, sender[:2], rx, ttl, rx)  # (its send time: below)
             if reply is not None:
                 with contextlib.suppress(OSError):  # the sender gone: its next packet says
-                    sock.sendto(reply, sender)
+                    # the reflector's timestamp: as its reply leaves, the packing done
+                    sock.sendto(stamped(reply, time.time_ns()), sender)

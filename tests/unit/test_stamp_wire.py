@@ -120,3 +120,11 @@ def test_the_reflector_is_no_amplifier_and_answers_only_whom_it_may() -> None:
     assert nobody.answer(packet, ("198.19.0.5", 862), T_NS, 64, T_NS) is None
     anyone = Reflector(allow_any=True)
     assert anyone.answer(packet, ("203.0.113.9", 862), T_NS, 64, T_NS) is not None
+
+
+def test_a_packet_packed_ahead_is_stamped_as_it_leaves_and_nothing_else_changes() -> None:
+    ahead = w.build_sender(w.SenderPacket(5, 0, 7, 9))
+    assert w.parse_sender(w.stamped(ahead, T_NS)) == w.SenderPacket(5, T_NS, 7, 9)
+    reply = w.build_reflector(w.ReflectorPacket(1, 0, 2, 9, T_NS - 5, 5, T_NS - 9, 7, 60))
+    got = w.parse_reflector(w.stamped(reply, T_NS))
+    assert got == w.ReflectorPacket(1, T_NS, 2, 9, T_NS - 5, 5, T_NS - 9, 7, 60)
