@@ -64,13 +64,23 @@ def stamp(
         float, typer.Option("--interval", "-i", min=0.001, help="Seconds between packets.")
     ] = 0.2,
     timeout: TimeoutOpt = 2.0,
+    clock_error_ms: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            max=60_000,
+            help="This host's clock error bound (default: the kernel's NTP state, adjtimex).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """STAMP (RFC 8762) to a reflector: one-way delay each way, round trip, loss per direction."""
     for t in targets:
         check(partial(parse_host_port, default_port=862), t)
+    error_s = None if clock_error_ms is None else clock_error_ms / 1e3
     report_results(run(lambda: runner.stamp_targets(targets, count=count, interval_s=interval,
-                                                    timeout_s=timeout)), as_json)  # fmt: skip
+                                                    timeout_s=timeout, clock_error_s=error_s)),
+                   as_json)  # fmt: skip
 
 
 def http(

@@ -9,7 +9,8 @@ import typer
 
 from cablewatch.aio import stop_on_signals
 from cablewatch.commands.common import check_listen, fail, run, start_logging
-from cablewatch.probes.stamp_wire import PORT
+from cablewatch.probes.ntp_state import clock_error
+from cablewatch.probes.stamp_wire import PORT, encode_error
 from cablewatch.reflector.stamp import Network, Reflector
 
 __all__ = ["register"]
@@ -24,6 +25,15 @@ def reflect(
     allow_any: Annotated[
         bool, typer.Option("--allow-any", help="Answer any sender (no allow list).")
     ] = False,
+    clock_error_ms: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            max=60_000,
+            help="This host's clock error bound, in the replies' "
+            "error estimate (default: the kernel's NTP state, adjtimex).",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="Logging level.")] = "info",
 ) -> None:
     """Answer STAMP test packets (RFC 8762, unauthenticated, stateful) from the agents."""
@@ -39,7 +49,9 @@ def reflect(
         fail("reflect answers nobody without --allow NETWORK (the agents' addresses) or "
              "--allow-any")  # fmt: skip
     start_logging(log_level)
-    reflector = Reflector(allow=networks, allow_any=allow_any)
+    synced, error_s = clock_error() if clock_error_ms is None else (True, clock_error_ms / 1e3)
+    reflector = Reflector(allow=networks, allow_any=allow_any,
+                          error=encode_error(error_s, synchronized=synced))  # fmt: skip
 
     async def go() -> None:
         try:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
-from cablewatch.probes.stamp_wire import PORT
+from cablewatch.probes.stamp_wire import PORT, encode_error
 from cablewatch.reflector.stamp import Reflector
 
 __all__ = ["main", "serve", "stream_handler"]
@@ -169,8 +169,10 @@ async def serve(spec: dict[str, Any]) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     # STAMP: the reflector a landing station without a STAMP-capable router runs, answering
-    # the lab's own addresses only (the regions' and the station's, 198.18.0.0/15)
-    reflector = Reflector(allow=[ipaddress.ip_network("198.18.0.0/15")])
+    # the lab's own addresses only (the regions' and the station's, 198.18.0.0/15); the lab's
+    # namespaces share this host's one clock: no error between them (a synchronized 0)
+    reflector = Reflector(allow=[ipaddress.ip_network("198.18.0.0/15")],
+                          error=encode_error(0.0, synchronized=True))  # fmt: skip
     reflecting = []
     for address in spec["addresses"]:
         listening = asyncio.Event()

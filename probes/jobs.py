@@ -107,7 +107,8 @@ async def tcp_targets(targets: Sequence[str], *, timeout_s: float) -> list[Probe
 
 
 async def stamp_targets(targets: Sequence[str], *, count: int, interval_s: float,
-                        timeout_s: float) -> list[ProbeResult]:  # fmt: skip
+                        timeout_s: float,
+                        clock_error_s: float | None = None) -> list[ProbeResult]:  # fmt: skip
     """One STAMP round to each reflector (HOST or HOST:PORT, default port 862), all at once."""
 
     async def one(target: str) -> ProbeResult:
@@ -118,7 +119,8 @@ async def stamp_targets(targets: Sequence[str], *, count: int, interval_s: float
             return ProbeResult(stamp.MEASUREMENT, target, "", time.time_ns(), "resolve_error",
                                str(exc))  # fmt: skip
         result = await stamp.stamp_probe(address, port=port, count=count,
-                                         interval_s=interval_s, timeout_s=timeout_s)  # fmt: skip
+                                         interval_s=interval_s, timeout_s=timeout_s,
+                                         clock_error_s=clock_error_s)  # fmt: skip
         return replace(result, target=target)
 
     return list(await asyncio.gather(*(one(t) for t in targets)))

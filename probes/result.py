@@ -96,6 +96,10 @@ class OneWay:
     synchronized: bool = False
     foreign: int = 0
     """Replies that were not the round's (another session, truncated): never measured."""
+    trusted: bool | None = None
+    """The clocks' bound is small against the path's one-way floor (``stamp_max_error_pct``):
+    the one-way figures may judge a fault; False: stored, flagged, never judged on; None: no
+    floor to judge against (a target outside the topology)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +175,7 @@ class ProbeResult:
                              "lost_forward": ow.lost_forward, "lost_reverse": ow.lost_reverse,
                              "lost_unknown": ow.lost_unknown, "foreign": ow.foreign,
                              "error_bound_ms": ow.error_bound_ms,
-                             "synchronized": ow.synchronized}  # fmt: skip
+                             "synchronized": ow.synchronized, "trusted": ow.trusted}  # fmt: skip
         if self.dns_rcode is not None:
             out["dns_rcode"] = self.dns_rcode
             out["dns_answers"] = list(self.dns_answers)

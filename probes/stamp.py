@@ -94,16 +94,18 @@ class StampRound:
 
 
 async def stamp_round(address: str, port: int, *, count: int = 5, interval_s: float = 0.2,
-                      timeout_s: float = 1.0) -> StampRound:  # fmt: skip
+                      timeout_s: float = 1.0,
+                      clock_error_s: float | None = None) -> StampRound:  # fmt: skip
     """One round (a session) to a reflector at ``address``:``port``; raises OSError when no
-    packet can be sent (no route), as a TCP connect would."""
+    packet can be sent (no route), as a TCP connect would. ``clock_error_s``: this host's
+    clock error bound, synchronized (a configured bound); default: the kernel's NTP state."""
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_DGRAM)
     with contextlib.closing(sock):
         sock.setblocking(False)
         sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
         sock.connect((address, port))  # replies from another address never reach us
-        synced, error_s = clock_error()
+        synced, error_s = clock_error() if clock_error_s is None else (True, clock_error_s)
         error = encode_error(error_s, synchronized=synced)
         ssid = random.randrange(1, 1 << 16)
         loop = asyncio.get_running_loop()
@@ -191,16 +193,18 @@ def _directions(out: StampRound, replies: dict[int, int]) -> None:
 
 
 async def stamp_probe(address: str, *, port: int = PORT, count: int = 5, interval_s: float = 0.2,
-                      timeout_s: float = 1.0,
-                      labels: dict[str, str] | None = None) -> ProbeResult:  # fmt: skip
+                      timeout_s: float = 1.0, labels: dict[str, str] | None = None,
+                      clock_error_s: float | None = None, floor_one_way_ms: float | None = None,
+                      max_error_pct: float = 10.0) -> ProbeResult:  # fmt: skip
     """One round as a probe result: ``rtts_ms`` the round trips (the reflector's time taken
     out), ``oneway`` each direction; "loss" when nothing came back, "unreachable" when no
-    packet could leave."""
+    packet could leave. The one-way figures are trusted when both clocks' bound is at most
+    ``max_error_pct`` % of the path's one-way floor (``floor_one_way_ms``)."""
     stamp = time.time_ns()
     labels = labels or {}
     try:
         rnd = await stamp_round(address, port, count=count, interval_s=interval_s,
-                                timeout_s=timeout_s)  # fmt: skip
+                                timeout_s=timeout_s, clock_error_s=clock_error_s)  # fmt: skip
     except OSError as exc:
         return ProbeResult(MEASUREMENT, address, address, stamp, "unreachable",
                            exc.strerror or str(exc), labels=labels)  # fmt: skip
@@ -210,9 +214,12 @@ async def stamp_probe(address: str, *, port: int = PORT, count: int = 5, interva
         f"no reply to {count} STAMP test packets within {timeout_s:g} s"
         + (f" ({rnd.foreign} foreign or malformed replies)" if rnd.foreign else ""))  # fmt: skip
     ttl = next((t for t in reversed(rnd.sender_ttl) if t is not None), None)
+    bound = rnd.error_bound_ms
+    trusted = (None if floor_one_way_ms is None or bound is None
+               else bound <= max_error_pct / 100 * floor_one_way_ms)  # fmt: skip
     oneway = OneWay(tuple(rnd.forward_ms), tuple(rnd.reverse_ms), rnd.lost_forward,
-                    rnd.lost_reverse, rnd.lost_unknown, rnd.error_bound_ms, rnd.synchronized,
-                    rnd.foreign)  # fmt: skip
+                    rnd.lost_reverse, rnd.lost_unknown, bound, rnd.synchronized, rnd.foreign,
+                    trusted)  # fmt: skip
     return ProbeResult(MEASUREMENT, address, address, stamp, status, error,
                        rtts_ms=tuple(rnd.rtt_ms), summary=summary, ttl=ttl, labels=labels,
                        oneway=oneway)  # fmt: skip
@@ -226,13 +233,20 @@ class StampSettings:
     stamp_port: int = PORT
     stamp_packets: int = 5
     stamp_packet_interval_s: float = 0.2
+    stamp_clock_error_ms: float | None = None
+    """This host's clock error bound (a host whose clock a NOC knows, or the lab's one clock);
+    default: the kernel's NTP state (adjtimex maxerror: 16 s when not synchronized)."""
+    stamp_max_error_pct: float = 10.0
+    """One-way figures are trusted (may judge a fault) when both clocks' bound is at most this
+    much of the path's one-way floor; others are stored, flagged."""
     interval_s: float = DEFAULT_INTERVAL_S
     timeout_s: float = DEFAULT_TIMEOUT_S
 
     @classmethod
     def from_table(cls, t: Table, common: CommonProbe) -> StampSettings:
         v = t.read(stamp_port=Int(1, 65535), stamp_packets=Int(1, 1000),
-                   stamp_packet_interval_s=Num(0.001, 60),
+                   stamp_packet_interval_s=Num(0.001, 60), stamp_clock_error_ms=Num(0, 60_000),
+                   stamp_max_error_pct=Num(0, 100, low_open=True),
                    stamp_interval_s=Num(low=0, low_open=True))  # fmt: skip
         out = common.settings(cls, v, "stamp_interval_s")
         round_s = (out.stamp_packets - 1) * out.stamp_packet_interval_s + out.timeout_s
@@ -245,11 +259,18 @@ class StampSettings:
         return out
 
 
-async def _run(_ctx: ProbeContext, address: str, s: StampSettings,
+async def _run(ctx: ProbeContext, address: str, s: StampSettings,
                labels: dict[str, str]) -> ProbeResult:  # fmt: skip
+    floor = None
+    if ctx.topology is not None:
+        region = next((r for r in ctx.topology.regions if r.id == labels.get("region")), None)
+        path = region.paths.get(labels.get("cable", "")) if region is not None else None
+        floor = path.floor_rtt_ms / 2 if path is not None else None
+    error_s = None if s.stamp_clock_error_ms is None else s.stamp_clock_error_ms / 1000
     return await stamp_probe(address, port=s.stamp_port, count=s.stamp_packets,
                              interval_s=s.stamp_packet_interval_s, timeout_s=s.timeout_s,
-                             labels=labels)  # fmt: skip
+                             labels=labels, clock_error_s=error_s, floor_one_way_ms=floor,
+                             max_error_pct=s.stamp_max_error_pct)  # fmt: skip
 
 
 def _stats(prefix: str, values: tuple[float | None, ...]) -> dict[str, FieldValue | None]:
@@ -269,7 +290,8 @@ def _points(result: ProbeResult) -> list[Point]:
                    **_stats("reverse", ow.reverse_ms), "lost_forward": ow.lost_forward,
                    "lost_reverse": ow.lost_reverse, "lost_unknown": ow.lost_unknown,
                    "foreign": ow.foreign, "error_bound_ms": ow.error_bound_ms,
-                   "synchronized": ow.synchronized, "ttl": result.ttl}  # fmt: skip
+                   "synchronized": ow.synchronized, "oneway_trusted": ow.trusted,
+                   "ttl": result.ttl}  # fmt: skip
     return [Point(MEASUREMENT, fields)]
 
 
@@ -315,6 +337,15 @@ def _lost_cell(r: ProbeResult) -> str:
     return "-" if ow is None else f"{ow.lost_forward}/{ow.lost_reverse}/{ow.lost_unknown}"
 
 
+def _clock_cell(r: ProbeResult) -> str:
+    """Both clocks' bound; '!' marks one-way figures not trusted (the bound is large against
+    the path's floor)."""
+    ow = r.oneway
+    if ow is None or ow.error_bound_ms is None:
+        return "-"
+    return ms_cell(ow.error_bound_ms) + ("!" if ow.trusted is False else "")
+
+
 SPEC = ProbeSpec(
     protocol=MEASUREMENT,
     settings=StampSettings.from_table,
@@ -325,7 +356,7 @@ SPEC = ProbeSpec(
         _oneway_cell("forward"),
         _oneway_cell("reverse"),
         Column("lost f/r/?", _lost_cell),
-        Column("clock ±ms", lambda r: ms_cell(r.oneway.error_bound_ms if r.oneway else None)),
+        Column("clock ±ms", _clock_cell),
         Column("error", lambda r: r.error, right=False),
     ),
     metrics=METRICS,

@@ -24,8 +24,10 @@ from scapy.contrib.stamp import (
 )
 from servers import free_port
 
+from cablewatch.collectors.lineprotocol import result_lines
 from cablewatch.probes import stamp_wire as w
-from cablewatch.probes.stamp import StampRound, stamp_round
+from cablewatch.probes.result import ProbeResult
+from cablewatch.probes.stamp import StampRound, stamp_probe, stamp_round
 from cablewatch.reflector.stamp import Reflector
 
 NTP_EPOCH_NS = 2_208_988_800 * 10**9
@@ -189,3 +191,30 @@ def test_the_stamp_command_shows_both_directions_and_fails_on_loss() -> None:
                          text=True, timeout=30, check=False)  # fmt: skip
     assert bad.returncode == 2
     assert bad.stderr.startswith("cablewatch: ")
+
+
+def test_the_clocks_bound_is_both_ends_and_flags_one_way_figures_it_swamps() -> None:
+    """Our configured bound plus the reflector's (in its replies' error estimate); one-way
+    figures are trusted only when that is a small part of the path's one-way floor."""
+    with reflect("--allow", "127.0.0.1", "--clock-error-ms", "0.25") as port:
+
+        async def go(error_s: float, floor: float | None) -> ProbeResult:
+            return await stamp_probe("127.0.0.1", port=port, count=2, interval_s=0.01,
+                                     timeout_s=1.0, clock_error_s=error_s,
+                                     floor_one_way_ms=floor, max_error_pct=10.0)  # fmt: skip
+
+        good = asyncio.run(go(0.0005, 30.0))
+        swamped = asyncio.run(go(16.0, 30.0))
+        unknown = asyncio.run(go(0.0005, None))
+    assert good.oneway is not None
+    assert swamped.oneway is not None
+    assert unknown.oneway is not None
+    bound = good.oneway.error_bound_ms
+    assert bound is not None
+    assert 0.75 <= bound <= 0.76  # 0.5 + 0.25 ms, each rounded up a multiplier step at most
+    assert good.oneway.synchronized  # both ends given a bound
+    assert good.oneway.trusted is True  # 0.75 ms of a 30 ms floor
+    assert swamped.oneway.trusted is False  # 16 s: stored, flagged
+    assert unknown.oneway.trusted is None  # no floor to judge against
+    [line] = result_lines(swamped, "h")
+    assert "oneway_trusted=false" in line
