@@ -28,7 +28,7 @@ import random
 import socket
 import struct
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from cablewatch.probes.ntp_state import clock_error
 from cablewatch.probes.result import OneWay, ProbeResult, Status
@@ -249,6 +249,12 @@ class StampSettings:
                    stamp_max_error_pct=Num(0, 100, low_open=True),
                    stamp_interval_s=Num(low=0, low_open=True))  # fmt: skip
         out = common.settings(cls, v, "stamp_interval_s")
+        if "stamp_packet_interval_s" not in v and out.stamp_packets > 1:
+            # the default spacing, closer where the round would not fit the interval (a file
+            # with 1 s rounds that names no stamp key must stay valid)
+            room = (out.interval_s - out.timeout_s) / (out.stamp_packets - 1)
+            if room < out.stamp_packet_interval_s:
+                out = replace(out, stamp_packet_interval_s=max(0.001, room))
         round_s = (out.stamp_packets - 1) * out.stamp_packet_interval_s + out.timeout_s
         if round_s > out.interval_s:
             t.problem("stamp_interval_s",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from scapy.contrib.stamp import (
@@ -14,6 +15,9 @@ from scapy.contrib.stamp import (
     STAMPSessionSenderTestUnauthenticated,
 )
 
+from cablewatch.config import load
+from cablewatch.errors import ConfigError
+from cablewatch.harness.synthetic import write_config
 from cablewatch.probes import stamp_wire as w
 from cablewatch.reflector.stamp import Reflector
 
@@ -128,3 +132,19 @@ def test_a_packet_packed_ahead_is_stamped_as_it_leaves_and_nothing_else_changes(
     reply = w.build_reflector(w.ReflectorPacket(1, 0, 2, 9, T_NS - 5, 5, T_NS - 9, 7, 60))
     got = w.parse_reflector(w.stamped(reply, T_NS))
     assert got == w.ReflectorPacket(1, T_NS, 2, 9, T_NS - 5, 5, T_NS - 9, 7, 60)
+
+
+def test_one_second_rounds_that_name_no_stamp_key_stay_valid(tmp_path: Path) -> None:
+    """The stamp protocol's default spacing closes up to fit a short interval (a file written
+    before the protocol existed, 1 s rounds with a 0.5 s timeout, must still load); a spacing
+    given that cannot fit is an error naming its key."""
+    fits = write_config(tmp_path / "fits.toml", "http://127.0.0.1:8086", "db", 2, 5)
+    stamp = load(fits).probe.protocols["stamp"]
+    assert stamp.interval_s == 1.0
+    assert (stamp.stamp_packets - 1) * stamp.stamp_packet_interval_s + stamp.timeout_s <= 1.0
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        fits.read_text().replace("[probe]\n", "[probe]\nstamp_packet_interval_s = 0.2\n")
+    )
+    with pytest.raises(ConfigError, match=r"probe\.stamp_interval_s: got 1, but a round of 5"):
+        load(bad)
