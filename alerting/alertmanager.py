@@ -10,7 +10,8 @@ resolves them by itself if the evaluator dies; resolving sends ``endsAt`` = now.
 
 Labels: alertname (CablewatchCableFault, CablewatchSegmentFault, CablewatchCablePartialFault,
 CablewatchRegionFault, CablewatchStationFault, CablewatchPathFault, CablewatchProbeDown,
-CablewatchRouteChange: a region's service route moved, severity info, not a fault),
+CablewatchRouteChange: a region's service route moved, CablewatchBaselineShift: a path's
+baseline moved by less than a fault; both severity info, not faults),
 severity, scope, subject, cable, region, landing_station, and ``customers``: the
 customers with an affected path, comma-separated (route with
 ``customers=~"(.*,)?name(,.*)?"``). Severity and customers are decided when the event is raised
@@ -42,6 +43,7 @@ ALERT_NAMES: Mapping[Scope, str] = {
     "path": "CablewatchPathFault",
     "probe": "CablewatchProbeDown",
     "route": "CablewatchRouteChange",
+    "shift": "CablewatchBaselineShift",
 }
 SEVERITY: Mapping[Scope, str] = {
     "station": "critical",
@@ -52,6 +54,7 @@ SEVERITY: Mapping[Scope, str] = {
     "path": "warning",
     "probe": "warning",
     "route": "info",
+    "shift": "info",
 }
 
 
@@ -74,7 +77,7 @@ def summary(event: Event) -> str:
         return f"landing station {event.subject}: every region, every cable"
     if event.scope == "region":
         return f"region {event.region}: every cable lossy or slow (its access, not the cables)"
-    if event.scope == "route":
+    if event.scope in ("route", "shift"):
         return event.note
     if event.scope == "probe":
         return f"region {event.region}: no measurements (probe agent down or not writing)"

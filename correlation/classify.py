@@ -30,8 +30,10 @@ from typing import Literal
 
 __all__ = ["SCOPES", "Finding", "PathKey", "PathStatus", "Scope", "classify"]
 
-Scope = Literal["station", "cable", "segment", "partial", "region", "path", "probe", "route"]
-"""'route': a region's service route changed (correlation/routes.py); never a finding here."""
+Scope = Literal["station", "cable", "segment", "partial", "region", "path", "probe", "route",
+                "shift"]  # fmt: skip
+"""'route': a region's service route changed (correlation/routes.py); 'shift': a path's
+baseline moved, less than a fault (correlation/shift.py); never findings here."""
 SCOPES: tuple[Scope, ...] = ("station", "cable", "segment", "partial", "region", "path", "probe")
 PathKey = tuple[str, str]
 """(region, cable)."""

@@ -42,6 +42,8 @@ class Round:
     received: int
     median_ms: float | None
     jitter_ms: float | None = None
+    min_ms: float | None = None
+    """The round's fastest reply (baseline shifts, correlation/shift.py)."""
 
 
 @dataclass(frozen=True, slots=True)

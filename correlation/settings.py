@@ -54,6 +54,13 @@ class DetectionSettings:
     stale_s: float | None = None
     """A path without a new round for this long has no state (probe gap, not a fault).
     Default: 5 probe intervals + the timeout + 5 s (the sender's batching and the poll)."""
+    shift_step_ms: float = 3.0
+    """Baseline shifts (correlation/shift.py): a path's minimum RTT moved by about this much,
+    less than a fault's step, is an info event ..."""
+    shift_hold_s: float = 20.0
+    """... once it lasted this long ..."""
+    shift_accept_after_s: float = 3600.0
+    """... and the new normal (its level the baseline, the event resolved) after this long."""
 
     def settle_for(self, interval_s: float) -> float:
         return self.settle_s if self.settle_s is not None else 2 * interval_s + 2.0
@@ -73,6 +80,8 @@ class DetectionSettings:
             step_ms=Num(0, low_open=True), step_ratio=Num(0), max_stretch=Num(1),
             baseline_rounds=count, min_baseline_rounds=count, min_regions=count,
             agreement=Num(0, 1), settle_s=Num(0), stale_s=Num(0, low_open=True),
+            shift_step_ms=Num(0, low_open=True), shift_hold_s=Num(0),
+            shift_accept_after_s=Num(1),
         ))  # fmt: skip
         t.finish()
         if out.loss_bad_pct <= out.loss_good_pct or out.loss_bad_pct >= 100:

@@ -98,9 +98,10 @@ class Outbox:
 
     def store(self, rec: EventRecord) -> None:
         """Queue the event's point (the same point is rewritten as the event changes). Route
-        changes have a measurement of their own (``route_change``), written as detected: the
-        ``event`` measurement, which reports count, holds faults only."""
-        if rec.event.scope == "route":
+        changes and baseline shifts have measurements of their own (``route_change``,
+        ``baseline_shift``), written as detected: the ``event`` measurement, which reports
+        count, holds faults only."""
+        if rec.event.scope in ("route", "shift"):
             return
         topology = self.config.topology
         names = {r.id: r.name for r in topology.regions}

@@ -10,6 +10,7 @@ from typing import Any
 from cablewatch.collectors.lineprotocol import line
 from cablewatch.correlation.events import Event
 from cablewatch.correlation.routes import RouteChange
+from cablewatch.correlation.shift import ShiftChange
 from cablewatch.failover.engine import Recommendation
 from cablewatch.sla.evaluate import Minute, SlaStatus
 from cablewatch.values import FieldValue
@@ -78,6 +79,20 @@ def route_change_line(change: RouteChange, station: str, attached_to: str) -> st
     }
     tags = {"region": change.region, "cable": change.after.cable, "landing_station": station}
     return line("route_change", tags, fields, int(change.time_s * 1e9))
+
+
+def shift_line(key: tuple[str, str], change: ShiftChange, station: str, summary: str) -> str:
+    """A baseline shift raised (state open) or resolved, stamped at its start: the path
+    dashboard's annotations."""
+    fields: dict[str, FieldValue | None] = {
+        "state": "open" if change.kind == "raised" else "resolved",
+        "delta_ms": round(change.delta_ms, 3),
+        "baseline_ms": round(change.baseline_ms, 3),
+        "reason": change.reason or None,
+        "summary": summary,
+    }
+    tags = {"region": key[0], "cable": key[1], "landing_station": station}
+    return line("baseline_shift", tags, fields, int(change.since_s * 1e9))
 
 
 def sla_line(status: SlaStatus, when_s: float) -> str:

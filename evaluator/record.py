@@ -16,7 +16,7 @@ __all__ = ["InputRecord", "read_record"]
 
 class InputRecord:
     """Appends one line per pass that took rounds: ``{"read_s": T, "rounds": [[region, cable,
-    time_s, sent, received, median_ms, jitter_ms], ...]}``."""
+    time_s, sent, received, median_ms, jitter_ms, min_ms], ...]}``."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -25,8 +25,8 @@ class InputRecord:
     def write(self, read_s: float, rounds: Sequence[Round]) -> None:
         if not rounds:
             return
-        rows = [[r.region, r.cable, r.time_s, r.sent, r.received, r.median_ms, r.jitter_ms]
-                for r in rounds]  # fmt: skip
+        rows = [[r.region, r.cable, r.time_s, r.sent, r.received, r.median_ms, r.jitter_ms,
+                 r.min_ms] for r in rounds]  # fmt: skip
         self._file.write(json.dumps({"read_s": read_s, "rounds": rows}) + "\n")
         self._file.flush()
 

@@ -42,12 +42,19 @@ from cablewatch.config import Config
 from cablewatch.correlation.classify import SCOPES, PathKey, PathStatus, classify
 from cablewatch.correlation.events import Event, EventTracker, Transition
 from cablewatch.correlation.routes import RouteChange, RouteTracker
+from cablewatch.correlation.shift import ShiftChange
 from cablewatch.errors import SinkError
 from cablewatch.evaluator.detection import Detection
 from cablewatch.evaluator.metrics import PATH_STATE, EvaluatorMetrics
 from cablewatch.evaluator.outbox import EventRecord, Outbox
-from cablewatch.evaluator.points import recommendation_line, route_change_line, sla_line
+from cablewatch.evaluator.points import (
+    recommendation_line,
+    route_change_line,
+    shift_line,
+    sla_line,
+)
 from cablewatch.evaluator.record import InputRecord
+from cablewatch.evaluator.shifts import ShiftWatch, describe
 from cablewatch.evaluator.sla_minutes import SlaMinutes
 from cablewatch.evaluator.source import Polled, RoundSource
 from cablewatch.evaluator.source_influx import InfluxRounds
@@ -88,6 +95,9 @@ class Evaluator:
         self.tracker = EventTracker(config.detection.settle_for(config.probe.interval_s))
         self.outbox = Outbox(config, self.metrics, writer, alertmanagers)
         self.sla = SlaMinutes(config, self.detection.detectors)
+        self.shifts = ShiftWatch(config, self.detection)
+        self.shift_events: dict[PathKey, EventRecord] = {}
+        """Open baseline-shift events, by path."""
         self.failover = FailoverEngine(config.failover)
         self.on_recommendation: list[Callable[[Recommendation], None]] = []
         """Called with every new recommendation (the webhooks)."""
@@ -133,6 +143,7 @@ class Evaluator:
         async for batch in self.source.history(now - span_s, now):
             for rnd in batch:
                 self.detection.observe(rnd)
+            self.shifts.observe(batch)  # learn the baselines; nothing is raised
             found += len(batch)
         for t in await service_traces(self.ql, self._trace_window_ns(self.clock())):
             self._trace_seen_s[t.region] = t.time_s
@@ -156,6 +167,8 @@ class Evaluator:
         self.metrics.last_poll.set(now)
         taken = [rnd for rnd in polled.rounds if self.detection.observe(rnd)]
         self._say(polled)
+        for key, change in self.shifts.observe(taken):
+            self._shift(key, change, now)
         if self.record is not None:
             self.record.write(now, taken)
         self.detection.agree(now)
@@ -250,7 +263,7 @@ class Evaluator:
         hold = self.config.evaluator.route_hold_s
         for rec in [*self.outbox.records.values(), *reversed(self.faults_resolved)]:
             ev = rec.event
-            if ev.scope in ("route", "probe") or not ev.cable:
+            if ev.scope in ("route", "probe", "shift") or not ev.cable:
                 continue
             end = ev.resolved_s
             left = (change.before.cable == ev.cable and change.time_s >= rec.start_s - margin
@@ -288,6 +301,33 @@ class Evaluator:
         self.outbox.opened(rec)
         self.route_events[change.region] = rec
         log.warning("raised route %s: %s", change.region, change.summary)
+
+    def _shift(self, key: PathKey, change: ShiftChange, now: float) -> None:
+        """A baseline shift raised or resolved: an info event of its own, joined to the route
+        change of its region that began within a route_hold_s of it."""
+        route = self.route_events.get(key[0])
+        hold = self.config.evaluator.route_hold_s
+        why = (route.event.note if route is not None and abs(route.start_s - change.since_s)
+               <= hold else None)  # fmt: skip
+        text = describe(key, change, why)
+        station = self.config.topology.landing_station.id
+        self.outbox.queue(shift_line(key, change, station, text))
+        if change.kind == "raised":
+            event = Event("shift", f"{key[0]}/{key[1]}", key[1], key[0], change.since_s,
+                          raised_s=now, severity="info", note=text)  # fmt: skip
+            rec = EventRecord(
+                event, change.since_s, {"summary": text, "delta_ms": round(change.delta_ms, 3)}
+            )
+            self.outbox.opened(rec)
+            self.shift_events[key] = rec
+            log.warning("raised shift %s", text)
+            return
+        opened = self.shift_events.pop(key, None)
+        if opened is None:  # raised before a restart: its point above says it resolved
+            return
+        opened.event.resolved_s, opened.event.note = now, text
+        self.outbox.closed(opened.event.id, opened.evidence | {"summary": text})
+        log.warning("resolved shift %s", text)
 
     def _recommend(self, status: dict[PathKey, PathStatus], now: float) -> None:
         for region in self.config.topology.regions:

@@ -102,7 +102,7 @@ class InfluxRounds:
         for rows in windows:
             out.rows += len(rows)
             stopped: set[PathKey] = set()
-            for time_ns, region, cable, sent, received, median_ms, jitter_ms in rows:
+            for time_ns, region, cable, sent, received, median_ms, jitter_ms, min_ms in rows:
                 key = (region, cable)
                 stamps = seen.get(key)
                 if stamps is None or key in stopped:
@@ -125,5 +125,6 @@ class InfluxRounds:
                     stamps.popleft()
                 if sent:  # a round that could not send (no route, socket error): no verdict
                     out.rounds.append(Round(region, cable, time_ns / 1e9, int(sent),
-                                            int(received), median_ms, jitter_ms))  # fmt: skip
+                                            int(received), median_ms, jitter_ms,
+                                            min_ms))  # fmt: skip
         return out

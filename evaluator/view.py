@@ -75,12 +75,12 @@ class EvaluatorView:
         return self._ev.detection.scores(region, self.path_states(), window_rounds)
 
     def open_events(self) -> list[OpenEvent]:
-        """Open fault events (route changes are not faults: see :meth:`route`)."""
+        """Open fault events (route changes and baseline shifts are not faults)."""
         return [
             OpenEvent(r.event.id, r.event.scope, r.event.subject, r.event.cable, r.start_s,
                       r.event.raised_s, tuple(sorted(r.event.seen_paths)))
             for r in self._ev.outbox.records.values()
-            if r.event.scope != "route"
+            if r.event.scope not in ("route", "shift")
         ]  # fmt: skip
 
     def route(self, region: str) -> dict[str, Any] | None:

@@ -59,6 +59,7 @@ def round_line(i: int, k: int, t_s: float, *, received: int = 5, extra_ms: float
                          "landing_station": "shantou"},
                 {"packets_transmitted": 5, "packets_received": received,
                  "median_response_ms": rtt if received else None,
+                 "minimum_response_ms": rtt - 0.1 if received else None,
                  "jitter_ms": 0.1 if received else None},
                 int(t_s * 1e9))  # fmt: skip
 

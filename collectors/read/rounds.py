@@ -21,11 +21,11 @@ _TRACE_FIELDS = ("route_cable", "hops", "reached")
 
 
 ROUND_COLUMNS = ("time", "region", "cable", "packets_transmitted", "packets_received",
-                 "median_response_ms", "jitter_ms")  # fmt: skip
+                 "median_response_ms", "jitter_ms", "minimum_response_ms")  # fmt: skip
 """The columns of :func:`round_rows`' rows, in order."""
 RoundRow = list[Any]
-"""[time_ns, region, cable, sent, received, median_ms, jitter_ms]; a field whose write is
-still in progress is None (rows.settled)."""
+"""[time_ns, region, cable, sent, received, median_ms, jitter_ms, min_ms]; a field whose
+write is still in progress is None (rows.settled)."""
 
 
 Window = tuple[int, int | None, Collection[str] | None]
