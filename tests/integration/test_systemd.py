@@ -31,6 +31,16 @@ def _verify(unit: Path) -> subprocess.CompletedProcess[str]:
                           text=True, check=False, cwd=unit.parent)  # fmt: skip
 
 
+def _exposure(unit: Path) -> float:
+    """`systemd-analyze security`'s overall exposure of ``unit``, asserted low (<= 2.0)."""
+    done = subprocess.run([need("systemd-analyze"), "security", "--offline=true", str(unit)],
+                          capture_output=True, text=True, check=False, cwd=unit.parent)  # fmt: skip
+    score = re.search(r"Overall exposure level for \S+: ([0-9.]+)", done.stdout)
+    assert score is not None, done.stdout + done.stderr
+    assert float(score[1]) <= 2.0, done.stdout[-3000:]
+    return float(score[1])
+
+
 def _options(text: str) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for line in text.splitlines():
@@ -61,14 +71,7 @@ def test_units_verify_and_stay_confined(tmp_path: Path, name: str) -> None:
     wanted = "CAP_NET_RAW" if "agent" in name else ""
     assert opts["AmbientCapabilities"] == [wanted]
     assert opts["CapabilityBoundingSet"] == [wanted]
-    exposure = subprocess.run(
-        [need("systemd-analyze"), "security", "--offline=true", str(unit)],
-        capture_output=True, text=True, check=False, cwd=tmp_path,
-    )  # fmt: skip
-    score = re.search(r"Overall exposure level for \S+: ([0-9.]+)", exposure.stdout)
-    assert score is not None, exposure.stdout + exposure.stderr
-    assert float(score[1]) <= 2.0, exposure.stdout[-3000:]
-    print(f"{name}: exposure {score[1]}")
+    print(f"{name}: exposure {_exposure(unit):g}")
 
 
 def test_the_check_fails_on_a_broken_unit(tmp_path: Path) -> None:
@@ -98,10 +101,4 @@ def test_the_reflector_unit_verifies_binds_port_862_and_nothing_more(tmp_path: P
     assert opts["AmbientCapabilities"] == ["CAP_NET_BIND_SERVICE"]
     assert opts["CapabilityBoundingSet"] == ["CAP_NET_BIND_SERVICE"]
     assert "$REFLECT_ALLOW" in opts["ExecStart"][0]
-    exposure = subprocess.run(
-        [need("systemd-analyze"), "security", "--offline=true", str(unit)],
-        capture_output=True, text=True, check=False, cwd=tmp_path,
-    )  # fmt: skip
-    score = re.search(r"Overall exposure level for \S+: ([0-9.]+)", exposure.stdout)
-    assert score is not None, exposure.stdout + exposure.stderr
-    assert float(score[1]) <= 2.0, exposure.stdout[-3000:]
+    _exposure(unit)
