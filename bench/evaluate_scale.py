@@ -55,6 +55,7 @@ def measure(config_path: str, regions: int, warm: int, polls: int, out: dict[str
         t0 = time.perf_counter()
         out["warm_rounds"] = await ev.warm_up()
         out["warm_s"] = time.perf_counter() - t0
+        ev.tune_gc()  # as Evaluator.run does once warmed up
         source = ev.source
         reads: list[float] = []
 
