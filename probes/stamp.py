@@ -17,7 +17,9 @@ sender timestamp we did not send, a packet too short) is not a measurement: it i
 ``foreign`` and the packet stays lost if nothing else answers it.
 
 One-way figures are only as good as both clocks: ``error_bound_ms`` is the sum of both ends'
-error estimates (ours from the kernel's NTP state, the reflector's from its packets).
+error estimates (ours from the kernel's NTP state, the reflector's from its packets); a round
+whose one-way delays fall outside [0, round trip] by more than that (a clock off by more than
+it says) is never trusted.
 """
 
 from __future__ import annotations
@@ -171,6 +173,17 @@ async def stamp_round(address: str, port: int, *, count: int = 5, interval_s: fl
     return out
 
 
+def _consistent(rnd: StampRound, bound_ms: float) -> bool:
+    """Each one-way delay lies within [0, the round trip], give or take the clocks' claimed
+    bound: a reflector whose clock is off by more than it says fails this on every packet."""
+    for fwd, rev, rtt in zip(rnd.forward_ms, rnd.reverse_ms, rnd.rtt_ms, strict=True):
+        if fwd is None or rev is None or rtt is None:
+            continue
+        if not (-bound_ms <= fwd <= rtt + bound_ms and -bound_ms <= rev <= rtt + bound_ms):
+            return False
+    return True
+
+
 def _kernel_time_ns(ancillary: list[tuple[int, int, bytes]]) -> int | None:
     """When the kernel received the datagram (SO_TIMESTAMPNS), wall clock."""
     for level, kind, value in ancillary:
@@ -217,6 +230,8 @@ async def stamp_probe(address: str, *, port: int = PORT, count: int = 5, interva
     bound = rnd.error_bound_ms
     trusted = (None if floor_one_way_ms is None or bound is None
                else bound <= max_error_pct / 100 * floor_one_way_ms)  # fmt: skip
+    if bound is not None and not _consistent(rnd, bound):
+        trusted = False  # the clocks disagree by more than they claim: never judged on
     oneway = OneWay(tuple(rnd.forward_ms), tuple(rnd.reverse_ms), rnd.lost_forward,
                     rnd.lost_reverse, rnd.lost_unknown, bound, rnd.synchronized, rnd.foreign,
                     trusted)  # fmt: skip

@@ -44,6 +44,9 @@ cw lab reroute jakarta --via ADC
 step "Every protocol from Tokyo, over each cable (ICMP, TCP, HTTP, DNS, time to first token, trace)"
 cw lab exec tokyo -- "$venv/bin/cablewatch" probe tokyo
 
+step "One-way delay each way over each cable from Singapore (STAMP, RFC 8762, to the landing station's reflector; the lab has one clock)"
+cw lab exec singapore -- "$venv/bin/cablewatch" stamp 198.19.1.1 198.19.2.1 198.19.3.1 --clock-error-ms 0
+
 step "Cut ADC"
 cw lab cut ADC
 cw lab survey -c 10 -W 0.5

@@ -104,11 +104,13 @@ def test_a_round_through_cablewatch_reflect_measures_both_ways() -> None:
 class _Lossy(asyncio.DatagramProtocol):
     """A reflector on a loopback port that loses chosen packets: ``out`` before it sees them
     (forward loss), ``back`` after it counted them (reverse loss); ``garbage``: answers with
-    a truncated packet instead."""
+    a truncated packet instead; ``skew_ns``: its clock that far off, claiming 0.1 ms."""
 
-    def __init__(self, out: set[int], back: set[int], garbage: bool = False) -> None:
-        self.reflector = Reflector(allow_any=True)
-        self.out, self.back, self.garbage = out, back, garbage
+    def __init__(self, out: set[int], back: set[int], garbage: bool = False,
+                 skew_ns: int = 0) -> None:  # fmt: skip
+        self.reflector = Reflector(allow_any=True,
+                                   error=w.encode_error(0.0001, synchronized=True))  # fmt: skip
+        self.out, self.back, self.garbage, self.skew_ns = out, back, garbage, skew_ns
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -118,7 +120,7 @@ class _Lossy(asyncio.DatagramProtocol):
         seq = w.parse_sender(data).seq
         if seq in self.out:
             return
-        now = time.time_ns()
+        now = time.time_ns() + self.skew_ns
         reply = self.reflector.answer(data, addr, now, 64, now)
         assert self.transport is not None
         if reply is not None and seq not in self.back:
@@ -218,3 +220,29 @@ def test_the_clocks_bound_is_both_ends_and_flags_one_way_figures_it_swamps() -> 
     assert unknown.oneway.trusted is None  # no floor to judge against
     [line] = result_lines(swamped, "h")
     assert "oneway_trusted=false" in line
+
+
+def test_a_reflector_minutes_off_flags_one_way_figures_and_keeps_the_round_trip() -> None:
+    """Its clock 3 minutes ahead while it claims 0.1 ms: one-way figures are absurd (one
+    direction +3 min, the other -3 min), so never trusted; the round trip stays exact."""
+
+    async def go() -> ProbeResult:
+        port = free_port()
+        ahead = 180 * 10**9
+        transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+            lambda: _Lossy(set(), set(), skew_ns=ahead), local_addr=("127.0.0.1", port)
+        )
+        try:
+            return await stamp_probe("127.0.0.1", port=port, count=3, interval_s=0.01,
+                                     timeout_s=1.0, clock_error_s=0.0001,
+                                     floor_one_way_ms=30.0)  # fmt: skip
+        finally:
+            transport.close()
+
+    got = asyncio.run(go())
+    assert got.oneway is not None
+    assert got.oneway.trusted is False  # the bound (0.2 ms) is small, the figures absurd
+    fwd = [f for f in got.oneway.forward_ms if f is not None]
+    assert fwd
+    assert all(f > 170_000 for f in fwd)
+    assert all(r is not None and 0 <= r < 50 for r in got.rtts_ms)  # exact: one clock per side
