@@ -12,7 +12,15 @@ import socket
 import struct
 import time
 
-__all__ = ["ANC_SIZE", "SO_TIMESTAMPNS", "TIMESPEC", "enable", "offset_ns", "rx_monotonic_ns"]
+__all__ = [
+    "ANC_SIZE",
+    "SO_TIMESTAMPNS",
+    "TIMESPEC",
+    "enable",
+    "offset_ns",
+    "rx_monotonic_ns",
+    "rx_wall_ns",
+]
 
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 TIMESPEC = struct.Struct("qq")
@@ -29,10 +37,16 @@ def offset_ns() -> int:
     return time.time_ns() - time.monotonic_ns()
 
 
-def rx_monotonic_ns(anc: list[tuple[int, int, bytes]], offset: int) -> int | None:
-    """The kernel's receive time in ``recvmsg``'s ancillary data, monotonic; None if absent."""
+def rx_wall_ns(anc: list[tuple[int, int, bytes]]) -> int | None:
+    """The kernel's receive time in ``recvmsg``'s ancillary data, wall clock; None if absent."""
     for level, kind, payload in anc:
         if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
             sec, nsec = TIMESPEC.unpack_from(payload)
-            return int(sec * 1_000_000_000 + nsec - offset)
+            return int(sec * 1_000_000_000 + nsec)
     return None
+
+
+def rx_monotonic_ns(anc: list[tuple[int, int, bytes]], offset: int) -> int | None:
+    """The kernel's receive time in ``recvmsg``'s ancillary data, monotonic; None if absent."""
+    wall = rx_wall_ns(anc)
+    return None if wall is None else wall - offset

@@ -28,10 +28,10 @@ import asyncio
 import contextlib
 import random
 import socket
-import struct
 import time
 from dataclasses import dataclass, field, replace
 
+from cablewatch.probes import kernel_clock
 from cablewatch.probes.ntp_state import clock_error
 from cablewatch.probes.result import OneWay, ProbeResult, Status
 from cablewatch.probes.spec import (
@@ -64,9 +64,6 @@ __all__ = ["MEASUREMENT", "SPEC", "StampRound", "StampSettings", "stamp_probe", 
 
 MEASUREMENT = "stamp"
 """One point per round: the round trip, each direction's delay and loss, the clocks' bound."""
-
-_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
-_TIMESPEC = struct.Struct("@qq")
 
 
 @dataclass(slots=True)
@@ -105,7 +102,7 @@ async def stamp_round(address: str, port: int, *, count: int = 5, interval_s: fl
     sock = socket.socket(family, socket.SOCK_DGRAM)
     with contextlib.closing(sock):
         sock.setblocking(False)
-        sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+        kernel_clock.enable(sock)
         sock.connect((address, port))  # replies from another address never reach us
         synced, error_s = clock_error() if clock_error_s is None else (True, clock_error_s)
         error = encode_error(error_s, synchronized=synced)
@@ -126,7 +123,7 @@ async def stamp_round(address: str, port: int, *, count: int = 5, interval_s: fl
                     return
                 except OSError:  # ICMP port unreachable for an earlier packet: loss
                     continue
-                _take(data, _kernel_time_ns(ancillary) or time.time_ns())
+                _take(data, kernel_clock.rx_wall_ns(ancillary) or time.time_ns())
                 got.set()
 
         def _take(data: bytes, t4: int) -> None:
@@ -182,15 +179,6 @@ def _consistent(rnd: StampRound, bound_ms: float) -> bool:
         if not (-bound_ms <= fwd <= rtt + bound_ms and -bound_ms <= rev <= rtt + bound_ms):
             return False
     return True
-
-
-def _kernel_time_ns(ancillary: list[tuple[int, int, bytes]]) -> int | None:
-    """When the kernel received the datagram (SO_TIMESTAMPNS), wall clock."""
-    for level, kind, value in ancillary:
-        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS:
-            seconds, ns = _TIMESPEC.unpack_from(value)
-            return int(seconds) * 1_000_000_000 + int(ns)
-    return None
 
 
 def _directions(out: StampRound, replies: dict[int, int]) -> None:

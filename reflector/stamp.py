@@ -20,13 +20,13 @@ import contextlib
 import ipaddress
 import logging
 import socket
-import struct
 import sys
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from cablewatch.probes import kernel_clock
 from cablewatch.probes.stamp_wire import (
     SIZE,
     ReflectorPacket,
@@ -40,11 +40,9 @@ __all__ = ["MAX_SESSIONS", "SESSION_IDLE_S", "Reflector", "ReflectorStats"]
 log = logging.getLogger("cablewatch.reflect")
 SESSION_IDLE_S = 60.0
 MAX_SESSIONS = 10_000
-_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 _IP_RECVTTL, _IP_TTL = getattr(socket, "IP_RECVTTL", 12), getattr(socket, "IP_TTL", 2)
 _IPV6_RECVHOPLIMIT = getattr(socket, "IPV6_RECVHOPLIMIT", 51)
 _IPV6_HOPLIMIT = getattr(socket, "IPV6_HOPLIMIT", 52)
-_TIMESPEC = struct.Struct("@qq")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -114,7 +112,7 @@ class Reflector:
         sock = socket.socket(family, socket.SOCK_DGRAM)
         with contextlib.closing(sock):
             sock.setblocking(False)
-            sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+            kernel_clock.enable(sock)
             sock.setsockopt(socket.IPPROTO_IP, _IP_RECVTTL, 1)  # (IPv4 senders, dual stack too)
             if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, _IPV6_RECVHOPLIMIT, 1)
@@ -140,15 +138,12 @@ class Reflector:
             except OSError as exc:  # an ICMP error for an earlier reply: not ours to keep
                 log.debug("reflector: %s", exc)
                 continue
-            receive_ns, ttl = 0, 0
+            ttl = 0
             for level, kind, value in ancillary:
-                if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS:
-                    s, ns = _TIMESPEC.unpack_from(value)
-                    receive_ns = s * 1_000_000_000 + ns
-                elif (level, kind) in ((socket.IPPROTO_IP, _IP_TTL),
-                                       (socket.IPPROTO_IPV6, _IPV6_HOPLIMIT)):  # fmt: skip
+                if (level, kind) in ((socket.IPPROTO_IP, _IP_TTL),
+                                     (socket.IPPROTO_IPV6, _IPV6_HOPLIMIT)):  # fmt: skip
                     ttl = int.from_bytes(value[:4], sys.byteorder) & 0xFF
-            rx = receive_ns or time.time_ns()
+            rx = kernel_clock.rx_wall_ns(ancillary) or time.time_ns()
             reply = self.answer(data, sender[:2], rx, ttl, rx)  # (its send time: below)
             if reply is not None:
                 with contextlib.suppress(OSError):  # the sender gone: its next packet says
