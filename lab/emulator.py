@@ -23,9 +23,9 @@ lab RTT with it.
 Run as ``python -m cablewatch.lab.emulator SPEC.json``; controlled over a Unix socket with one
 JSON line per request: {"cmd": "status"} | {"cmd": "set", "cable": C, "region": R|null, ...} |
 {"cmd": "restore", "cable": C|null} | {"cmd": "delays"}: the ground truth, each path's delay
-as applied (kernel arrival to the write of the other end, both directions: configured delay,
-jitter and the emulator's own lateness) since the previous "delays" (the first one starts the
-record).
+as applied (kernel arrival to the start of the write to the other end, both directions:
+configured delay, jitter and the emulator's own lateness) since the previous "delays" (the
+first one starts the record).
 """
 
 from __future__ import annotations
@@ -316,8 +316,11 @@ class Emulator:
                 path.dropped[d] += 1
                 continue
             if self.recording:
+                # applied = arrival to the write's start: the write delivers the packet to
+                # the receiving socket before it returns, and a clock read after it counted
+                # whatever ran next (the woken receiver, at the same nice) as delay
                 record = path.applied[d]
-                b = (monotonic_ns() - arrival) // _BIN_NS
+                b = (now - arrival) // _BIN_NS
                 record[b] = record.get(b, 0) + 1
 
     def next_timeout(self) -> float | None:

@@ -5,7 +5,8 @@ that speaks it, or ``cablewatch reflect``).
 A round is a session of its own (a fresh UDP socket and SSID): ``count`` test packets
 ``interval_s`` apart, replies awaited until ``timeout_s`` after the last. Per reply:
 
-    forward = T2 - T1   (the reflector's receive time - our send time)
+    forward = T2 - T1   (the reflector's receive time - our send time: the kernel's send
+                         stamp where the device gives one, else the T1 in the packet)
     reverse = T4 - T3   (our receive time, the kernel's - the reflector's send time)
     round trip = (T4 - T1) - (T3 - T2)
 
@@ -103,6 +104,7 @@ async def stamp_round(address: str, port: int, *, count: int = 5, interval_s: fl
     with contextlib.closing(sock):
         sock.setblocking(False)
         kernel_clock.enable(sock)
+        kernel_clock.enable_tx(sock)
         sock.connect((address, port))  # replies from another address never reach us
         synced, error_s = clock_error() if clock_error_s is None else (True, clock_error_s)
         error = encode_error(error_s, synchronized=synced)
@@ -110,12 +112,15 @@ async def stamp_round(address: str, port: int, *, count: int = 5, interval_s: fl
         loop = asyncio.get_running_loop()
         out = StampRound(address, count, [None] * count, [None] * count, [None] * count,
                          sender_ttl=[None] * count)  # fmt: skip
-        sent_ns: list[int] = []
+        sent_ns: list[int] = []  # the clock read written into each packet
+        tx_ns: dict[int, int] = {}  # the kernel's send stamp, where the device gave one
+        times: dict[int, tuple[int, int, int]] = {}  # t2, t3, t4 of each packet answered
         replies: dict[int, int] = {}  # our seq -> the reflector's
         got = asyncio.Event()
         reflector_error: list[tuple[bool, float]] = []
 
         def drain() -> None:
+            tx_ns.update(kernel_clock.tx_stamps(sock))
             while True:
                 try:
                     data, ancillary, _flags, _addr = sock.recvmsg(2048, 64)
@@ -137,11 +142,8 @@ async def stamp_round(address: str, port: int, *, count: int = 5, interval_s: fl
                     or k in replies):  # fmt: skip
                 out.foreign += 1
                 return
-            t1, t2, t3 = sent_ns[k], p.receive_ns, p.timestamp_ns
             replies[k] = p.seq
-            out.forward_ms[k] = (t2 - t1) / 1e6
-            out.reverse_ms[k] = (t4 - t3) / 1e6
-            out.rtt_ms[k] = ((t4 - t1) - (t3 - t2)) / 1e6
+            times[k] = (p.receive_ns, p.timestamp_ns, t4)
             out.sender_ttl[k] = p.sender_ttl
             reflector_error.append(decode_error(p.error))
 
@@ -161,6 +163,14 @@ async def stamp_round(address: str, port: int, *, count: int = 5, interval_s: fl
                     await asyncio.wait_for(got.wait(), left)
         finally:
             loop.remove_reader(sock.fileno())
+        tx_ns.update(kernel_clock.tx_stamps(sock))
+    for k, (t2, t3, t4) in times.items():
+        # sent when the kernel says, not when we read the clock before send(): a preemption
+        # between the two is this host's, not the path's (the clock read is the fallback)
+        t1 = max(sent_ns[k], min(tx_ns.get(k, 0), t4))
+        out.forward_ms[k] = (t2 - t1) / 1e6
+        out.reverse_ms[k] = (t4 - t3) / 1e6
+        out.rtt_ms[k] = ((t4 - t1) - (t3 - t2)) / 1e6
     _directions(out, replies)
     if reflector_error:
         their_sync = all(s for s, _e in reflector_error)

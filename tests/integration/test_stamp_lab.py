@@ -17,15 +17,20 @@ from cablewatch.lab import control
 
 pytestmark = pytest.mark.netns
 
+BIN_MS = 0.01  # the emulator records applied delays per 10 us
 OWD_BUDGET_MS = 0.3
-"""Per path, the median one-way delay each way against the emulator's median as applied that
-way. What it stands on, measured here (2 cores, 9 `cablewatch stamp` processes starting at
-once): the emulator records each packet from its kernel arrival on the TUN side; ours are the
-kernel's receive stamps at both ends and the clock read just before each send, so a sender
-preempted between reading the clock and the packet reaching the kernel counts that as path.
-Worst path of 27 over three runs: forward 0.026-0.14 ms, reverse 0.007-0.012 ms (the
-reflector runs at nice -10 in the lab's services; the senders at 0); 0.28 ms forward before
-the timestamp was written into a packet packed ahead."""
+"""Per path, the (lower) median one-way delay each way over the emulator's median as applied
+that way, same packets. What it stands on: the emulator records each packet from its kernel
+arrival on the TUN side to the start of its write to the other end; ours are kernel stamps at
+both ends (the sender's send stamp from its error queue; the reflector's send time is its
+clock read before send, as STAMP puts it in the packet), so the difference is the namespaces'
+forwarding to and from the emulator's TUN devices, and the reflector's preemption between its
+clock read and send. Measured here (2 cores, 9 `cablewatch stamp` processes starting at once),
+worst path of 27: forward 0.028-0.050 ms, reverse 0.022-0.074 ms over 6 runs, 3 of them
+beside two CPU hogs. Before the send stamp and the emulator's record at the write's start (it
+read its clock after the write, which had already delivered the packet, and counted the woken
+reflector's run as delay) the CI saw 0.32 ms, and under two hogs the emulator's figure was
+above what the same packets measured in 3 runs of 3 (the first assertion)."""
 
 
 def _emulator_medians(lab: Lab) -> dict[tuple[str, str], tuple[float, float]]:
@@ -55,10 +60,11 @@ def _stamp_all(lab: Lab, count: int, timeout_s: float = 1.0) -> dict[tuple[str, 
 
 
 def _median(values: list[float | None]) -> float:
+    """The lower median, as the emulator's record gives it: each packet's one-way delay is
+    at least what the emulator applied to it, so this median is at least the emulator's."""
     got = sorted(v for v in values if v is not None)
     assert got
-    n = len(got)
-    return got[n // 2] if n % 2 else (got[n // 2 - 1] + got[n // 2]) / 2
+    return got[(len(got) - 1) // 2]
 
 
 def test_one_way_delays_match_what_the_emulator_applied_each_way(lab: Lab) -> None:
@@ -73,10 +79,19 @@ def test_one_way_delays_match_what_the_emulator_applied_each_way(lab: Lab) -> No
         assert (ow["lost_forward"], ow["lost_reverse"], ow["lost_unknown"]) == (0, 0, 0), key
         up, down = applied[key]
         fwd, rev = _median(ow["forward_ms"]), _median(ow["reverse_ms"])
-        errors.append((abs(fwd - up), abs(rev - down), key))
-        assert abs(fwd - up) <= OWD_BUDGET_MS, (key, fwd, up)
-        assert abs(rev - down) <= OWD_BUDGET_MS, (key, rev, down)
-    print("one-way error (fwd, rev) worst:", max(errors))
+        errors.append((fwd - up, rev - down, key))
+        # never below what the emulator applied to the same packets (its record is the
+        # middle of a 10 us bin: up to 5 us high)
+        assert fwd >= up - BIN_MS / 2, (key, fwd, up)
+        assert rev >= down - BIN_MS / 2, (key, rev, down)
+        assert fwd - up <= OWD_BUDGET_MS, (key, fwd, up)
+        assert rev - down <= OWD_BUDGET_MS, (key, rev, down)
+    print(
+        "one-way over the emulator's (ms), worst forward:",
+        max(errors),
+        "worst reverse:",
+        max(errors, key=lambda e: e[1]),
+    )
 
 
 def test_loss_is_told_apart_by_direction_as_the_emulator_dropped_it(lab: Lab) -> None:
