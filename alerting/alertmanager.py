@@ -11,7 +11,8 @@ resolves them by itself if the evaluator dies; resolving sends ``endsAt`` = now.
 Labels: alertname (CablewatchCableFault, CablewatchSegmentFault, CablewatchCablePartialFault,
 CablewatchRegionFault, CablewatchStationFault, CablewatchPathFault, CablewatchProbeDown,
 CablewatchRouteChange: a region's service route moved, CablewatchBaselineShift: a path's
-baseline moved by less than a fault; both severity info, not faults),
+baseline moved by less than a fault, CablewatchAsymmetricReturn: a region's replies come back
+over another cable; all three severity info, not faults),
 severity, scope, subject, cable, region, landing_station, and ``customers``: the
 customers with an affected path, comma-separated (route with
 ``customers=~"(.*,)?name(,.*)?"``). Severity and customers are decided when the event is raised
@@ -28,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from cablewatch.correlation.classify import Scope
+from cablewatch.correlation.classify import INFO_SCOPES, Scope
 from cablewatch.correlation.events import Event
 from cablewatch.errors import AlertmanagerError
 
@@ -44,6 +45,7 @@ ALERT_NAMES: Mapping[Scope, str] = {
     "probe": "CablewatchProbeDown",
     "route": "CablewatchRouteChange",
     "shift": "CablewatchBaselineShift",
+    "return": "CablewatchAsymmetricReturn",
 }
 SEVERITY: Mapping[Scope, str] = {
     "station": "critical",
@@ -55,6 +57,7 @@ SEVERITY: Mapping[Scope, str] = {
     "probe": "warning",
     "route": "info",
     "shift": "info",
+    "return": "info",
 }
 
 
@@ -77,7 +80,7 @@ def summary(event: Event) -> str:
         return f"landing station {event.subject}: every region, every cable"
     if event.scope == "region":
         return f"region {event.region}: every cable lossy or slow (its access, not the cables)"
-    if event.scope in ("route", "shift"):
+    if event.scope in INFO_SCOPES:
         return event.note
     if event.scope == "probe":
         return f"region {event.region}: no measurements (probe agent down or not writing)"

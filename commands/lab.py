@@ -154,10 +154,33 @@ def lab_restore(
 @lab_app.command("reroute")
 def lab_reroute(
     region: Annotated[str, typer.Argument(help="Region id or name, e.g. jakarta.")],
-    via: Annotated[str, typer.Option("--via", help="The cable its service route takes now.")],
+    via: Annotated[
+        str | None,
+        typer.Option(
+            "--via",
+            help="The cable its route takes now (with --return and without "
+            "--via: every path back over its own cable again).",
+        ),
+    ] = None,
+    way_back: Annotated[
+        bool,
+        typer.Option(
+            "--return",
+            help="Move the landing station's route back to the region "
+            "(all its paths' replies), not the region's route to the service.",
+        ),
+    ] = False,
     state_dir: StateDirOpt = _LAB.state_dir,
 ) -> None:
-    """Move a region's route to the service address onto another cable (nothing is cut)."""
+    """Move a region's route to the service address onto another cable, or with --return the
+    station's route back to the region (asymmetric paths); nothing is cut."""
+    if way_back:
+        back = call(lab.reroute_return, lab.LabOptions(state_dir), region, via)
+        ways = ", ".join(f"out over {c}, back over {r}" for c, r in back["returns"].items())
+        out.print(f"rerouted the way back to {back['region']}: {ways}", markup=False)
+        return
+    if via is None:
+        fail("lab reroute: --via CABLE is needed (optional only with --return)")
     got = call(lab.reroute, lab.LabOptions(state_dir), region, via)
     out.print(f"rerouted {got['region']}: {got['service_address']} via {got['cable']} "
               f"(next hop {got['next_hop']}, source {got['source']})", markup=False)  # fmt: skip

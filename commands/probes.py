@@ -72,14 +72,29 @@ def stamp(
             help="This host's clock error bound (default: the kernel's NTP state, adjtimex).",
         ),
     ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            "--region",
+            help="Probing from this topology region: a target of its "
+            "paths is judged against the path's floor and the cable its replies "
+            "came back over is named.",
+        ),
+    ] = None,
+    config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """STAMP (RFC 8762) to a reflector: one-way delay each way, round trip, loss per direction."""
     for t in targets:
         check(partial(parse_host_port, default_port=862), t)
+    topology = None
+    if region is not None:
+        topology = load(config).topology
+        check(topology.region, region)
     error_s = None if clock_error_ms is None else clock_error_ms / 1e3
     report_results(run(lambda: runner.stamp_targets(targets, count=count, interval_s=interval,
-                                                    timeout_s=timeout, clock_error_s=error_s)),
+                                                    timeout_s=timeout, clock_error_s=error_s,
+                                                    topology=topology, region=region)),
                    as_json)  # fmt: skip
 
 

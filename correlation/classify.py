@@ -28,13 +28,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["SCOPES", "Finding", "PathKey", "PathStatus", "Scope", "classify"]
+__all__ = ["INFO_SCOPES", "SCOPES", "Finding", "PathKey", "PathStatus", "Scope", "classify"]
 
 Scope = Literal["station", "cable", "segment", "partial", "region", "path", "probe", "route",
-                "shift"]  # fmt: skip
+                "shift", "return"]  # fmt: skip
 """'route': a region's service route changed (correlation/routes.py); 'shift': a path's
-baseline moved, less than a fault (correlation/shift.py); never findings here."""
+baseline moved, less than a fault (correlation/shift.py); 'return': a region's replies come
+back over another cable (correlation/returns.py); never findings here."""
 SCOPES: tuple[Scope, ...] = ("station", "cable", "segment", "partial", "region", "path", "probe")
+INFO_SCOPES: tuple[Scope, ...] = ("route", "shift", "return")
+"""Info events: not faults (no ``event`` point, no failover, not in a report's incidents)."""
 PathKey = tuple[str, str]
 """(region, cable)."""
 PathStatus = Literal["good", "bad", "unknown"]

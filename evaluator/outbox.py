@@ -22,6 +22,7 @@ from typing import Any
 from cablewatch.alerting.alertmanager import AlertmanagerClient, alert
 from cablewatch.collectors.influx import Writer
 from cablewatch.config import Config
+from cablewatch.correlation.classify import INFO_SCOPES
 from cablewatch.correlation.events import Event
 from cablewatch.errors import CablewatchError, SinkError
 from cablewatch.evaluator.metrics import EvaluatorMetrics
@@ -98,10 +99,10 @@ class Outbox:
 
     def store(self, rec: EventRecord) -> None:
         """Queue the event's point (the same point is rewritten as the event changes). Route
-        changes and baseline shifts have measurements of their own (``route_change``,
-        ``baseline_shift``), written as detected: the ``event`` measurement, which reports
-        count, holds faults only."""
-        if rec.event.scope in ("route", "shift"):
+        changes, baseline shifts and returns have measurements of their own (``route_change``,
+        ``baseline_shift``, ``return_path``), written as detected: the ``event`` measurement,
+        which reports count, holds faults only."""
+        if rec.event.scope in INFO_SCOPES:
             return
         topology = self.config.topology
         names = {r.id: r.name for r in topology.regions}

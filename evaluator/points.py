@@ -9,6 +9,7 @@ from typing import Any
 
 from cablewatch.collectors.lineprotocol import line
 from cablewatch.correlation.events import Event
+from cablewatch.correlation.returns import ReturnChange
 from cablewatch.correlation.routes import RouteChange
 from cablewatch.correlation.shift import ShiftChange
 from cablewatch.failover.engine import Recommendation
@@ -19,8 +20,10 @@ __all__ = [
     "event_line",
     "minute_line",
     "recommendation_line",
+    "return_line",
     "rollup_line",
     "route_change_line",
+    "shift_line",
     "sla_line",
 ]
 
@@ -93,6 +96,18 @@ def shift_line(key: tuple[str, str], change: ShiftChange, station: str, summary:
     }
     tags = {"region": key[0], "cable": key[1], "landing_station": station}
     return line("baseline_shift", tags, fields, int(change.since_s * 1e9))
+
+
+def return_line(change: ReturnChange, station: str) -> str:
+    """A path's confirmed return cable changed, stamped at the first round that named it."""
+    fields: dict[str, FieldValue | None] = {
+        "return_cable": change.after,
+        "previous": change.before,
+        "asymmetric": change.after != change.cable,
+        "summary": f"{change.region}: out over {change.cable}, back over {change.after}",
+    }
+    tags = {"region": change.region, "cable": change.cable, "landing_station": station}
+    return line("return_path", tags, fields, int(change.since_s * 1e9))
 
 
 def sla_line(status: SlaStatus, when_s: float) -> str:

@@ -14,6 +14,9 @@ Two loops share one process:
   event's evidence, and its alert is posted again (one alert, not one per region); any other
   is an info event of its own (alert ``CablewatchRouteChange``), open for ``route_hold_s``.
   Each change is written to InfluxDB (measurement ``route_change``).
+- returns, in the same pass: the cable each path's replies come back over, as STAMP rounds
+  name it (evaluator/returns.py): an info event per region while any of its paths is
+  asymmetric ("singapore: out over ADC, back over SJC"), measurement ``return_path``.
 - SLA, every ``sla_interval_s`` (every 5 s until the first figures exist): statuses per
   customer, region and cable
   (evaluator/sla_minutes.py, sla/evaluate.py) are written to InfluxDB (measurement ``sla``)
@@ -39,7 +42,13 @@ from cablewatch.alerting.alertmanager import AlertmanagerClient, summary
 from cablewatch.collectors.influx import InfluxQL, Writer
 from cablewatch.collectors.read.rounds import service_traces
 from cablewatch.config import Config
-from cablewatch.correlation.classify import SCOPES, PathKey, PathStatus, classify
+from cablewatch.correlation.classify import (
+    INFO_SCOPES,
+    SCOPES,
+    PathKey,
+    PathStatus,
+    classify,
+)
 from cablewatch.correlation.events import Event, EventTracker, Transition
 from cablewatch.correlation.routes import RouteChange, RouteTracker
 from cablewatch.correlation.shift import ShiftChange
@@ -54,6 +63,7 @@ from cablewatch.evaluator.points import (
     sla_line,
 )
 from cablewatch.evaluator.record import InputRecord
+from cablewatch.evaluator.returns import ReturnWatch
 from cablewatch.evaluator.shifts import ShiftWatch, describe
 from cablewatch.evaluator.sla_minutes import SlaMinutes
 from cablewatch.evaluator.source import Polled, RoundSource
@@ -115,6 +125,7 @@ class Evaluator:
         self.faults_resolved: list[EventRecord] = []
         """Fault events resolved within route_hold_s: route changes back may still join them."""
         self._trace_seen_s: dict[str, float] = {}
+        self.returns = ReturnWatch(config, ql, self.outbox)
         self.cable_regions = {c.name: [r.id for r in config.topology.regions if c.name in r.paths]
                               for c in config.topology.cables}  # fmt: skip
         self._said_ahead: set[str] = set()
@@ -148,6 +159,7 @@ class Evaluator:
         for t in await service_traces(self.ql, self._trace_window_ns(self.clock())):
             self._trace_seen_s[t.region] = t.time_s
             self.routes.observe(t)  # learn each region's route; nothing is raised
+        await self.returns.learn(self.clock())
         return found
 
     @staticmethod
@@ -195,6 +207,7 @@ class Evaluator:
                 self.outbox.changed(rec)
         self._recommend(status, now)
         await self._routes(now)
+        await self.returns.update(now)
         for scope in SCOPES:
             self.metrics.events_open.labels(scope).set(
                 sum(1 for e in self.tracker.open.values() if e.scope == scope)
@@ -266,7 +279,7 @@ class Evaluator:
         hold = self.config.evaluator.route_hold_s
         for rec in [*self.outbox.records.values(), *reversed(self.faults_resolved)]:
             ev = rec.event
-            if ev.scope in ("route", "probe", "shift") or not ev.cable:
+            if ev.scope in (*INFO_SCOPES, "probe") or not ev.cable:
                 continue
             end = ev.resolved_s
             left = (change.before.cable == ev.cable and change.time_s >= rec.start_s - margin

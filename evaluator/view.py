@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 
-from cablewatch.correlation.classify import PathKey, PathStatus
+from cablewatch.correlation.classify import INFO_SCOPES, PathKey, PathStatus
 from cablewatch.failover.engine import Recommendation
 from cablewatch.failover.score import Score
 from cablewatch.sla.evaluate import Minute
@@ -75,12 +75,12 @@ class EvaluatorView:
         return self._ev.detection.scores(region, self.path_states(), window_rounds)
 
     def open_events(self) -> list[OpenEvent]:
-        """Open fault events (route changes and baseline shifts are not faults)."""
+        """Open fault events (route changes, baseline shifts and returns are not faults)."""
         return [
             OpenEvent(r.event.id, r.event.scope, r.event.subject, r.event.cable, r.start_s,
                       r.event.raised_s, tuple(sorted(r.event.seen_paths)))
             for r in self._ev.outbox.records.values()
-            if r.event.scope not in ("route", "shift")
+            if r.event.scope not in INFO_SCOPES
         ]  # fmt: skip
 
     def route(self, region: str) -> dict[str, Any] | None:

@@ -67,7 +67,7 @@ _SKF_AD_OFF, _SKF_AD_PKTTYPE = -0x1000 & 0xFFFFFFFF, 4
 _BPF_LD_W_ABS, _BPF_JEQ_K, _BPF_RET_K = 0x20, 0x15, 0x06
 _SPIN_NS = 200_000  # busy-wait this close to a due time instead of sleeping
 _MAX_QUEUE = 20000  # packets in flight per path and direction before tail drop
-_BIN_NS = 10_000  # the applied delays' record: a count per 10 us
+_BIN_NS = 1_000  # the applied delays' record: a count per microsecond, rounded up
 PARAMS = ("add_delay_ms", "jitter_ms", "loss_pct", "rate_kbps", "cut")
 UP, DOWN = 0, 1
 
@@ -158,7 +158,7 @@ class PathState:
 
     def delays(self) -> dict[str, Any]:
         """The applied delays recorded, per direction: packets, median, p99 and max (ms, each
-        the middle of its 10 us bin)."""
+        rounded up to the microsecond: never below the delay a packet was given)."""
         out: dict[str, Any] = {"region": self.region, "cable": self.cable}
         for name, record in (("up", self.applied[UP]), ("down", self.applied[DOWN])):
             n = sum(record.values())
@@ -190,8 +190,8 @@ class PathState:
 
 
 def _bin_ms(b: int) -> float:
-    """The middle of bin ``b`` of ``_BIN_NS``, in ms."""
-    return (b + 0.5) * _BIN_NS / 1e6
+    """The top of bin ``b`` of ``_BIN_NS``, in ms (delays are rounded up into their bin)."""
+    return b * _BIN_NS / 1e6
 
 
 def _quantile(bins: list[tuple[int, int]], n: int, q: float) -> float:
@@ -227,12 +227,19 @@ class Emulator:
         self._tap_drops = 0
         self.started = time.monotonic()
         by_segment: dict[str, dict[int, PathState]] = {}
+        nets: dict[str, list[int]] = {}  # region -> its access networks, every cable
         for p in spec["paths"]:
             state = PathState(p["region"], p["cable"], p["segment"], int(p["one_way_ms"] * 1e6))
             state.apply(p.get("overrides", {}))
             self.paths.append(state)
             net = struct.unpack("!I", socket.inet_aton(p["access_net"].split("/")[0]))[0]
-            by_segment.setdefault(p["segment"], {})[net] = state
+            nets.setdefault(p["region"], []).append(net)
+        for state in self.paths:
+            # a region's packets on this segment are its path over this cable, whichever of
+            # its addresses they carry: a reply routed back over another cable (asymmetric)
+            # has the physics of the cable it takes
+            for net in nets[state.region]:
+                by_segment.setdefault(state.segment, {})[net] = state
         for seg in spec["segments"]:
             lp_fd = open_tun(seg["lp_ns"], seg["lp_dev"])
             sh_fd = open_tun(seg["shantou_ns"], seg["shantou_dev"])
@@ -320,7 +327,7 @@ class Emulator:
                 # the receiving socket before it returns, and a clock read after it counted
                 # whatever ran next (the woken receiver, at the same nice) as delay
                 record = path.applied[d]
-                b = (now - arrival) // _BIN_NS
+                b = -((arrival - now) // _BIN_NS)  # rounded up
                 record[b] = record.get(b, 0) + 1
 
     def next_timeout(self) -> float | None:

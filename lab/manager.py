@@ -23,7 +23,7 @@ from typing import Any
 from cablewatch.config import Config
 from cablewatch.errors import CablewatchError
 from cablewatch.lab import control, netns
-from cablewatch.lab.plan import LabPlan, build_plan
+from cablewatch.lab.plan import LabPlan, build_plan, slug
 from cablewatch.probes.dns import DnsSettings
 from cablewatch.probes.http import HttpSettings
 from cablewatch.probes.tcp import TcpSettings
@@ -35,14 +35,17 @@ __all__ = [
     "exec_command",
     "load_state",
     "require_root",
+    "reroute",
+    "reroute_return",
     "restore",
+    "return_routes",
     "set_links",
     "status",
     "targets",
     "up",
 ]
 
-STATE_VERSION = 2
+STATE_VERSION = 3
 _START_TIMEOUT_S = 15.0
 
 
@@ -106,6 +109,8 @@ def _state_from_plan(plan: LabPlan, config: Config, opts: LabOptions) -> dict[st
         "cables": [c.name for c in topology.cables],
         "station_addresses": plan.station_addresses,
         "service_vip": plan.service_vip,
+        "station_next_hops": plan.station_next_hop,
+        "returns": {},
         "segments": [
             {
                 "name": s.name,
@@ -416,6 +421,70 @@ def reroute(opts: LabOptions, region: str, cable: str) -> dict[str, Any]:
             "next_hop": path["next_hop"], "source": path["source"]}  # fmt: skip
 
 
+def reroute_return(opts: LabOptions, region: str, cable: str | None) -> dict[str, Any]:
+    """Route the landing station's replies to every address of ``region`` back over ``cable``
+    (None: each address over its own cable again, symmetric), as the station's routing would:
+    the station, the cable's Shantou router and its landing-point router get a route to each of
+    the region's other access networks; a path out over one cable then comes back over
+    another. Returns the return cable of each of the region's paths."""
+    require_root()
+    state = load_state(opts)
+    cable_name, region_id = _resolve(state, cable, region)
+    assert region_id is not None
+    mine = {p["cable"]: p for p in state["paths"] if p["region"] == region_id}
+    if cable_name is not None and cable_name not in mine:
+        raise CablewatchError(f"region {region_id} has no path over {cable_name}")
+    undo = state["returns"].get(region_id)
+    if undo is not None:
+        for cmd in _return_routes(state, mine, region_id, undo):
+            with contextlib.suppress(CablewatchError):  # a repaired lab has none
+                netns.run([*cmd[:4], "del", cmd[5]])
+    if cable_name is not None:
+        for cmd in _return_routes(state, mine, region_id, cable_name):
+            netns.run(cmd)
+        state["returns"][region_id] = cable_name
+    else:
+        state["returns"].pop(region_id, None)
+    _save(opts, state)
+    return {"region": region_id, "returns": return_routes(opts)[region_id]}
+
+
+def _return_routes(
+    state: dict[str, Any], mine: dict[str, dict[str, Any]], region: str, back: str
+) -> list[list[str]]:
+    """The ``ip route replace`` commands that bring ``region``'s other access networks back
+    over ``back``: at the station, the cable's Shantou router, its landing-point router."""
+    over = mine[back]
+    seg = next(s for s in state["segments"] if s["name"] == over["segment"])
+    hop = state["station_next_hops"][back]
+    out = []
+    for cable, p in mine.items():
+        if cable == back:
+            continue
+        net = p["access_net"]
+        out += [
+            ["ip", "-n", state["station_ns"], "route", "replace", net, "via", hop,
+             "dev", slug(back)],
+            ["ip", "-n", seg["shantou_ns"], "route", "replace", net, "dev", seg["shantou_dev"]],
+            ["ip", "-n", seg["lp_ns"], "route", "replace", net, "via", over["source"],
+             "dev", slug(region)],
+        ]  # fmt: skip
+    return out
+
+
+def return_routes(opts: LabOptions) -> dict[str, dict[str, str]]:
+    """Region -> cable -> the cable the station's replies to that path take now (read from the
+    station's kernel routes)."""
+    state = load_state(opts)
+    by_hop = {hop: cable for cable, hop in state["station_next_hops"].items()}
+    out: dict[str, dict[str, str]] = {}
+    for p in state["paths"]:
+        words = netns.run(["ip", "-n", state["station_ns"], "route", "get", p["source"]]).split()
+        hop = words[words.index("via") + 1] if "via" in words else ""
+        out.setdefault(p["region"], {})[p["cable"]] = by_hop.get(hop, "unknown")
+    return out
+
+
 def service_routes(opts: LabOptions) -> dict[str, str]:
     """Region -> the cable its route to the service address takes now (read from the kernel)."""
     state = load_state(opts)
@@ -447,8 +516,9 @@ def status(opts: LabOptions) -> dict[str, Any]:
         out["paths"] = [p | {"state": "unknown"} for p in state["paths"]]
     try:
         out["service_routes"] = service_routes(opts)
+        out["return_routes"] = return_routes(opts)
     except CablewatchError as exc:
-        out["service_routes"] = {"error": str(exc)}
+        out["service_routes"] = out["return_routes"] = {"error": str(exc)}
     return out
 
 

@@ -19,6 +19,11 @@ Addresses (IPv4, inside the lab's own namespaces only):
 - the service address (VIP, 198.19.0.1): the same services, reachable over every cable; which
   cable a region uses for it is that region's route (initially its first cable), which the
   gateway stand-in (lab/standin.py) switches as the failover recommendations say
+
+The way back is the station's: it routes each cable's access block over that cable, so every
+path is symmetric until ``lab reroute REGION --via CABLE --return`` routes the region's
+addresses back over one cable (the station's, the cable's Shantou router's and its landing
+point router's routes; the region accepts a reply on any of its links).
 """
 
 from __future__ import annotations
@@ -118,6 +123,8 @@ class LabPlan:
     mgmt_region_addr: dict[str, str]
     hosts: dict[str, str] = field(default_factory=dict)  # address -> name
     service_vip: str = SERVICE_VIP
+    station_next_hop: dict[str, str] = field(default_factory=dict)
+    """Cable -> its Shantou router's address on the station's link (the way back over it)."""
 
     @property
     def namespaces(self) -> tuple[str, ...]:
@@ -158,6 +165,7 @@ def build_plan(
 
     # station <-> one Shantou router per cable
     shantou_ns: dict[str, str] = {}
+    station_next_hop: dict[str, str] = {}
     for c, cable in enumerate(cables):
         ns = f"{prefix}-{slug(cable.name)}-{slug(topology.landing_station.id)}"
         shantou_ns[cable.name] = ns
@@ -166,6 +174,7 @@ def build_plan(
         links.append(Link(station_ns, slug(cable.name), f"{_ip(base + 1)}/30",
                           ns, "station", f"{_ip(base + 2)}/30"))  # fmt: skip
         hosts[_ip(base + 2)] = f"{slug(cable.name)}-{slug(topology.landing_station.id)}"
+        station_next_hop[cable.name] = _ip(base + 2)
         routes.append(Route(ns, f"{station_addresses[cable.name]}/32", "station", _ip(base + 1)))
         routes.append(Route(ns, f"{SERVICE_VIP}/32", "station", _ip(base + 1)))
         block = f"{_ip(4096 * (c + 1))}/20"
@@ -254,6 +263,7 @@ def build_plan(
         mgmt_host_addr=f"{ipaddress.IPv4Address(int(mgmt.network_address) + 1)}/{mgmt.prefixlen}",
         mgmt_region_addr=mgmt_region_addr,
         hosts=hosts,
+        station_next_hop=station_next_hop,
     )
 
 

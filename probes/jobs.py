@@ -107,9 +107,15 @@ async def tcp_targets(targets: Sequence[str], *, timeout_s: float) -> list[Probe
 
 
 async def stamp_targets(targets: Sequence[str], *, count: int, interval_s: float,
-                        timeout_s: float,
-                        clock_error_s: float | None = None) -> list[ProbeResult]:  # fmt: skip
-    """One STAMP round to each reflector (HOST or HOST:PORT, default port 862), all at once."""
+                        timeout_s: float, clock_error_s: float | None = None,
+                        topology: Topology | None = None,
+                        region: str | None = None) -> list[ProbeResult]:  # fmt: skip
+    """One STAMP round to each reflector (HOST or HOST:PORT, default port 862), all at once.
+    With ``topology`` and ``region``: a target that is one of the region's topology targets
+    is labelled with its cable, its one-way figures judged against that path's floor, and the
+    cable its replies came back over named."""
+    cables = {} if topology is None or region is None else {
+        t.address: t.cable for t in topology.targets_for(region)}  # fmt: skip
 
     async def one(target: str) -> ProbeResult:
         host, port = parse_host_port(target, default_port=stamp_wire.PORT)
@@ -118,10 +124,14 @@ async def stamp_targets(targets: Sequence[str], *, count: int, interval_s: float
         except ResolveFailure as exc:
             return ProbeResult(stamp.MEASUREMENT, target, "", time.time_ns(), "resolve_error",
                                str(exc))  # fmt: skip
+        labels = {"region": topology.region(region).id, "cable": cables[address]} if (
+            topology is not None and region is not None and address in cables) else {}  # fmt: skip
         result = await stamp.stamp_probe(address, port=port, count=count,
                                          interval_s=interval_s, timeout_s=timeout_s,
-                                         clock_error_s=clock_error_s)  # fmt: skip
-        return replace(result, target=target)
+                                         clock_error_s=clock_error_s, labels=labels,
+                                         floor_one_way_ms=stamp.floor_one_way_ms(
+                                             topology, labels))  # fmt: skip
+        return replace(stamp.with_return(result, topology), target=target)
 
     return list(await asyncio.gather(*(one(t) for t in targets)))
 

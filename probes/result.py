@@ -100,6 +100,10 @@ class OneWay:
     """The clocks' bound is small against the path's one-way floor (``stamp_max_error_pct``):
     the one-way figures may judge a fault; False: stored, flagged, never judged on; None: no
     floor to judge against (a target outside the topology)."""
+    return_cable: str | None = None
+    """The cable the replies came back over, from the reverse delay (topology/attribution.py:
+    return_cable), or "unknown"; None: not attributed (no topology, or figures not trusted)."""
+    return_reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +179,9 @@ class ProbeResult:
                              "lost_forward": ow.lost_forward, "lost_reverse": ow.lost_reverse,
                              "lost_unknown": ow.lost_unknown, "foreign": ow.foreign,
                              "error_bound_ms": ow.error_bound_ms,
-                             "synchronized": ow.synchronized, "trusted": ow.trusted}  # fmt: skip
+                             "synchronized": ow.synchronized, "trusted": ow.trusted,
+                             "return_cable": ow.return_cable,
+                             "return_reason": ow.return_reason}  # fmt: skip
         if self.dns_rcode is not None:
             out["dns_rcode"] = self.dns_rcode
             out["dns_answers"] = list(self.dns_answers)

@@ -30,6 +30,7 @@ import contextlib
 import random
 import socket
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from cablewatch.probes import kernel_clock
@@ -59,9 +60,20 @@ from cablewatch.probes.stamp_wire import (
 )
 from cablewatch.probes.stats import summarize
 from cablewatch.schema import Int, Num, Table
+from cablewatch.topology.attribution import return_cable
+from cablewatch.topology.model import Region, Topology
 from cablewatch.values import FieldValue, percentile
 
-__all__ = ["MEASUREMENT", "SPEC", "StampRound", "StampSettings", "stamp_probe", "stamp_round"]
+__all__ = [
+    "MEASUREMENT",
+    "SPEC",
+    "StampRound",
+    "StampSettings",
+    "floor_one_way_ms",
+    "stamp_probe",
+    "stamp_round",
+    "with_return",
+]
 
 MEASUREMENT = "stamp"
 """One point per round: the round trip, each direction's delay and loss, the clocks' bound."""
@@ -278,18 +290,44 @@ class StampSettings:
         return out
 
 
+def _path(topology: Topology | None, labels: Mapping[str, str]) -> tuple[Region, str] | None:
+    """The topology's region and cable of a result's labels (None: not one of its paths)."""
+    if topology is None:
+        return None
+    region = next((r for r in topology.regions if r.id == labels.get("region")), None)
+    cable = labels.get("cable", "")
+    return (region, cable) if region is not None and cable in region.paths else None
+
+
+def floor_one_way_ms(topology: Topology | None, labels: Mapping[str, str]) -> float | None:
+    """The one-way floor of the path the labels name (None: no such path)."""
+    found = _path(topology, labels)
+    return None if found is None else found[0].paths[found[1]].one_way_ms
+
+
+def with_return(result: ProbeResult, topology: Topology | None) -> ProbeResult:
+    """``result`` with the cable its replies came back over, when its one-way figures are
+    trusted and it names a path of ``topology`` (the minimum delay each way)."""
+    ow, found = result.oneway, _path(topology, result.labels)
+    if ow is None or found is None or not ow.trusted:
+        return result
+    forward = [v for v in ow.forward_ms if v is not None]
+    reverse = [v for v in ow.reverse_ms if v is not None]
+    if not forward or not reverse:
+        return result
+    fit = return_cable(found[0], found[1], min(forward), min(reverse))
+    return replace(result, oneway=replace(ow, return_cable=fit.cable, return_reason=fit.reason))
+
+
 async def _run(ctx: ProbeContext, address: str, s: StampSettings,
                labels: dict[str, str]) -> ProbeResult:  # fmt: skip
-    floor = None
-    if ctx.topology is not None:
-        region = next((r for r in ctx.topology.regions if r.id == labels.get("region")), None)
-        path = region.paths.get(labels.get("cable", "")) if region is not None else None
-        floor = path.floor_rtt_ms / 2 if path is not None else None
     error_s = None if s.stamp_clock_error_ms is None else s.stamp_clock_error_ms / 1000
-    return await stamp_probe(address, port=s.stamp_port, count=s.stamp_packets,
-                             interval_s=s.stamp_packet_interval_s, timeout_s=s.timeout_s,
-                             labels=labels, clock_error_s=error_s, floor_one_way_ms=floor,
-                             max_error_pct=s.stamp_max_error_pct)  # fmt: skip
+    result = await stamp_probe(address, port=s.stamp_port, count=s.stamp_packets,
+                               interval_s=s.stamp_packet_interval_s, timeout_s=s.timeout_s,
+                               labels=labels, clock_error_s=error_s,
+                               floor_one_way_ms=floor_one_way_ms(ctx.topology, labels),
+                               max_error_pct=s.stamp_max_error_pct)  # fmt: skip
+    return with_return(result, ctx.topology)
 
 
 def _stats(prefix: str, values: tuple[float | None, ...]) -> dict[str, FieldValue | None]:
@@ -310,7 +348,7 @@ def _points(result: ProbeResult) -> list[Point]:
                    "lost_reverse": ow.lost_reverse, "lost_unknown": ow.lost_unknown,
                    "foreign": ow.foreign, "error_bound_ms": ow.error_bound_ms,
                    "synchronized": ow.synchronized, "oneway_trusted": ow.trusted,
-                   "ttl": result.ttl}  # fmt: skip
+                   "return_cable": ow.return_cable, "ttl": result.ttl}  # fmt: skip
     return [Point(MEASUREMENT, fields)]
 
 
@@ -356,6 +394,11 @@ def _lost_cell(r: ProbeResult) -> str:
     return "-" if ow is None else f"{ow.lost_forward}/{ow.lost_reverse}/{ow.lost_unknown}"
 
 
+def _back_cell(r: ProbeResult) -> str:
+    """The cable the replies came back over ('-': not attributed)."""
+    return "-" if r.oneway is None or r.oneway.return_cable is None else r.oneway.return_cable
+
+
 def _clock_cell(r: ProbeResult) -> str:
     """Both clocks' bound; '!' marks one-way figures not trusted (the bound is large against
     the path's floor)."""
@@ -375,6 +418,7 @@ SPEC = ProbeSpec(
         _oneway_cell("forward"),
         _oneway_cell("reverse"),
         Column("lost f/r/?", _lost_cell),
+        Column("back over", _back_cell),
         Column("clock ±ms", _clock_cell),
         Column("error", lambda r: r.error, right=False),
     ),

@@ -205,6 +205,11 @@ def lab_status_table(status: dict[str, Any]) -> Table:
         table.caption = "service address routes: " + ", ".join(
             f"{region} {cable}" for region, cable in routes.items()
         )
+        back = status.get("return_routes", {})
+        asymmetric = [f"{region} out over {cable}, back over {way}"
+                      for region, paths in back.items() if "error" not in back
+                      for cable, way in paths.items() if way != cable]  # fmt: skip
+        table.caption += "\nways back: " + ("; ".join(asymmetric) or "every path symmetric")
         table.caption_justify = "left"
     return table
 

@@ -9,6 +9,17 @@ cable is on it; a path is on the one cable its hops match. No match, or hops of 
 The wet segment is the hop pair across the ocean: of the consecutive answering hops (the probe
 host itself is hop 0 at 0 ms), the pair whose jump in minimum RTT is largest, provided that jump
 is at least half the region's floor over the cable. The minimum, because queueing only adds.
+
+The way back has no hops to read (a traceroute sees the forward path only); a one-way delay
+does: the replies of a path out over cable A took the cable B whose one-way floor the reverse
+delay fits, the land around the ocean being the same both ways (a region's backhaul and the
+station's add the same to each direction):
+
+    expected reverse over B = forward - floor(A) + floor(B)     (minimum delays, ms)
+
+The return is B when the reverse minimum lies within ``fit_ms`` of B's expectation and of no
+other cable's; otherwise unknown (between two cables, or fitting none: a route off the
+topology). Minimums again: queueing only adds.
 """
 
 from __future__ import annotations
@@ -18,9 +29,17 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cablewatch.topology.model import Cable, Topology
+from cablewatch.topology.model import Cable, Region, Topology
 
-__all__ = ["UNKNOWN", "Attribution", "HopSeen", "attribute", "hop_cable"]
+__all__ = [
+    "UNKNOWN",
+    "Attribution",
+    "HopSeen",
+    "ReturnFit",
+    "attribute",
+    "hop_cable",
+    "return_cable",
+]
 
 UNKNOWN = "unknown"
 _WET_SHARE = 0.5
@@ -107,3 +126,34 @@ def wet_segment(
     if best is None or best[1] < _WET_SHARE * floor_rtt_ms:
         return None, None
     return best[0], round(best[1], 3)
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnFit:
+    cable: str
+    """The cable the replies came back over, or UNKNOWN."""
+    reason: str
+    residual_ms: float | None = None
+    """Reverse minimum minus the expectation over ``cable`` (None: unknown)."""
+
+
+def return_cable(region: Region, out_cable: str, forward_min_ms: float, reverse_min_ms: float,
+                 *, fit_ms: float = 0.25) -> ReturnFit:  # fmt: skip
+    """The cable a path's replies took (see the module): ``region``'s path out over
+    ``out_cable``, its forward and reverse minimum one-way delays."""
+    out_path = region.paths.get(out_cable)
+    if out_path is None:
+        return ReturnFit(UNKNOWN, f"{region.id} has no path over {out_cable}")
+    land_ms = forward_min_ms - out_path.one_way_ms
+    expected = {cable: land_ms + p.one_way_ms for cable, p in region.paths.items()}
+    fits = sorted((abs(reverse_min_ms - ms), cable) for cable, ms in expected.items())
+    (best, cable), others = fits[0], fits[1:]
+    seen = f"reverse {reverse_min_ms:.2f} ms"
+    if best > fit_ms:
+        return ReturnFit(UNKNOWN, f"{seen} fits no cable within {fit_ms:g} ms (nearest: "
+                         f"{cable}, {expected[cable]:.2f} ms)")  # fmt: skip
+    if others and others[0][0] <= fit_ms:
+        return ReturnFit(UNKNOWN, f"{seen} fits {cable} ({expected[cable]:.2f} ms) and "
+                         f"{others[0][1]} ({expected[others[0][1]]:.2f} ms)")  # fmt: skip
+    residual = round(reverse_min_ms - expected[cable], 3)
+    return ReturnFit(cable, f"{seen}, over {cable} {expected[cable]:.2f} ms", residual)

@@ -1,4 +1,5 @@
-"""What fault detection and the route tracker read: ICMP rounds and service-path traces."""
+"""What fault detection and the route trackers read: ICMP rounds, service-path traces, and the
+return cable STAMP rounds named."""
 
 from __future__ import annotations
 
@@ -8,11 +9,20 @@ from typing import Any
 from cablewatch.collectors.influx import InfluxQL, literal
 from cablewatch.collectors.read.rows import BY_PATH, as_float, only, settled
 from cablewatch.correlation.detector import Round
+from cablewatch.correlation.returns import ReturnSeen
 from cablewatch.correlation.routes import TraceSeen
 from cablewatch.errors import SinkError
-from cablewatch.probes import icmp, traceroute
+from cablewatch.probes import icmp, stamp, traceroute
 
-__all__ = ["ROUND_COLUMNS", "RoundRow", "Window", "path_rounds", "round_rows", "service_traces"]
+__all__ = [
+    "ROUND_COLUMNS",
+    "RoundRow",
+    "Window",
+    "path_rounds",
+    "return_cables",
+    "round_rows",
+    "service_traces",
+]
 
 _ROUND_FIELDS = ("packets_transmitted", "packets_received")
 """What every round's point carries (the median and jitter are absent when all was lost)."""
@@ -70,6 +80,15 @@ async def service_traces(ql: InfluxQL, since_ns: int) -> list[TraceSeen]:
         for (region, _cable), row in settled(await ql.query(q), _TRACE_FIELDS)
     ]  # fmt: skip
     return sorted(out, key=lambda t: t.time_s)
+
+
+async def return_cables(ql: InfluxQL, since_ns: int) -> list[ReturnSeen]:
+    """The return cable each STAMP round after ``since_ns`` named (rounds whose one-way
+    figures were trusted name one), in time order."""
+    q = f'SELECT "return_cable" FROM "{stamp.MEASUREMENT}" WHERE time > {since_ns} {BY_PATH}'
+    out = [ReturnSeen(region, cable, row["time"] / 1e9, str(row["return_cable"]))
+           for (region, cable), row in settled(await ql.query(q), ("return_cable",))]  # fmt: skip
+    return sorted(out, key=lambda s: s.time_s)
 
 
 async def path_rounds(ql: InfluxQL, region: str, cable: str, from_ns: int,

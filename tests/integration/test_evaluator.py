@@ -412,6 +412,101 @@ def test_route_changes_join_the_cut_that_caused_them_and_a_lone_one_is_info(
     assert len(json.loads(events[0][2])["route_changes"]) == 4
 
 
+def _stamp_row(region: str, cable: str, t: float, back: str) -> str:
+    """A STAMP round as an agent stores it, with the return cable it named."""
+    tags = {"region": region, "cable": cable, "protocol": "stamp", "host": f"{region}-probe",
+            "target": f"198.19.{1 + ('ADC', 'SJC', 'APCN-2').index(cable)}.1"}  # fmt: skip
+    fields: dict[str, FieldValue | None] = {"status": "ok", "result_code": 0,
+                                            "return_cable": back}  # fmt: skip
+    return line("stamp", tags, fields, int(t * 1e9))
+
+
+def test_replies_back_over_another_cable_are_one_info_alert_per_region(
+    servers: tuple[Server, Server], tmp_path: Path
+) -> None:
+    """Singapore's replies on ADC and APCN-2 come back over SJC from +10 s to +30 s (an
+    "unknown" round and one odd round among them change nothing): one info alert naming both
+    paths, no fault event, one ``return_path`` point per confirmed change; resolved once every
+    path is back over its own cable. An evaluator started during it raises it again (the same
+    labels: the same alert)."""
+    influx, am = servers
+    topo = setup_db(influx, "returns", am.url, tmp_path)
+    floors = {(r.id, c): p.floor_rtt_ms for r in topo.topology.regions
+              for c, p in r.paths.items()}  # fmt: skip
+    base = float(int(time.time()) - 65)
+
+    def back(cable: str, k: int) -> str:
+        if k == 12:
+            return "unknown"
+        if cable != "SJC" and 10 <= k < 30 and k != 20:
+            return "SJC"
+        return cable
+
+    def lines(k: int) -> list[str]:
+        out = [ping_line(r, c, base + k, 5, 5, floor + 0.3) for (r, c), floor in floors.items()]
+        out += [_stamp_row(r, c, base + k + 0.1, back(c, k) if r == "singapore" else c)
+                for r in ("singapore", "jakarta") for c in ("ADC", "SJC", "APCN-2")]  # fmt: skip
+        return out
+
+    async def go() -> tuple[list[list[dict[str, Any]]], Evaluator, Evaluator]:
+        ql = InfluxQL(topo.influx("tests"))
+        writer = InfluxV1Writer(topo.influx("tests"), secret=None)
+        client = AlertmanagerClient(am.url)
+        clock = Clock(base)
+        ev = Evaluator(topo, ql, writer=writer, alertmanagers=[client], clock=clock)
+        await writer.write([ln for k in range(-20, 0) for ln in lines(k)])
+        await ev.warm_up()
+        assert ev.returns.tracker.current[("singapore", "ADC")] == "ADC"  # learnt
+        seen: list[list[dict[str, Any]]] = []
+        ours: set[str] = set()
+        late = ev
+        for k in range(0, 40):
+            await writer.write(lines(k))
+            clock.now = base + k + 1.2
+            await ev.detect()
+            await ev.flush()
+            ours |= set(ev.outbox.records)
+            if k == 25:  # a second evaluator, started now, learns the asymmetry and says it
+                late = Evaluator(topo, ql, writer=writer, alertmanagers=[], clock=clock)
+                await late.warm_up()
+                await late.detect()
+            if k in (25, 39):
+                alerts = await asyncio.to_thread(active_alerts, am.url)
+                seen.append([a for a in alerts if a["annotations"]["event_id"] in ours])
+        await ql.close()
+        await writer.close()
+        await client.close()
+        return seen, ev, late
+
+    (during, after), ev, late = run(go())
+    [alert] = during
+    keys = ("alertname", "severity", "region", "subject", "cable")
+    assert {k: alert["labels"][k] for k in keys} == {
+        "alertname": "CablewatchAsymmetricReturn", "severity": "info", "region": "singapore",
+        "subject": "singapore ADC->SJC,APCN-2->SJC", "cable": "SJC"}  # fmt: skip
+    assert alert["annotations"]["summary"] == (
+        "singapore: out over ADC, back over SJC; out over APCN-2, back over SJC"
+    )
+    assert after == []  # resolved: every path back over its own cable
+    assert ev.returns.events == {}
+    assert [r.event.subject for r in late.returns.events.values()] == [
+        "singapore ADC->SJC,APCN-2->SJC"
+    ]
+    rows = httpx.post(f"{influx.url}/query", timeout=10, data={
+        "db": "returns", "epoch": "s",
+        "q": 'SELECT "previous", "return_cable" FROM "return_path" WHERE "region" = '
+             "'singapore' GROUP BY \"cable\""},
+    ).json()["results"][0]["series"]  # fmt: skip
+    stored = {s["tags"]["cable"]: [(v[0] - base, v[1], v[2]) for v in s["values"]] for s in rows}
+    assert stored == {
+        "ADC": [(10, "ADC", "SJC"), (30, "SJC", "ADC")],
+        "APCN-2": [(10, "APCN-2", "SJC"), (30, "SJC", "APCN-2")],
+    }
+    events = httpx.post(f"{influx.url}/query", timeout=10, data={
+        "db": "returns", "q": 'SELECT "scope" FROM "event"'}).json()["results"][0]  # fmt: skip
+    assert "series" not in events  # not a fault
+
+
 def test_a_round_seen_mid_write_waits_for_its_fields(servers: tuple[Server, Server],
                                                      tmp_path: Path) -> None:  # fmt: skip
     """InfluxDB 1.x shows a point's fields one by one while its write is in progress (measured

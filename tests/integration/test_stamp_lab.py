@@ -6,6 +6,7 @@ delays are checked exactly; and a cable cut one way only shows as loss that way.
 from __future__ import annotations
 
 import json
+import math
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -17,7 +18,8 @@ from cablewatch.lab import control
 
 pytestmark = pytest.mark.netns
 
-BIN_MS = 0.01  # the emulator records applied delays per 10 us
+FIT_MS = 0.25  # topology/attribution.py: return_cable's default fit
+BIN_MS = 0.001  # the emulator records applied delays rounded up to the microsecond
 OWD_BUDGET_MS = 0.3
 """Per path, the (lower) median one-way delay each way over the emulator's median as applied
 that way, same packets. What it stands on: the emulator records each packet from its kernel
@@ -34,29 +36,34 @@ above what the same packets measured in 3 runs of 3 (the first assertion)."""
 
 
 def _emulator_medians(lab: Lab) -> dict[tuple[str, str], tuple[float, float]]:
-    """(up, down) median delay each path's packets were given since the previous call."""
+    """(up, down) median delay each path's packets were given since the previous call (a
+    direction that carried none: nan)."""
     reply = control.request(str(lab.state_dir / "emulator.sock"), {"cmd": "delays"})
     assert reply["ok"], reply
-    return {(p["region"], p["cable"]): (p["up"]["median_ms"], p["down"]["median_ms"])
-            for p in reply["paths"] if p["up"]["packets"] and p["down"]["packets"]}  # fmt: skip
+    return {(p["region"], p["cable"]): (p["up"].get("median_ms", math.nan),
+                                        p["down"].get("median_ms", math.nan))
+            for p in reply["paths"] if p["up"]["packets"] or p["down"]["packets"]}  # fmt: skip
 
 
-def _stamp_all(lab: Lab, count: int, timeout_s: float = 1.0) -> dict[tuple[str, str], Any]:
-    """From every region at once, one STAMP round to each cable's target (`cablewatch stamp`
-    in the region's namespace): (region, cable) -> the result."""
+def _stamp_all(lab: Lab, count: int, timeout_s: float = 1.0,
+               regions: tuple[str, ...] = ()) -> dict[tuple[str, str], Any]:  # fmt: skip
+    """From every region (or these) at once, one STAMP round to each cable's target
+    (`cablewatch stamp --region`, the lab's one clock: error 0, in the region's namespace):
+    (region, cable) -> the result."""
     targets = lab.targets()
 
     def region(name: str) -> list[tuple[tuple[str, str], Any]]:
         addrs = [targets[name][c]["target"] for c in CABLES]
         proc = lab.run("exec", name, "--", *cablewatch_cmd(
-            "stamp", *addrs, "-c", str(count), "-i", "0.02", "-W", str(timeout_s), "--json"),
-            check=False)  # fmt: skip
+            "stamp", *addrs, "-c", str(count), "-i", "0.02", "-W", str(timeout_s), "--json",
+            "--region", name, "--clock-error-ms", "0"), check=False)  # fmt: skip
         assert proc.returncode in (0, 1), proc.stderr
         rows = json.loads(proc.stdout)
         return [((name, c), row) for c, row in zip(CABLES, rows, strict=True)]
 
-    with ThreadPoolExecutor(len(targets)) as pool:
-        return dict(kv for rows in pool.map(region, targets) for kv in rows)
+    names = regions or tuple(targets)
+    with ThreadPoolExecutor(len(names)) as pool:
+        return dict(kv for rows in pool.map(region, names) for kv in rows)
 
 
 def _median(values: list[float | None]) -> float:
@@ -80,12 +87,17 @@ def test_one_way_delays_match_what_the_emulator_applied_each_way(lab: Lab) -> No
         up, down = applied[key]
         fwd, rev = _median(ow["forward_ms"]), _median(ow["reverse_ms"])
         errors.append((fwd - up, rev - down, key))
-        # never below what the emulator applied to the same packets (its record is the
-        # middle of a 10 us bin: up to 5 us high)
-        assert fwd >= up - BIN_MS / 2, (key, fwd, up)
-        assert rev >= down - BIN_MS / 2, (key, rev, down)
+        # never below what the emulator applied to the same packets (its record is rounded
+        # up: up to 1 us high)
+        assert fwd >= up - BIN_MS, (key, fwd, up)
+        assert rev >= down - BIN_MS, (key, rev, down)
         assert fwd - up <= OWD_BUDGET_MS, (key, fwd, up)
         assert rev - down <= OWD_BUDGET_MS, (key, rev, down)
+        # symmetric: each path back over its own cable; unknown where two cables' floors
+        # are within the fit of each other (tokyo: SJC and APCN-2 both 17.4 ms)
+        floors = {c: p["one_way_ms"] for c, p in _paths(lab, key[0]).items()}
+        twin = any(abs(floors[key[1]] - ms) <= FIT_MS for c, ms in floors.items() if c != key[1])
+        assert ow["return_cable"] == ("unknown" if twin else key[1]), (key, ow["return_reason"])
     print(
         "one-way over the emulator's (ms), worst forward:",
         max(errors),
@@ -120,3 +132,46 @@ def test_loss_is_told_apart_by_direction_as_the_emulator_dropped_it(lab: Lab) ->
     assert fwd + rev + unknown == up + down
     others = [row for key, row in results.items() if key != ("singapore", "SJC")]
     assert all(r["status"] == "ok" for r in others)
+
+
+def test_replies_routed_back_over_another_cable_are_measured_and_named(lab: Lab) -> None:
+    """`lab reroute singapore --via SJC --return`: the station's replies to every singapore
+    address come back over SJC. Each path keeps its forward delay, its reverse delay becomes
+    SJC's and the return is named SJC; loss on SJC then shows on the ADC path's way back
+    only; and `--return` without a cable makes every path symmetric again."""
+    floors = {c: p["one_way_ms"] for c, p in _paths(lab, "singapore").items()}
+    lab.run("reroute", "singapore", "--via", "SJC", "--return")
+    try:
+        assert lab.status()["return_routes"]["singapore"] == dict.fromkeys(CABLES, "SJC")
+        _emulator_medians(lab)
+        results = _stamp_all(lab, count=10, regions=("singapore",))
+        applied = _emulator_medians(lab)
+        for cable in CABLES:
+            ow = results[("singapore", cable)]["oneway"]
+            fwd, rev = _median(ow["forward_ms"]), _median(ow["reverse_ms"])
+            up, _down = applied[("singapore", cable)]
+            _up, down = applied[("singapore", "SJC")]  # every reply is SJC's now
+            assert up - BIN_MS <= fwd <= up + OWD_BUDGET_MS, (cable, fwd, up)
+            assert down - BIN_MS <= rev <= down + OWD_BUDGET_MS, (cable, rev, down)
+            assert abs(rev - floors["SJC"]) <= OWD_BUDGET_MS, (cable, rev, floors)
+            assert ow["return_cable"] == "SJC", (cable, ow["return_reason"])
+        # 50 % loss on singapore's SJC path: ADC's packets get out, some replies do not
+        lab.run("degrade", "sjc", "--region", "singapore", "--loss-pct", "50")
+        try:
+            lossy = _stamp_all(lab, count=30, timeout_s=0.5, regions=("singapore",))
+        finally:
+            lab.run("restore", "SJC")
+        adc = lossy[("singapore", "ADC")]["oneway"]
+        assert adc["lost_forward"] == 0, adc
+        assert adc["lost_reverse"] + adc["lost_unknown"] > 0, adc
+    finally:
+        lab.run("reroute", "singapore", "--return")
+    assert lab.status()["return_routes"]["singapore"] == {c: c for c in CABLES}
+    back = _stamp_all(lab, count=5, regions=("singapore",))
+    assert {c: back[("singapore", c)]["oneway"]["return_cable"] for c in CABLES} == {
+        c: c for c in CABLES
+    }
+
+
+def _paths(lab: Lab, region: str) -> dict[str, Any]:
+    return {p["cable"]: p for p in lab.status()["paths"] if p["region"] == region}
