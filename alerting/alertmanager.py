@@ -68,14 +68,17 @@ def _iso(unix_s: float) -> str:
 def summary(event: Event) -> str:
     bad = sorted({r for r, _c in event.seen_paths})
     of = f"{len(bad)} of {len(bad) + len(event.healthy)} regions"
+    back = _back_over(event)
     if event.scope == "cable":
-        return f"cable {event.cable}: {of} lose packets or are slow over it (the whole cable)"
+        return (f"cable {event.cable}: {of} lose packets or are slow over it (the whole "
+                f"cable){back}")  # fmt: skip
     if event.scope == "segment":
         return (f"segment {event.subject}: every region joining {event.cable} at "
-                f"{event.landing_point} is bad ({of}; {len(event.healthy)} healthy)")  # fmt: skip
+                f"{event.landing_point} is bad ({of}; {len(event.healthy)} healthy)"
+                f"{back}")  # fmt: skip
     if event.scope == "partial":
         return (f"cable {event.cable}: {of} bad, {len(event.healthy)} healthy (part of the "
-                "cable's paths, not the whole cable)")  # fmt: skip
+                f"cable's paths, not the whole cable){back}")  # fmt: skip
     if event.scope == "station":
         return f"landing station {event.subject}: every region, every cable"
     if event.scope == "region":
@@ -85,6 +88,18 @@ def summary(event: Event) -> str:
     if event.scope == "probe":
         return f"region {event.region}: no measurements (probe agent down or not writing)"
     return f"path {event.region} over {event.cable}: lossy or slow"
+
+
+def _back_over(event: Event) -> str:
+    """Member paths out over other cables: their replies come back over this one."""
+    others: dict[str, list[str]] = {}
+    for region, cable in sorted(event.seen_paths):
+        if event.cable and cable != event.cable:
+            others.setdefault(region, []).append(cable)
+    if not others:
+        return ""
+    ways = ", ".join(f"{r} out over {' and '.join(cs)}" for r, cs in others.items())
+    return f"; replies come back over it for {ways}"
 
 
 def alert(

@@ -20,12 +20,20 @@ decided in this order:
 - ``path``: any bad path left: one region over one cable.
 
 Every cable-wide finding says which of the cable's regions are bad and which are healthy.
+
+The way back (``returns``: the cable each path's replies come back over, as STAMP named it,
+correlation/returns.py): a bad path out over A whose replies come back over B, where the same
+region's path over B is bad too, is a victim of B, not evidence against A or against the
+region: it is judged good for the classification (A's forward way is not what broke), then
+joins the finding that holds the region's B path. Cut the cable singapore's replies come back
+over, and singapore's other paths join that cable's finding: no fault of the cables they go
+out on, and no region fault for singapore.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 __all__ = ["INFO_SCOPES", "SCOPES", "Finding", "PathKey", "PathStatus", "Scope", "classify"]
@@ -65,10 +73,18 @@ def classify(
     agreement: float = 0.5,
     landing_points: Mapping[PathKey, str] | None = None,
     station_name: str = "",
+    returns: Mapping[PathKey, str] | None = None,
 ) -> list[Finding]:
     """Findings for the paths of ``states`` (every path of the topology, keyed (region,
     cable)), in the order of the scopes above. ``landing_points``: where each path joins its
-    cable (paths without one are never part of a segment)."""
+    cable (paths without one are never part of a segment); ``returns``: each path's return
+    cable, where known (see the module)."""
+    victims = _return_victims(states, returns or {})
+    if victims:
+        judged = {key: "good" if key in victims else s for key, s in states.items()}
+        found = classify(judged, station, min_regions=min_regions, agreement=agreement,
+                         landing_points=landing_points, station_name=station_name)  # fmt: skip
+        return _join_victims(found, victims)
     regions: dict[str, dict[str, PathStatus]] = {}
     for (region, cable), status in states.items():
         regions.setdefault(region, {})[cable] = status
@@ -147,3 +163,26 @@ def _cable(
 
 def _known(cables: Mapping[str, PathStatus]) -> dict[str, PathStatus]:
     return {c: s for c, s in cables.items() if s != "unknown"}
+
+
+def _return_victims(
+    states: Mapping[PathKey, PathStatus], returns: Mapping[PathKey, str]
+) -> dict[PathKey, PathKey]:
+    """Bad paths whose replies come back over another cable on which the region's own path is
+    bad too: path -> that path (the one whose finding it joins)."""
+    out: dict[PathKey, PathKey] = {}
+    for (region, cable), s in states.items():
+        back = returns.get((region, cable))
+        if (s == "bad" and back is not None and back != cable
+                and states.get((region, back)) == "bad"):  # fmt: skip
+            out[(region, cable)] = (region, back)
+    return out
+
+
+def _join_victims(found: list[Finding], victims: Mapping[PathKey, PathKey]) -> list[Finding]:
+    """Each victim joins the finding that holds the path its replies come back over."""
+    out = []
+    for f in found:
+        joined = tuple(v for v, via in victims.items() if via in f.paths)
+        out.append(replace(f, paths=f.paths + joined) if joined else f)
+    return out

@@ -1,9 +1,11 @@
 """The way back, watched: the return cable STAMP rounds name, confirmed per path
 (correlation/returns.py), a ``return_path`` point for each confirmed change, and one info
 event per region while any of its paths comes back over another cable (alert
-``CablewatchAsymmetricReturn``: "singapore: out over ADC, back over SJC"). The event is
-resolved when every path is back over its own cable, and replaced when the set of asymmetric
-paths changes (its labels name the set, so Alertmanager sees one alert resolved and another).
+``CablewatchAsymmetricReturn``, subject "singapore back over SJC": "singapore: out over ADC,
+back over SJC"). Paths joining or leaving while the way back stays on the same cable(s) update
+the alert (posted again with the new summary); the event is replaced when the return cables
+change (its labels name them, so Alertmanager sees one alert resolved and another), and
+resolved when every path is back over its own cable.
 
 After a restart the tracker learns each path's return from recent rounds and a region still
 asymmetric gets its event again (the same labels: the same alert in Alertmanager)."""
@@ -71,6 +73,14 @@ class ReturnWatch:
         if old is not None and old.evidence.get("returns") == want:
             return
         text = describe(region, want)
+        back = "+".join(sorted(set(want.values())))
+        if old is not None and old.event.cable == back:
+            # more or fewer paths back over the same cable(s): the same alert, said again
+            old.event.note = text
+            old.evidence = old.evidence | {"summary": text, "returns": want}
+            self.outbox.changed(old)
+            log.warning("return %s", text)
+            return
         if old is not None:
             old.event.resolved_s = now_s
             self.outbox.closed(old.event.id, old.evidence | {"resolved_by": text})
@@ -78,8 +88,7 @@ class ReturnWatch:
             log.warning("resolved return %s (now: %s)", old.event.note, text)
         if not want:
             return
-        subject = f"{region} " + ",".join(f"{c}->{b}" for c, b in want.items())
-        event = Event("return", subject, next(iter(want.values())), region, now_s,
+        event = Event("return", f"{region} back over {back}", back, region, now_s,
                       raised_s=now_s, severity="info", note=text)  # fmt: skip
         rec = EventRecord(event, now_s, {"summary": text, "returns": want})
         self.outbox.opened(rec)

@@ -14,9 +14,11 @@ Two loops share one process:
   event's evidence, and its alert is posted again (one alert, not one per region); any other
   is an info event of its own (alert ``CablewatchRouteChange``), open for ``route_hold_s``.
   Each change is written to InfluxDB (measurement ``route_change``).
-- returns, in the same pass: the cable each path's replies come back over, as STAMP rounds
-  name it (evaluator/returns.py): an info event per region while any of its paths is
-  asymmetric ("singapore: out over ADC, back over SJC"), measurement ``return_path``.
+- returns, before classification: the cable each path's replies come back over, as STAMP
+  rounds name it (evaluator/returns.py): an info event per region while any of its paths is
+  asymmetric ("singapore: out over ADC, back over SJC"), measurement ``return_path``; and a
+  bad path whose replies come back over a cable its region is bad on too is that cable's
+  victim in the classification (correlation/classify.py).
 - SLA, every ``sla_interval_s`` (every 5 s until the first figures exist): statuses per
   customer, region and cable
   (evaluator/sla_minutes.py, sla/evaluate.py) are written to InfluxDB (measurement ``sla``)
@@ -194,9 +196,11 @@ class Evaluator:
                 self.metrics.path_state.labels(*key).set(PATH_STATE[state])
                 self._states[key] = state
         settings, station = self.config.detection, self.config.topology.landing_station
+        await self.returns.update(now)  # which cable each path's replies come back over
         findings = classify(status, station.id, min_regions=settings.min_regions,
                             agreement=settings.agreement, station_name=station.name,
-                            landing_points=self.detection.landing_points)  # fmt: skip
+                            landing_points=self.detection.landing_points,
+                            returns=self.returns.tracker.current)  # fmt: skip
         transitions = self.tracker.update(findings, status, now)
         for t in transitions:
             self._record(t, status)
@@ -207,7 +211,6 @@ class Evaluator:
                 self.outbox.changed(rec)
         self._recommend(status, now)
         await self._routes(now)
-        await self.returns.update(now)
         for scope in SCOPES:
             self.metrics.events_open.labels(scope).set(
                 sum(1 for e in self.tracker.open.values() if e.scope == scope)

@@ -284,6 +284,7 @@ def agent_config(
     packet_interval_s: float = 0.05,
     timeout_s: float = 0.5,
     icmp_only: bool = False,
+    protocols: tuple[str, ...] | None = None,
     service_path: bool | None = None,
     trace_interval_s: float = 60.0,
     poll_s: float = 1.0,
@@ -292,6 +293,7 @@ def agent_config(
 ) -> Path:
     """The default topology probed fast (by default every second: 5 packets 50 ms apart, 0.5 s
     timeout, every protocol; traces every ``trace_interval_s``; ``icmp_only``: ICMP alone;
+    ``protocols``: these (with ``stamp``, the lab's one clock: ``stamp_clock_error_ms = 0``);
     ``service_path``: trace the service address, by default unless ``icmp_only``), writing to
     ``influx_url``: the agents' and the evaluator's configuration in the lab's tests,
     benchmarks and demo; ``alertmanager_url`` is one Alertmanager, or a list of a cluster's
@@ -302,6 +304,11 @@ def agent_config(
     text = default_path().read_text()
     service = "" if (not icmp_only if service_path is None else service_path) else "# "
     every = 'protocols = ["icmp", "tcp", "http", "dns", "ttft", "trace"]'
+    listed = 'protocols = ["icmp"]' if icmp_only else every
+    if protocols is not None:
+        listed = "protocols = [" + ", ".join(f'"{p}"' for p in protocols) + "]"
+    one_clock = ("stamp_clock_error_ms = 0  # the lab's namespaces share one clock\n"
+                 if protocols and "stamp" in protocols else "")  # fmt: skip
     commented = "# alertmanager_url = "
     if isinstance(alertmanager_url, list):  # every replica of a cluster
         listed = ", ".join(f'"{u}"' for u in alertmanager_url)
@@ -312,11 +319,12 @@ def agent_config(
         ("interval_s = 10.0", f"interval_s = {interval_s}", 1),
         ("packet_interval_s = 0.2 ", f"packet_interval_s = {packet_interval_s} ", 1),
         ("timeout_s = 2.0", f"timeout_s = {timeout_s}", 1),
+        ("[probe]\n", f"[probe]\n{one_clock}", 1),
         ("poll_s = 1.0", f"poll_s = {poll_s}" + (f'\nrecord_inputs = "{record_inputs}"'
                                                   if record_inputs else ""), 1),
         (commented, alerting, 1),
         ("trace_interval_s = 60.0", f"trace_interval_s = {trace_interval_s}", 1),
-        (every, 'protocols = ["icmp"]' if icmp_only else every, 3),
+        (every, listed, 3),
         ("service_address = ", f"{service}service_address = ", 1),
         ("service_protocols = ", f"{service}service_protocols = ", 1),
     ):  # fmt: skip

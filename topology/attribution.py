@@ -18,7 +18,9 @@ station's add the same to each direction):
     expected reverse over B = forward - floor(A) + floor(B)     (minimum delays, ms)
 
 The return is B when the reverse minimum lies within ``fit_ms`` of B's expectation and of no
-other cable's; otherwise unknown (between two cables, or fitting none: a route off the
+other cable's. Where it fits several and one is the way out (floors too close to tell apart:
+Tokyo's SJC and APCN-2 are both 17.4 ms), it is the way out: symmetric unless the delay says
+otherwise. Otherwise unknown (between two other cables, or fitting none: a route off the
 topology). Minimums again: queueing only adds.
 """
 
@@ -153,7 +155,13 @@ def return_cable(region: Region, out_cable: str, forward_min_ms: float, reverse_
         return ReturnFit(UNKNOWN, f"{seen} fits no cable within {fit_ms:g} ms (nearest: "
                          f"{cable}, {expected[cable]:.2f} ms)")  # fmt: skip
     if others and others[0][0] <= fit_ms:
-        return ReturnFit(UNKNOWN, f"{seen} fits {cable} ({expected[cable]:.2f} ms) and "
-                         f"{others[0][1]} ({expected[others[0][1]]:.2f} ms)")  # fmt: skip
+        both = f"{seen} fits {cable} ({expected[cable]:.2f} ms) and {others[0][1]} " + (
+            f"({expected[others[0][1]]:.2f} ms)")  # fmt: skip
+        tied = {cable, *(c for d, c in others if d <= fit_ms)}
+        if out_cable not in tied:
+            return ReturnFit(UNKNOWN, both)
+        # floors too close to tell: back the way it went out, unless the delay says otherwise
+        residual = round(reverse_min_ms - expected[out_cable], 3)
+        return ReturnFit(out_cable, f"{both}: the way out assumed", residual)
     residual = round(reverse_min_ms - expected[cable], 3)
     return ReturnFit(cable, f"{seen}, over {cable} {expected[cable]:.2f} ms", residual)

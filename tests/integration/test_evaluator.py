@@ -483,15 +483,13 @@ def test_replies_back_over_another_cable_are_one_info_alert_per_region(
     keys = ("alertname", "severity", "region", "subject", "cable")
     assert {k: alert["labels"][k] for k in keys} == {
         "alertname": "CablewatchAsymmetricReturn", "severity": "info", "region": "singapore",
-        "subject": "singapore ADC->SJC,APCN-2->SJC", "cable": "SJC"}  # fmt: skip
+        "subject": "singapore back over SJC", "cable": "SJC"}  # fmt: skip
     assert alert["annotations"]["summary"] == (
         "singapore: out over ADC, back over SJC; out over APCN-2, back over SJC"
     )
     assert after == []  # resolved: every path back over its own cable
     assert ev.returns.events == {}
-    assert [r.event.subject for r in late.returns.events.values()] == [
-        "singapore ADC->SJC,APCN-2->SJC"
-    ]
+    assert [r.event.subject for r in late.returns.events.values()] == ["singapore back over SJC"]
     rows = httpx.post(f"{influx.url}/query", timeout=10, data={
         "db": "returns", "epoch": "s",
         "q": 'SELECT "previous", "return_cable" FROM "return_path" WHERE "region" = '
@@ -505,6 +503,69 @@ def test_replies_back_over_another_cable_are_one_info_alert_per_region(
     events = httpx.post(f"{influx.url}/query", timeout=10, data={
         "db": "returns", "q": 'SELECT "scope" FROM "event"'}).json()["results"][0]  # fmt: skip
     assert "series" not in events  # not a fault
+
+
+def test_a_cut_of_the_cable_replies_come_back_over_is_blamed_on_it(
+    servers: tuple[Server, Server], tmp_path: Path
+) -> None:
+    """Singapore's replies all come back over SJC (its STAMP rounds say so). SJC is cut from
+    +10 s to +30 s: every region's SJC path loses everything, and so do singapore's ADC and
+    APCN-2 paths (their replies die on SJC). One SJC cable alert that names singapore's other
+    paths as coming back over it; no region fault for singapore, no ADC or APCN-2 fault; and
+    singapore is not moved (no cable would bring its replies back)."""
+    influx, am = servers
+    topo = setup_db(influx, "return_cut", am.url, tmp_path)
+    floors = {(r.id, c): p.floor_rtt_ms for r in topo.topology.regions
+              for c, p in r.paths.items()}  # fmt: skip
+    base = float(int(time.time()) - 65)
+
+    def lost(region: str, cable: str, k: int) -> bool:
+        return 10 <= k < 30 and (cable == "SJC" or region == "singapore")
+
+    def lines(k: int) -> list[str]:
+        out = [ping_line(r, c, base + k, 5, 0, None) if lost(r, c, k)
+               else ping_line(r, c, base + k, 5, 5, floor + 0.3)
+               for (r, c), floor in floors.items()]  # fmt: skip
+        if not 10 <= k < 30:  # STAMP rounds need the way back too
+            out += [_stamp_row("singapore", c, base + k + 0.1, "SJC")
+                    for c in ("ADC", "SJC", "APCN-2")]  # fmt: skip
+        return out
+
+    async def go() -> tuple[list[dict[str, Any]], Evaluator]:
+        ql = InfluxQL(topo.influx("tests"))
+        writer = InfluxV1Writer(topo.influx("tests"), secret=None)
+        client = AlertmanagerClient(am.url)
+        clock = Clock(base)
+        ev = Evaluator(topo, ql, writer=writer, alertmanagers=[client], clock=clock)
+        await writer.write([ln for k in range(-20, 0) for ln in lines(k)])
+        await ev.warm_up()
+        ours: set[str] = set()
+        during: list[dict[str, Any]] = []
+        for k in range(0, 25):
+            await writer.write(lines(k))
+            clock.now = base + k + 1.2
+            await ev.detect()
+            await ev.flush()
+            ours |= set(ev.outbox.records)
+        alerts = await asyncio.to_thread(active_alerts, am.url)
+        during = [a for a in alerts if a["annotations"]["event_id"] in ours]
+        await ql.close()
+        await writer.close()
+        await client.close()
+        return during, ev
+
+    during, ev = run(go())
+    by_name = {a["labels"]["alertname"]: a for a in during}
+    assert sorted(by_name) == ["CablewatchAsymmetricReturn", "CablewatchCableFault"]
+    cut = by_name["CablewatchCableFault"]
+    assert cut["labels"]["cable"] == "SJC"
+    assert cut["annotations"]["summary"] == (
+        "cable SJC: 9 of 9 regions lose packets or are slow over it (the whole cable); replies "
+        "come back over it for singapore out over ADC and APCN-2"
+    )
+    [event] = [r.event for r in ev.outbox.records.values() if r.event.scope == "cable"]
+    assert {("singapore", c) for c in ("ADC", "SJC", "APCN-2")} <= event.seen_paths
+    assert ev.failover.switches.get("singapore", 0) == 0
 
 
 def test_a_round_seen_mid_write_waits_for_its_fields(servers: tuple[Server, Server],

@@ -5,20 +5,16 @@ delays are checked exactly; and a cable cut one way only shows as loss that way.
 
 from __future__ import annotations
 
-import json
-import math
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from conftest import cablewatch_cmd
 from lab_helpers import CABLES, Lab
 
-from cablewatch.lab import control
+from cablewatch.harness.returns import applied_medians, lower_median, stamp_paths
+from cablewatch.lab import manager
 
 pytestmark = pytest.mark.netns
 
-FIT_MS = 0.25  # topology/attribution.py: return_cable's default fit
 BIN_MS = 0.001  # the emulator records applied delays rounded up to the microsecond
 OWD_BUDGET_MS = 0.3
 """Per path, the (lower) median one-way delay each way over the emulator's median as applied
@@ -36,42 +32,24 @@ above what the same packets measured in 3 runs of 3 (the first assertion)."""
 
 
 def _emulator_medians(lab: Lab) -> dict[tuple[str, str], tuple[float, float]]:
-    """(up, down) median delay each path's packets were given since the previous call (a
-    direction that carried none: nan)."""
-    reply = control.request(str(lab.state_dir / "emulator.sock"), {"cmd": "delays"})
-    assert reply["ok"], reply
-    return {(p["region"], p["cable"]): (p["up"].get("median_ms", math.nan),
-                                        p["down"].get("median_ms", math.nan))
-            for p in reply["paths"] if p["up"]["packets"] or p["down"]["packets"]}  # fmt: skip
+    return applied_medians(_opts(lab))
 
 
 def _stamp_all(lab: Lab, count: int, timeout_s: float = 1.0,
                regions: tuple[str, ...] = ()) -> dict[tuple[str, str], Any]:  # fmt: skip
-    """From every region (or these) at once, one STAMP round to each cable's target
-    (`cablewatch stamp --region`, the lab's one clock: error 0, in the region's namespace):
-    (region, cable) -> the result."""
-    targets = lab.targets()
+    return stamp_paths(_opts(lab), count=count, timeout_s=timeout_s, regions=regions)
 
-    def region(name: str) -> list[tuple[tuple[str, str], Any]]:
-        addrs = [targets[name][c]["target"] for c in CABLES]
-        proc = lab.run("exec", name, "--", *cablewatch_cmd(
-            "stamp", *addrs, "-c", str(count), "-i", "0.02", "-W", str(timeout_s), "--json",
-            "--region", name, "--clock-error-ms", "0"), check=False)  # fmt: skip
-        assert proc.returncode in (0, 1), proc.stderr
-        rows = json.loads(proc.stdout)
-        return [((name, c), row) for c, row in zip(CABLES, rows, strict=True)]
 
-    names = regions or tuple(targets)
-    with ThreadPoolExecutor(len(names)) as pool:
-        return dict(kv for rows in pool.map(region, names) for kv in rows)
+def _opts(lab: Lab) -> manager.LabOptions:
+    return manager.LabOptions(state_dir=lab.state_dir, prefix=lab.prefix)
 
 
 def _median(values: list[float | None]) -> float:
     """The lower median, as the emulator's record gives it: each packet's one-way delay is
     at least what the emulator applied to it, so this median is at least the emulator's."""
-    got = sorted(v for v in values if v is not None)
-    assert got
-    return got[(len(got) - 1) // 2]
+    got = lower_median(values)
+    assert got is not None
+    return got
 
 
 def test_one_way_delays_match_what_the_emulator_applied_each_way(lab: Lab) -> None:
@@ -93,11 +71,9 @@ def test_one_way_delays_match_what_the_emulator_applied_each_way(lab: Lab) -> No
         assert rev >= down - BIN_MS, (key, rev, down)
         assert fwd - up <= OWD_BUDGET_MS, (key, fwd, up)
         assert rev - down <= OWD_BUDGET_MS, (key, rev, down)
-        # symmetric: each path back over its own cable; unknown where two cables' floors
-        # are within the fit of each other (tokyo: SJC and APCN-2 both 17.4 ms)
-        floors = {c: p["one_way_ms"] for c, p in _paths(lab, key[0]).items()}
-        twin = any(abs(floors[key[1]] - ms) <= FIT_MS for c, ms in floors.items() if c != key[1])
-        assert ow["return_cable"] == ("unknown" if twin else key[1]), (key, ow["return_reason"])
+        # symmetric: each path named back over its own cable (tokyo's SJC and APCN-2 floors
+        # are both 17.4 ms: the way out is assumed there, and said)
+        assert ow["return_cable"] == key[1], (key, ow["return_reason"])
     print(
         "one-way over the emulator's (ms), worst forward:",
         max(errors),

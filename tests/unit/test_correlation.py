@@ -138,6 +138,26 @@ def test_classify_cable_region_station_path_probe() -> None:
     assert [(f.scope, f.subject) for f in found] == [("probe", "tokyo"), ("cable", "ADC")]
 
 
+def test_a_cut_of_the_cable_replies_come_back_over_is_that_cable_not_the_region() -> None:
+    """Singapore's replies all come back over SJC; SJC is cut: every SJC path is bad, and so
+    are singapore's ADC and APCN-2 paths. Without the way back that is an SJC fault for the
+    others and a region fault for singapore; with it, one SJC finding holding singapore's
+    three paths."""
+    cut = {(r, "SJC") for r in REGIONS} | {("singapore", c) for c in CABLES}
+    returns = {("singapore", c): "SJC" for c in CABLES} | {
+        (r, c): c for r in REGIONS if r != "singapore" for c in CABLES}  # fmt: skip
+    blind = classify(status(cut), "shantou")
+    assert [(f.scope, f.subject) for f in blind] == [("cable", "SJC"), ("region", "singapore")]
+    [found] = classify(status(cut), "shantou", returns=returns)
+    assert (found.scope, found.subject) == ("cable", "SJC")
+    assert set(found.paths) == cut
+    # replies over SJC but SJC fine for singapore: ADC's loss is ADC's (a path fault)
+    one = {("singapore", "ADC")}
+    assert [(f.scope, f.subject) for f in classify(status(one), "shantou", returns=returns)] == [
+        ("path", "singapore/ADC")
+    ]
+
+
 def test_a_cut_raises_one_cable_event_not_one_per_region() -> None:
     tracker = EventTracker(settle_s=4.0)
     # t=10: singapore sees ADC bad first: a path finding, pending (not raised)
