@@ -1,6 +1,7 @@
 """The NOC overview, the wall screen (refresh 10 s): every path's state as a region x cable
 matrix beside its median RTT, stretch over the physics floor and loss; the open fault events;
-each region's recommended cable; the landing station's state. A cut cable is a red column."""
+each region's recommended cable; the landing station's state; the way back (each path's last
+return-cable change, from STAMP). A cut cable is a red column."""
 
 from __future__ import annotations
 
@@ -112,14 +113,23 @@ def build(config: Config) -> Any:
             'last("score_ms") AS "score ms" FROM "recommendation" WHERE $timeFilter GROUP BY '
             '"region"', table=True))
     )  # fmt: skip
+    ways_back = (
+        table.Panel().title("The way back: each path's last return-cable change").span(24)
+        .height(6).no_value("Every path comes back over its own cable (no change in range)")
+        .with_target(influxql(
+            "A", 'SELECT last("return_cable") AS "back over", last("previous") AS "before", '
+            'last("summary") AS "summary" FROM "return_path" WHERE "landing_station" =~ '
+            '/^$station$/ AND $timeFilter GROUP BY "region", "cable"', table=True))
+    )  # fmt: skip
     board = (
         dashboard(UID, "cablewatch: NOC overview", "Every path of the landing station at a "
                   "glance: state, median RTT, stretch over the physics floor, loss; open "
-                  "faults and the recommended cable per region.", refresh="10s",
+                  "faults, the recommended cable per region, and the way back (the cable "
+                  "each path's replies return over, from STAMP).", refresh="10s",
                   span="now-15m")
         .with_panel(station)
         .with_panel(faults)
     )  # fmt: skip
     for panel in columns:
         board = board.with_panel(panel)
-    return board.with_panel(events).with_panel(recommended)
+    return board.with_panel(events).with_panel(recommended).with_panel(ways_back)

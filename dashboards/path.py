@@ -113,11 +113,18 @@ def build(config: Config) -> Any:
         "'$region' AND $timeFilter",
         "{{summary}}",
     )
+    returns = _annotation(
+        "Return cable changes",
+        "orange",
+        'SELECT "summary", "previous", "return_cable" FROM "return_path" WHERE "region" = '
+        "'$region' AND \"cable\" = '$cable' AND $timeFilter",
+        "{{summary}} (was {{previous}})",
+    )
     return (
         dashboard(UID, "cablewatch: path", "One region over one cable: the smoke graph, loss, "
                   "the floor, the TCP, HTTP and DNS probes, and time to first token; fault "
-                  "events, failover switches and the region's route changes as annotations.",
-                  span="now-3h")
+                  "events, failover switches, the region's route changes and the cable this "
+                  "path's replies come back over (STAMP) as annotations.", span="now-3h")
         .with_variable(tags("region", "Region", "ping", "region",
                             '"landing_station" =~ /^$station$/'))
         .with_variable(tags("cable", "Cable", "ping", "cable",
@@ -125,6 +132,7 @@ def build(config: Config) -> Any:
         .annotation(events)
         .annotation(switches)
         .annotation(routes)
+        .annotation(returns)
         .with_panel(smoke)
         .with_panel(heat)
         .with_panel(loss)

@@ -62,7 +62,9 @@ class ReturnWatch:
         """Read new rounds; write each confirmed change; open, replace or resolve events."""
         station = self.config.topology.landing_station.id
         for change in await self._new(now_s):
-            self.outbox.queue(return_line(change, station))
+            if change.before is not None or change.after != change.cable:
+                # (a path first heard of coming back over its own cable is no news)
+                self.outbox.queue(return_line(change, station))
         for region in sorted(self._dirty):
             self._event(region, now_s)
         self._dirty.clear()

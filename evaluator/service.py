@@ -321,9 +321,18 @@ class Evaluator:
         self.route_events[change.region] = rec
         log.warning("raised route %s: %s", change.region, change.summary)
 
-    def _shift(self, key: PathKey, change: ShiftChange, now: float) -> None:
+    def accept_shift(self, key: PathKey) -> str | None:
+        """A NOC accepts the path's open baseline shift: its level is the baseline from now on
+        and the event resolves ("accepted"). Returns what was resolved; None when the path
+        has no open shift; KeyError for a path not in the topology."""
+        change = self.shifts.paths[key].accept()
+        if change is None:
+            return None
+        return self._shift(key, change, self.clock())
+
+    def _shift(self, key: PathKey, change: ShiftChange, now: float) -> str:
         """A baseline shift raised or resolved: an info event of its own, joined to the route
-        change of its region that began within a route_hold_s of it."""
+        change of its region that began within a route_hold_s of it. Returns its summary."""
         route = self.route_events.get(key[0])
         hold = self.config.evaluator.route_hold_s
         why = (route.event.note if route is not None and abs(route.start_s - change.since_s)
@@ -340,13 +349,14 @@ class Evaluator:
             self.outbox.opened(rec)
             self.shift_events[key] = rec
             log.warning("raised shift %s", text)
-            return
+            return text
         opened = self.shift_events.pop(key, None)
         if opened is None:  # raised before a restart: its point above says it resolved
-            return
+            return text
         opened.event.resolved_s, opened.event.note = now, text
         self.outbox.closed(opened.event.id, opened.evidence | {"summary": text})
         log.warning("resolved shift %s", text)
+        return text
 
     def _recommend(self, status: dict[PathKey, PathStatus], now: float) -> None:
         for region in self.config.topology.regions:

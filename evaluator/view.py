@@ -1,5 +1,6 @@
 """The evaluator's read model: what the gateway API (and anything else that shows the
-evaluator's state) may read, and nothing else. Read-only, computed on demand."""
+evaluator's state) may read, and nothing else. Read-only, computed on demand; one command
+passes through: a NOC accepting a baseline shift (``accept_shift``)."""
 
 from __future__ import annotations
 
@@ -64,6 +65,11 @@ class EvaluatorView:
     @property
     def last_poll_s(self) -> float | None:
         return self._ev.last_poll_s
+
+    def accept_shift(self, region: str, cable: str) -> str | None:
+        """Accept the path's open baseline shift as its new normal; what was resolved, or
+        None when none is open (KeyError: no such path)."""
+        return self._ev.accept_shift((region, cable))
 
     def recommendation(self, region: str) -> Recommendation | None:
         return self._ev.failover.current(region)

@@ -23,6 +23,7 @@ __all__ = [
     "Recommendation",
     "RecommendationList",
     "ServiceRoute",
+    "ShiftAccepted",
     "StatusLink",
 ]
 
@@ -101,6 +102,15 @@ class PathList(BaseModel):
     )
 
 
+class ShiftAccepted(BaseModel):
+    region: str
+    cable: str
+    summary: str = Field(
+        description='The shift as resolved, e.g. "jakarta/SJC: +3.1 ms since '
+        '04:31 UTC, no route change seen; accepted as the new normal by the NOC"'
+    )
+
+
 class Health(BaseModel):
     status: Literal["ok", "starting", "stale"]
     version: str
@@ -116,6 +126,11 @@ class ApiSource(Protocol):
     def regions(self) -> Sequence[str]: ...
 
     def recommendation(self, region: str) -> dict[str, Any]: ...
+
+    def accept_shift(self, region: str, cable: str) -> str | None:
+        """A NOC's word: the path's open baseline shift is its new normal (what was resolved;
+        None: none open; KeyError: no such path)."""
+        ...
 
     def cables(self) -> list[dict[str, Any]]: ...
 

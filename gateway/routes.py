@@ -1,6 +1,7 @@
 """The gateway API's routes, in three routers by who may call them (gateway/auth.py):
 
-- ``operator_routes``: recommendations, cables, paths (an operator's token);
+- ``operator_routes``: recommendations, cables, paths, and accepting a baseline shift (an
+  operator's token);
 - ``customer_routes``: a customer's status page, a signed link to it, and its SLA report (that
   customer's token or an operator's; the page also takes a signed link);
 - ``open_routes``: /healthz and /metrics, open as for any exporter.
@@ -31,6 +32,7 @@ from cablewatch.gateway.models import (
     PathList,
     Recommendation,
     RecommendationList,
+    ShiftAccepted,
     StatusLink,
 )
 from cablewatch.reports.period import month, span
@@ -122,6 +124,27 @@ def operator_routes(source: ApiSource, auth: Auth) -> APIRouter:
     ) -> Any:
         known(region)
         return source.paths(region, window_rounds)
+
+    accept_errors: dict[int | str, dict[str, Any]] = {
+        404: {"description": "Unknown region or cable"},
+        409: {"description": "No open baseline shift on the path"},
+    }
+
+    @router.post("/shifts/{region}/{cable}/accept", response_model=ShiftAccepted,
+                 responses=accept_errors)  # fmt: skip
+    async def accept_shift(region: Annotated[str, Path(pattern=_REGION)],
+                           cable: Annotated[str, Path(max_length=64)]) -> Any:  # fmt: skip
+        """A NOC accepts the path's baseline shift as its new normal: the shift event resolves
+        ("accepted") and the path's baseline is its level from now on. Runs on the
+        evaluator's event loop (async), between its passes."""
+        known(region)
+        try:
+            text = source.accept_shift(region, cable)
+        except KeyError:
+            raise HTTPException(404, f"{region!r} has no path over {cable!r}") from None
+        if text is None:
+            raise HTTPException(409, f"no open baseline shift on {region}/{cable}")
+        return {"region": region, "cable": cable, "summary": text}
 
     return router
 

@@ -60,6 +60,9 @@ class EvaluatorSource:
     def now_iso(self) -> str:
         return utc_iso(self.view.now())
 
+    def accept_shift(self, region: str, cable: str) -> str | None:
+        return self.view.accept_shift(region, cable)
+
     def recommendation(self, region: str) -> dict[str, Any]:
         rec = self.view.recommendation(region)
         scores = [_score(s) for s in self.view.scores(region)]

@@ -304,9 +304,9 @@ def agent_config(
     text = default_path().read_text()
     service = "" if (not icmp_only if service_path is None else service_path) else "# "
     every = 'protocols = ["icmp", "tcp", "http", "dns", "ttft", "trace"]'
-    listed = 'protocols = ["icmp"]' if icmp_only else every
+    probed = 'protocols = ["icmp"]' if icmp_only else every
     if protocols is not None:
-        listed = "protocols = [" + ", ".join(f'"{p}"' for p in protocols) + "]"
+        probed = "protocols = [" + ", ".join(f'"{p}"' for p in protocols) + "]"
     one_clock = ("stamp_clock_error_ms = 0  # the lab's namespaces share one clock\n"
                  if protocols and "stamp" in protocols else "")  # fmt: skip
     commented = "# alertmanager_url = "
@@ -324,7 +324,7 @@ def agent_config(
                                                   if record_inputs else ""), 1),
         (commented, alerting, 1),
         ("trace_interval_s = 60.0", f"trace_interval_s = {trace_interval_s}", 1),
-        (every, listed, 3),
+        (every, probed, 3),
         ("service_address = ", f"{service}service_address = ", 1),
         ("service_protocols = ", f"{service}service_protocols = ", 1),
     ):  # fmt: skip

@@ -14,7 +14,9 @@ every 5 s). After 65 s of probing (the NOC median is of the last minute):
 - the SLA dashboard's availability equals `cablewatch sla status` for the same customer and
   minute;
 - Singapore's service route, moved onto another cable 20 s in (`lab reroute`; traces every
-  5 s), is a route-change annotation on the path dashboard naming both cables.
+  5 s), is a route-change annotation on the path dashboard naming both cables;
+- Singapore's replies, routed back over SJC after the medians (`lab reroute --return`; STAMP
+  every 1 s), are on the NOC's way-back table and a return-cable annotation of the path.
 """
 
 from __future__ import annotations
@@ -108,7 +110,12 @@ def stack(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]
         influxd(tmp / "influx", host=host) as ifx,
         prometheus(tmp / "prom", targets, labelled) as pr,
     ):
-        config = agent_config(tmp / "cw.toml", ifx.url, trace_interval_s=5.0)
+        config = agent_config(
+            tmp / "cw.toml",
+            ifx.url,
+            trace_interval_s=5.0,
+            protocols=("icmp", "tcp", "http", "dns", "ttft", "trace", "stamp"),
+        )
         config.write_text(config.read_text().replace("sla_interval_s = 60.0",
                                                      "sla_interval_s = 5.0"))  # fmt: skip
         api = add_api(config, "127.0.0.1", free_port(), tmp / "tokens", "t")
@@ -138,6 +145,9 @@ def stack(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]
 
                 median = medians()
                 applied = lab.applied_rtt_ms()
+                # singapore's replies back over SJC from now on: the way back's panel and
+                # annotation (after the medians: a reply over SJC is not the ADC path's truth)
+                lab.run("reroute", "singapore", "--via", "SJC", "--return")
                 # what a NOC sees two minutes after installing: every panel has something
                 wait_until(lambda: time.time() - launched > 120, 70, "2 minutes", poll_s=0.5)
                 now = time.time()
@@ -192,6 +202,7 @@ def stack(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]
         finally:
             lab.run("restore")
             lab.run("reroute", "singapore", "--via", before)
+            lab.run("reroute", "singapore", "--return")
         yield Stack(src, truth, applied, start, cut, seen, median, answers, str(config), pair,
                     [d.path for d in pictures], (before, via), fresh)  # fmt: skip
 
@@ -242,7 +253,7 @@ def test_a_cut_turns_the_adc_column_red_within_ten_seconds(stack: Stack) -> None
 
 
 def test_every_query_of_every_dashboard_runs_and_returns_data(stack: Stack) -> None:
-    assert len(stack.answers) == 53  # every panel target, annotation and variable
+    assert len(stack.answers) == 55  # every panel target, annotation and variable
     failed = [(q.where, q.text[:90], a.error) for q, a in stack.answers if a.error]
     assert failed == []
     empty = [(q.where, q.text[:90]) for q, a in stack.answers if not a.series]
@@ -283,6 +294,18 @@ def test_no_panel_reads_no_data_two_minutes_after_the_agents_start(stack: Stack)
     assert [d.path.stem for d in stack.fresh] == list(MODELS)
     empty = {d.path.stem: d.empty for d in stack.fresh if d.empty}
     assert empty == {}, f"panels reading 'no data' (see {stack.fresh[0].path.parent}): {empty}"
+
+
+def test_the_way_back_shows_singapores_replies_over_sjc(stack: Stack) -> None:
+    [note] = [a for q, a in stack.answers if q.where == "annotation Return cable changes"]
+    rows = [dict(zip(s["columns"], v, strict=True)) for s in note.series for v in s["values"]]
+    assert [(r["previous"], r["return_cable"]) for r in rows] == [("ADC", "SJC")], rows
+    assert rows[0]["summary"] == "singapore: out over ADC, back over SJC"
+    [table] = [a for q, a in stack.answers
+               if q.where == "The way back: each path's last return-cable change"]  # fmt: skip
+    back = {s["tags"]["cable"]: s["values"][-1][1] for s in table.series
+            if s["tags"]["region"] == "singapore"}  # fmt: skip
+    assert back == {"ADC": "SJC", "APCN-2": "SJC"}, back
 
 
 def test_the_path_dashboard_marks_singapores_reroute(stack: Stack) -> None:
