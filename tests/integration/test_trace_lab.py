@@ -169,8 +169,8 @@ def test_ttft_from_every_region_is_think_time_plus_two_round_trips(lab: Lab) -> 
     round trip and the think time. Over 5 requests per path, the median of each request's TTFT
     less its own floor (2 x its connect RTT + 200 ms) is within 2 ms on all 27 paths (paired:
     a request slowed by the emulator or a late timer is one sample, not the median of one
-    column against the median of another), and the median TTFT is 200 ms + 2 x the median
-    ICMP RTT within 3 ms.
+    column against the median of another), and the median TTFT is 200 ms + 2 x the round trip
+    the emulator gave those requests' packets (its own record) within 3 ms.
 
     The error budget, measured here (2 cores, this test's two requests at a time, 4 runs of 27
     paths): TTFT over its floor, median 0.55 ms, largest 1.5 ms; TTFT over 200 ms + 2 x ICMP,
@@ -180,9 +180,13 @@ def test_ttft_from_every_region_is_think_time_plus_two_round_trips(lab: Lab) -> 
     once in a suite run) when the probe took the first token's time at its own wake-up and the
     stand-in's think timer woke 0.3-0.5 ms late: the probe now reads the kernel's receive time
     and the handshake's kernel RTT, and the stand-in spins out the last millisecond at nice
-    -10."""
+    -10. Until 2026-12-07 the reference was the median ICMP RTT, taken before the requests: a
+    suite run missed by 3.01 ms (singapore/ADC 264.42 against 261.41 ms) while the paired
+    check passed, its connect RTT 0.5-1.5 ms above the ICMP one: the emulator was later during
+    the requests (two TTFT processes and the stand-in beside it) than during the pings. The
+    reference is now what the emulator applied to the requests' own packets."""
     targets = lab.targets()
-    pings = lab.ping_all(count=10)
+    lab.applied_rtt_ms()  # the emulator's record starts: the requests' packets only
 
     def rounds(region: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = json.loads(
@@ -192,7 +196,8 @@ def test_ttft_from_every_region_is_think_time_plus_two_round_trips(lab: Lab) -> 
 
     with ThreadPoolExecutor(max_workers=2) as pool:  # as above: the emulator needs CPU
         per_region = dict(zip(targets, pool.map(rounds, targets), strict=True))
-    checked, excess = 0, []
+    applied = lab.applied_rtt_ms()
+    checked, excess, off = 0, [], []
     for region, rows in per_region.items():
         assert len(rows) == 3 * REQUESTS, region  # 3 cables
         for cable in CABLES:
@@ -202,9 +207,12 @@ def test_ttft_from_every_region_is_think_time_plus_two_round_trips(lab: Lab) -> 
                                      for r in mine)  # fmt: skip
             assert abs(over) <= 2.0, (region, cable, over, mine)
             ttft = statistics.median(r["phases_ms"]["ttft"] for r in mine)
-            by_icmp = 200.0 + 2 * pings[(region, cable)]["median_ms"]
-            assert abs(ttft - by_icmp) <= 3.0, (region, cable, ttft, by_icmp)
+            truth = 200.0 + 2 * applied[(region, cable)]
+            assert abs(ttft - truth) <= 3.0, (region, cable, ttft, truth)
+            off.append(abs(ttft - truth))
             excess.append(over)
             checked += 1
     assert checked == 27
-    print(f"TTFT - floor: median {statistics.median(excess):.2f} ms, max {max(excess):.2f} ms")
+    print(f"TTFT - floor: median {statistics.median(excess):.2f} ms, max {max(excess):.2f} ms; "
+          f"|TTFT - (200 + 2 x applied RTT)|: median {statistics.median(off):.2f} ms, "
+          f"max {max(off):.2f} ms")  # fmt: skip
