@@ -176,7 +176,7 @@ def lab_reroute(
     station's route back to the region (asymmetric paths); nothing is cut."""
     if way_back:
         back = call(lab.reroute_return, lab.LabOptions(state_dir), region, via)
-        ways = ", ".join(f"out over {c}, back over {r}" for c, r in back["returns"].items())
+        ways = "; ".join(f"out over {c}, back over {r}" for c, r in back["returns"].items())
         out.print(f"rerouted the way back to {back['region']}: {ways}", markup=False)
         return
     if via is None:

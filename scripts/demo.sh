@@ -45,7 +45,12 @@ step "Every protocol from Tokyo, over each cable (ICMP, TCP, HTTP, DNS, time to 
 cw lab exec tokyo -- "$venv/bin/cablewatch" probe tokyo
 
 step "One-way delay each way over each cable from Singapore (STAMP, RFC 8762, to the landing station's reflector; the lab has one clock)"
-cw lab exec singapore -- "$venv/bin/cablewatch" stamp 198.19.1.1 198.19.2.1 198.19.3.1 --clock-error-ms 0
+cw lab exec singapore -- "$venv/bin/cablewatch" stamp 198.19.1.1 198.19.2.1 198.19.3.1 --clock-error-ms 0 --region singapore
+
+step "The station routes its replies to Singapore back over SJC: each path keeps its way out, the way back is named SJC"
+cw lab reroute singapore --via SJC --return
+cw lab exec singapore -- "$venv/bin/cablewatch" stamp 198.19.1.1 198.19.2.1 198.19.3.1 --clock-error-ms 0 --region singapore
+cw lab reroute singapore --return
 
 step "Cut ADC"
 cw lab cut ADC

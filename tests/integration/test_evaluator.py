@@ -9,7 +9,7 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -312,6 +312,46 @@ def test_sla_status_cli(sla_db: SlaDb) -> None:
     )
 
 
+async def _passes(
+    topo: Config, am_url: str, base: float, lines: Callable[[int], list[str]],
+    history: range, passes: range, *, at: tuple[int, ...],
+    warmed: Callable[[Evaluator], None] | None = None,
+    after_pass: Callable[[Evaluator, int], Awaitable[None]] | None = None,
+) -> tuple[list[list[dict[str, Any]]], Evaluator]:  # fmt: skip
+    """An evaluator (real InfluxDB, posting to the Alertmanager at ``am_url``) warmed up on
+    ``lines(k)`` for k in ``history``, then one pass per k of ``passes``, 1.2 s after its
+    rounds; at each k of ``at``, the alerts of this test's events active in Alertmanager (the
+    module shares it)."""
+    ql = InfluxQL(topo.influx("tests"))
+    writer = InfluxV1Writer(topo.influx("tests"), secret=None)
+    client = AlertmanagerClient(am_url)
+    clock = Clock(base)
+    ev = Evaluator(topo, ql, writer=writer, alertmanagers=[client], clock=clock)
+    try:
+        await writer.write([ln for k in history for ln in lines(k)])
+        await ev.warm_up()
+        if warmed is not None:
+            warmed(ev)
+        seen: list[list[dict[str, Any]]] = []
+        ours: set[str] = set()
+        for k in passes:
+            await writer.write(lines(k))
+            clock.now = base + k + 1.2
+            await ev.detect()
+            await ev.flush()
+            ours |= set(ev.outbox.records)
+            if after_pass is not None:
+                await after_pass(ev, k)
+            if k in at:
+                alerts = await asyncio.to_thread(active_alerts, am_url)
+                seen.append([a for a in alerts if a["annotations"]["event_id"] in ours])
+        return seen, ev
+    finally:
+        await ql.close()
+        await writer.close()
+        await client.close()
+
+
 def _service_trace(region: str, cable: str, t: float, rtt: float) -> str:
     """A trace of ``region``'s service path as an agent stores it (the fields read back)."""
     hop = {"ADC": "198.18.16.2", "SJC": "198.18.32.2", "APCN-2": "198.18.48.2"}[cable]
@@ -355,32 +395,11 @@ def test_route_changes_join_the_cut_that_caused_them_and_a_lone_one_is_info(
                     for r in topo.topology.regions]  # fmt: skip
         return out
 
-    async def go() -> tuple[list[list[dict[str, Any]]], Evaluator]:
-        ql = InfluxQL(topo.influx("tests"))
-        writer = InfluxV1Writer(topo.influx("tests"), secret=None)
-        client = AlertmanagerClient(am.url)
-        clock = Clock(base)
-        ev = Evaluator(topo, ql, writer=writer, alertmanagers=[client], clock=clock)
-        await writer.write([ln for k in range(-60, 0) for ln in lines(k)])
-        await ev.warm_up()
+    def warmed(ev: Evaluator) -> None:
         assert ev.routes.current["hong-kong"].cable == "SJC"  # learnt, nothing raised
-        seen: list[list[dict[str, Any]]] = []
-        ours: set[str] = set()
-        for k in range(0, 50):
-            await writer.write(lines(k))
-            clock.now = base + k + 1.2
-            await ev.detect()
-            await ev.flush()
-            ours |= set(ev.outbox.records)  # this test's events (the module shares its AM)
-            if k in (20, 49):
-                alerts = await asyncio.to_thread(active_alerts, am.url)
-                seen.append([a for a in alerts if a["annotations"]["event_id"] in ours])
-        await ql.close()
-        await writer.close()
-        await client.close()
-        return seen, ev
 
-    (during, after), ev = run(go())
+    (during, after), ev = run(_passes(topo, am.url, base, lines, range(-60, 0), range(50),
+                                      at=(20, 49), warmed=warmed))  # fmt: skip
     assert [a["labels"]["alertname"] for a in during] == ["CablewatchCableFault"]
     changes = json.loads(during[0]["annotations"]["description"])["route_changes"]
     assert sorted((c["region"], c["cable_before"], c["cable_after"]) for c in changes) == [
@@ -448,37 +467,22 @@ def test_replies_back_over_another_cable_are_one_info_alert_per_region(
                 for r in ("singapore", "jakarta") for c in ("ADC", "SJC", "APCN-2")]  # fmt: skip
         return out
 
-    async def go() -> tuple[list[list[dict[str, Any]]], Evaluator, Evaluator]:
-        ql = InfluxQL(topo.influx("tests"))
-        writer = InfluxV1Writer(topo.influx("tests"), secret=None)
-        client = AlertmanagerClient(am.url)
-        clock = Clock(base)
-        ev = Evaluator(topo, ql, writer=writer, alertmanagers=[client], clock=clock)
-        await writer.write([ln for k in range(-20, 0) for ln in lines(k)])
-        await ev.warm_up()
+    def warmed(ev: Evaluator) -> None:
         assert ev.returns.tracker.current[("singapore", "ADC")] == "ADC"  # learnt
-        seen: list[list[dict[str, Any]]] = []
-        ours: set[str] = set()
-        late = ev
-        for k in range(0, 40):
-            await writer.write(lines(k))
-            clock.now = base + k + 1.2
-            await ev.detect()
-            await ev.flush()
-            ours |= set(ev.outbox.records)
-            if k == 25:  # a second evaluator, started now, learns the asymmetry and says it
-                late = Evaluator(topo, ql, writer=writer, alertmanagers=[], clock=clock)
-                await late.warm_up()
-                await late.detect()
-            if k in (25, 39):
-                alerts = await asyncio.to_thread(active_alerts, am.url)
-                seen.append([a for a in alerts if a["annotations"]["event_id"] in ours])
-        await ql.close()
-        await writer.close()
-        await client.close()
-        return seen, ev, late
 
-    (during, after), ev, late = run(go())
+    started: list[Evaluator] = []
+
+    async def after_pass(ev: Evaluator, k: int) -> None:
+        if k == 25:  # a second evaluator, started now, learns the asymmetry and says it
+            late = Evaluator(topo, ev.ql, clock=ev.clock)
+            await late.warm_up()
+            await late.detect()
+            started.append(late)
+
+    (during, after), ev = run(_passes(topo, am.url, base, lines, range(-20, 0), range(40),
+                                      at=(25, 39), warmed=warmed,
+                                      after_pass=after_pass))  # fmt: skip
+    [late] = started
     [alert] = during
     keys = ("alertname", "severity", "region", "subject", "cable")
     assert {k: alert["labels"][k] for k in keys} == {
@@ -531,30 +535,7 @@ def test_a_cut_of_the_cable_replies_come_back_over_is_blamed_on_it(
                     for c in ("ADC", "SJC", "APCN-2")]  # fmt: skip
         return out
 
-    async def go() -> tuple[list[dict[str, Any]], Evaluator]:
-        ql = InfluxQL(topo.influx("tests"))
-        writer = InfluxV1Writer(topo.influx("tests"), secret=None)
-        client = AlertmanagerClient(am.url)
-        clock = Clock(base)
-        ev = Evaluator(topo, ql, writer=writer, alertmanagers=[client], clock=clock)
-        await writer.write([ln for k in range(-20, 0) for ln in lines(k)])
-        await ev.warm_up()
-        ours: set[str] = set()
-        during: list[dict[str, Any]] = []
-        for k in range(0, 25):
-            await writer.write(lines(k))
-            clock.now = base + k + 1.2
-            await ev.detect()
-            await ev.flush()
-            ours |= set(ev.outbox.records)
-        alerts = await asyncio.to_thread(active_alerts, am.url)
-        during = [a for a in alerts if a["annotations"]["event_id"] in ours]
-        await ql.close()
-        await writer.close()
-        await client.close()
-        return during, ev
-
-    during, ev = run(go())
+    [during], ev = run(_passes(topo, am.url, base, lines, range(-20, 0), range(25), at=(24,)))
     by_name = {a["labels"]["alertname"]: a for a in during}
     assert sorted(by_name) == ["CablewatchAsymmetricReturn", "CablewatchCableFault"]
     cut = by_name["CablewatchCableFault"]
