@@ -21,6 +21,7 @@ from cablewatch.correlation.events import Event
 from cablewatch.correlation.returns import ReturnChange, ReturnTracker, describe
 from cablewatch.evaluator.outbox import EventRecord, Outbox
 from cablewatch.evaluator.points import return_line
+from cablewatch.evaluator.settings import tracker_window_ns
 from cablewatch.probes import stamp
 
 __all__ = ["ReturnWatch"]
@@ -37,13 +38,10 @@ class ReturnWatch:
         self._seen_s: dict[tuple[str, str], float] = {}
         self._dirty: set[str] = set()
 
-    def _window_ns(self, now_s: float) -> int:
-        interval = self.config.probe.protocols[stamp.SPEC.protocol].interval_s
-        return int((now_s - max(120.0, 3 * interval)) * 1e9)
-
     async def _new(self, now_s: float) -> list[ReturnChange]:
         changes = []
-        for seen in await return_cables(self.ql, self._window_ns(now_s)):
+        interval = self.config.probe.protocols[stamp.SPEC.protocol].interval_s
+        for seen in await return_cables(self.ql, tracker_window_ns(now_s, interval)):
             key = (seen.region, seen.cable)
             if seen.time_s <= self._seen_s.get(key, 0.0):
                 continue

@@ -66,6 +66,7 @@ from cablewatch.evaluator.points import (
 )
 from cablewatch.evaluator.record import InputRecord
 from cablewatch.evaluator.returns import ReturnWatch
+from cablewatch.evaluator.settings import tracker_window_ns
 from cablewatch.evaluator.shifts import ShiftWatch, describe
 from cablewatch.evaluator.sla_minutes import SlaMinutes
 from cablewatch.evaluator.source import Polled, RoundSource
@@ -174,8 +175,8 @@ class Evaluator:
         gc.set_threshold(50_000, 20, 100)
 
     def _trace_window_ns(self, now_s: float) -> int:
-        interval = self.config.probe.protocols[traceroute.SPEC.protocol].interval_s
-        return int((now_s - max(120.0, 3 * interval)) * 1e9)
+        return tracker_window_ns(now_s, self.config.probe.protocols[traceroute.SPEC.protocol]
+                                 .interval_s)  # fmt: skip
 
     async def detect(self) -> list[Transition]:
         """One detection pass: read, judge, classify, track; record what changed."""

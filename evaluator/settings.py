@@ -6,7 +6,13 @@ from dataclasses import dataclass
 
 from cablewatch.schema import Int, Num, Str, Table
 
-__all__ = ["EvaluatorSettings"]
+__all__ = ["EvaluatorSettings", "tracker_window_ns"]
+
+
+def tracker_window_ns(now_s: float, interval_s: float) -> int:
+    """Where the route and return trackers read from at each pass: the last 3 rounds of their
+    protocol (``interval_s`` apart), 120 s at least (ns since the epoch)."""
+    return int((now_s - max(120.0, 3 * interval_s)) * 1e9)
 
 
 @dataclass(frozen=True, slots=True)

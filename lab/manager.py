@@ -436,11 +436,11 @@ def reroute_return(opts: LabOptions, region: str, cable: str | None) -> dict[str
         raise CablewatchError(f"region {region_id} has no path over {cable_name}")
     undo = state["returns"].get(region_id)
     if undo is not None:
-        for cmd in _return_routes(state, mine, region_id, undo):
+        for cmd in _return_route_commands(state, mine, region_id, undo):
             with contextlib.suppress(CablewatchError):  # a repaired lab has none
                 netns.run([*cmd[:4], "del", cmd[5]])
     if cable_name is not None:
-        for cmd in _return_routes(state, mine, region_id, cable_name):
+        for cmd in _return_route_commands(state, mine, region_id, cable_name):
             netns.run(cmd)
         state["returns"][region_id] = cable_name
     else:
@@ -449,7 +449,7 @@ def reroute_return(opts: LabOptions, region: str, cable: str | None) -> dict[str
     return {"region": region_id, "returns": return_routes(opts)[region_id]}
 
 
-def _return_routes(
+def _return_route_commands(
     state: dict[str, Any], mine: dict[str, dict[str, Any]], region: str, back: str
 ) -> list[list[str]]:
     """The ``ip route replace`` commands that bring ``region``'s other access networks back

@@ -126,12 +126,10 @@ async def stamp_targets(targets: Sequence[str], *, count: int, interval_s: float
                                str(exc))  # fmt: skip
         labels = {"region": topology.region(region).id, "cable": cables[address]} if (
             topology is not None and region is not None and address in cables) else {}  # fmt: skip
-        result = await stamp.stamp_probe(address, port=port, count=count,
-                                         interval_s=interval_s, timeout_s=timeout_s,
-                                         clock_error_s=clock_error_s, labels=labels,
-                                         floor_one_way_ms=stamp.floor_one_way_ms(
-                                             topology, labels))  # fmt: skip
-        return replace(stamp.with_return(result, topology), target=target)
+        result = await stamp.stamp_path(address, topology, labels, port=port, count=count,
+                                        interval_s=interval_s, timeout_s=timeout_s,
+                                        clock_error_s=clock_error_s)  # fmt: skip
+        return replace(result, target=target)
 
     return list(await asyncio.gather(*(one(t) for t in targets)))
 

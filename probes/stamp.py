@@ -69,10 +69,9 @@ __all__ = [
     "SPEC",
     "StampRound",
     "StampSettings",
-    "floor_one_way_ms",
+    "stamp_path",
     "stamp_probe",
     "stamp_round",
-    "with_return",
 ]
 
 MEASUREMENT = "stamp"
@@ -299,13 +298,22 @@ def _path(topology: Topology | None, labels: Mapping[str, str]) -> tuple[Region,
     return (region, cable) if region is not None and cable in region.paths else None
 
 
-def floor_one_way_ms(topology: Topology | None, labels: Mapping[str, str]) -> float | None:
-    """The one-way floor of the path the labels name (None: no such path)."""
+async def stamp_path(address: str, topology: Topology | None, labels: dict[str, str], *,
+                     port: int = PORT, count: int = 5, interval_s: float = 0.2,
+                     timeout_s: float = 1.0, clock_error_s: float | None = None,
+                     max_error_pct: float = 10.0) -> ProbeResult:  # fmt: skip
+    """One round (``stamp_probe``) to the target of the path ``labels`` name in ``topology``:
+    its one-way figures judged against the path's floor, and the cable its replies came back
+    over named (neither when the labels name no path)."""
     found = _path(topology, labels)
-    return None if found is None else found[0].paths[found[1]].one_way_ms
+    floor = None if found is None else found[0].paths[found[1]].one_way_ms
+    result = await stamp_probe(address, port=port, count=count, interval_s=interval_s,
+                               timeout_s=timeout_s, labels=labels, clock_error_s=clock_error_s,
+                               floor_one_way_ms=floor, max_error_pct=max_error_pct)  # fmt: skip
+    return _with_return(result, topology)
 
 
-def with_return(result: ProbeResult, topology: Topology | None) -> ProbeResult:
+def _with_return(result: ProbeResult, topology: Topology | None) -> ProbeResult:
     """``result`` with the cable its replies came back over, when its one-way figures are
     trusted and it names a path of ``topology`` (the minimum delay each way)."""
     ow, found = result.oneway, _path(topology, result.labels)
@@ -322,12 +330,10 @@ def with_return(result: ProbeResult, topology: Topology | None) -> ProbeResult:
 async def _run(ctx: ProbeContext, address: str, s: StampSettings,
                labels: dict[str, str]) -> ProbeResult:  # fmt: skip
     error_s = None if s.stamp_clock_error_ms is None else s.stamp_clock_error_ms / 1000
-    result = await stamp_probe(address, port=s.stamp_port, count=s.stamp_packets,
-                               interval_s=s.stamp_packet_interval_s, timeout_s=s.timeout_s,
-                               labels=labels, clock_error_s=error_s,
-                               floor_one_way_ms=floor_one_way_ms(ctx.topology, labels),
-                               max_error_pct=s.stamp_max_error_pct)  # fmt: skip
-    return with_return(result, ctx.topology)
+    return await stamp_path(address, ctx.topology, labels, port=s.stamp_port,
+                            count=s.stamp_packets, interval_s=s.stamp_packet_interval_s,
+                            timeout_s=s.timeout_s, clock_error_s=error_s,
+                            max_error_pct=s.stamp_max_error_pct)  # fmt: skip
 
 
 def _stats(prefix: str, values: tuple[float | None, ...]) -> dict[str, FieldValue | None]:

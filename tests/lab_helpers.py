@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import subprocess
 from dataclasses import dataclass
@@ -51,12 +52,12 @@ class Lab:
         """The emulator's ground truth since the previous call (the first starts its record):
         each path's median delay as applied, up plus down (configured delay, jitter and the
         emulator's own lateness). Empty on the first call."""
-        from cablewatch.lab import control
+        from cablewatch.harness.returns import applied_medians
+        from cablewatch.lab.manager import LabOptions
 
-        reply = control.request(str(self.state_dir / "emulator.sock"), {"cmd": "delays"})
-        assert reply["ok"], reply
-        return {(p["region"], p["cable"]): p["up"]["median_ms"] + p["down"]["median_ms"]
-                for p in reply["paths"] if p["up"]["packets"] and p["down"]["packets"]}  # fmt: skip
+        both = applied_medians(LabOptions(state_dir=self.state_dir, prefix=self.prefix))
+        return {key: up + down for key, (up, down) in both.items()
+                if not (math.isnan(up) or math.isnan(down))}  # fmt: skip
 
     def status(self) -> dict[str, Any]:
         result: dict[str, Any] = json.loads(self.run("status", "--json").stdout)
