@@ -23,6 +23,7 @@ __all__ = [
     "ANC_SIZE",
     "SO_TIMESTAMPNS",
     "TIMESPEC",
+    "TX_ANC_SIZE",
     "enable",
     "enable_tx",
     "offset_ns",
@@ -49,8 +50,14 @@ _ORIGIN_TIMESTAMPING = 4
 _RECVERR = {(socket.SOL_IP, 11), (socket.IPPROTO_IPV6, 25)}  # IP_RECVERR, IPV6_RECVERR
 
 
+TX_ANC_SIZE = ANC_SIZE + socket.CMSG_SPACE(3 * TIMESPEC.size)
+"""Room for the receive stamp on a socket with ``enable_tx``: its software stamps are then
+reported on received packets too (``SCM_TIMESTAMPING``, three timespecs), beside ours."""
+
+
 def enable_tx(sock: socket.socket) -> None:
-    """Stamp each datagram ``sock`` sends; read them with ``tx_stamps``."""
+    """Stamp each datagram ``sock`` sends; read them with ``tx_stamps``. Received packets then
+    carry a second stamp: read them with ``TX_ANC_SIZE`` of ancillary room."""
     sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPING, _TX_FLAGS)
 
 

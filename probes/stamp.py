@@ -134,7 +134,7 @@ async def stamp_round(address: str, port: int, *, count: int = 5, interval_s: fl
             tx_ns.update(kernel_clock.tx_stamps(sock))
             while True:
                 try:
-                    data, ancillary, _flags, _addr = sock.recvmsg(2048, 64)
+                    data, ancillary, _flags, _addr = sock.recvmsg(2048, kernel_clock.TX_ANC_SIZE)
                 except (BlockingIOError, InterruptedError):
                     return
                 except OSError:  # ICMP port unreachable for an earlier packet: loss
