@@ -14,6 +14,7 @@ import typer
 from cablewatch import __version__
 from cablewatch.commands import (
     agent,
+    bus,
     dashboards,
     db,
     evaluator,
@@ -41,6 +42,7 @@ app.add_typer(topology.topology_app, name="topology")
 app.add_typer(topology.config_app, name="config")
 app.add_typer(lab.lab_app, name="lab")
 agent.register(app)
+bus.register(app)
 app.add_typer(db.db_app, name="db")
 app.add_typer(agent.spool_app, name="spool")
 evaluator.register(app)

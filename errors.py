@@ -7,7 +7,7 @@ refused connections are *results* (fields of a probe result), never exceptions.
   - configuration and input: :class:`ConfigError` (with one :class:`ConfigIssue` per
     problem), :class:`TargetError`, :class:`UnknownNameError`
   - probing: :class:`IcmpPermissionError`
-  - the services cablewatch talks to: :class:`SinkError` (InfluxDB),
+  - the services cablewatch talks to: :class:`SinkError` (InfluxDB; :class:`BusError`, NATS),
     :class:`AlertmanagerError`
 """
 
@@ -18,6 +18,7 @@ from typing import Literal
 
 __all__ = [
     "AlertmanagerError",
+    "BusError",
     "CablewatchError",
     "ConfigError",
     "ConfigIssue",
@@ -83,18 +84,30 @@ class IcmpPermissionError(CablewatchError):
 
 # -- services cablewatch talks to ------------------------------------------------------------
 
-SinkErrorKind = Literal["unreachable", "auth", "not_found", "rejected", "partial", "server"]
+SinkErrorKind = Literal[
+    "unreachable", "auth", "not_found", "rejected", "partial", "server", "config"
+]
 
 
 class SinkError(CablewatchError):
     """An InfluxDB write or query failed; ``kind`` tells whether retrying can help. A
     ``partial`` write stored every point but ``refused`` ones (beyond the retention policy)."""
 
+    what = "influxdb sink"
+
     def __init__(self, sink: str, kind: SinkErrorKind, message: str, refused: int = 0) -> None:
         self.sink = sink
         self.kind = kind
         self.refused = refused
-        super().__init__(f"influxdb sink {sink}: {message}")
+        super().__init__(f"{self.what} {sink}: {message}")
+
+
+class BusError(SinkError):
+    """The message bus (NATS JetStream, ``[bus]``) did not take or give what was asked: no
+    server answered (``unreachable``), or its stream or consumer was made with other settings
+    than cablewatch needs (``config``: the message names the setting)."""
+
+    what = "bus"
 
 
 class AlertmanagerError(CablewatchError):

@@ -34,6 +34,7 @@ from cablewatch.agent.sender import Sender, SenderOptions
 from cablewatch.agent.shards import Shard, shard_jobs
 from cablewatch.agent.spool import Spool
 from cablewatch.aio import first_of, signal_event, stop_on_signals
+from cablewatch.bus.publish import BUS_BATCH_BYTES, BusPublisher
 from cablewatch.collectors.exporter import AgentMetrics
 from cablewatch.collectors.influx import Writer, writer_for
 from cablewatch.collectors.lineprotocol import result_lines
@@ -268,8 +269,17 @@ async def serve(config: Config, opts: AgentOptions, listen: tuple[str, int] | No
     """Run an agent until SIGTERM / SIGINT: sink from the configuration, exporter on
     ``listen``. Configuration problems (a missing secret) raise before any probing starts."""
     sink = config.sinks.influxdb
-    writer = writer_for(sink) if sink is not None else None
-    if sink is not None:
+    writer: Writer | None = None
+    if config.bus is not None:  # the bus's ingest writes InfluxDB
+        writer = BusPublisher(config.bus, station=config.topology.landing_station.id,
+                              region=opts.region, host=opts.host)  # fmt: skip
+        sending = dataclasses.replace(
+            opts.sender, keyed=True, batch_bytes=BUS_BATCH_BYTES,
+            flush_interval_s=sink.flush_interval_s if sink is not None else 1.0,
+        )  # fmt: skip
+        opts = dataclasses.replace(opts, sender=sending)
+    elif sink is not None:
+        writer = writer_for(sink)
         sending = dataclasses.replace(
             opts.sender, flush_interval_s=sink.flush_interval_s,
             backfill_after_s=sink.backfill_after_s,

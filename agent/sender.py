@@ -28,7 +28,7 @@ from cablewatch.agent.spool import Pending, Spool
 from cablewatch.aio import wait_event
 from cablewatch.collectors.exporter import AgentMetrics
 from cablewatch.collectors.influx import Writer
-from cablewatch.collectors.lineprotocol import backfill_line, round_start_ns
+from cablewatch.collectors.store import store
 from cablewatch.errors import SinkError, SinkErrorKind
 
 __all__ = ["Sender", "SenderOptions"]
@@ -54,6 +54,11 @@ class SenderOptions:
     note of their span ([sinks.influxdb] backfill_after_s)."""
     origin: tuple[tuple[str, str], ...] = ()
     """The note's tags: this agent's host and region."""
+    keyed: bool = False
+    """Each batch is fixed in the spool before it leaves and written with its id (the bus,
+    which drops a batch it already has); the bus's reader notes late rounds, not the agent."""
+    batch_bytes: int | None = None
+    """A batch stops short of this many bytes of line protocol (the bus's message size)."""
 
 
 class Sender:
@@ -95,7 +100,7 @@ class Sender:
                 while len(window) < self.opts.in_flight:  # fill the window
                     self.new_data.clear()
                     pending = await self.db(self.spool.peek, self.opts.batch_points,
-                                            sent_through)  # fmt: skip
+                                            sent_through, self.opts.batch_bytes)  # fmt: skip
                     full = pending is not None and pending.points >= self.opts.batch_points
                     due = loop.time() - last_partial >= self.opts.flush_interval_s
                     if pending and not (full or stop.is_set() or (not window and due)):
@@ -104,6 +109,8 @@ class Sender:
                         break
                     if not full:
                         last_partial = loop.time()
+                    if self.opts.keyed:
+                        pending = await self.db(self.spool.fix, pending)
                     window.append(self._send(pending))
                     sent_through = pending.last_id
                 if not window:
@@ -183,32 +190,12 @@ class Sender:
             self._refused_said, self._refused_since = now, 0
 
     def _send(self, p: Pending) -> _Batch:
-        task = asyncio.create_task(self._write(p.chunks))  # each chunk: a round's lines
-        return _Batch(p.first_id, p.last_id, p.points, p.size, task)
-
-    async def _write(self, chunks: list[str]) -> None:
-        """The batch; then, if it held late rounds, the note of their span, written only once
-        they are stored (a note never points at rounds a reader cannot see yet). A failure of
-        either resends both."""
-        now_ns = time.time_ns()
-        late_before = now_ns - int(self.opts.backfill_after_s * 1e9)
-        late: list[int] = []
-        # rounds are spooled as they finish: when the first is fresh, so are the others
-        if chunks and round_start_ns(chunks[0]) < late_before:
-            late = [t for c in chunks if (t := round_start_ns(c)) < late_before]
-        try:
-            await self.writer.write(chunks)
-        except SinkError as exc:
-            if exc.kind == "partial" and late:  # what was kept of the late rounds is noted
-                await self._note(late)
-            raise
-        if late:
-            await self._note(late)
-
-    async def _note(self, late: list[int]) -> None:
-        note = backfill_line(dict(self.opts.origin), min(late), max(late) + 1, len(late),
-                             time.time_ns())  # fmt: skip
-        await self.writer.write([note])
+        if p.key is not None:  # the bus: the batch under its id
+            write = self.writer.write(p.chunks, key=p.key)
+        else:  # InfluxDB: the batch, then the note of its late rounds (collectors/store.py)
+            write = store(self.writer, p.chunks, dict(self.opts.origin),
+                          self.opts.backfill_after_s)  # fmt: skip
+        return _Batch(p.first_id, p.last_id, p.points, p.size, asyncio.create_task(write))
 
     async def _publish_depth(self, now: float) -> None:
         """The spool's depth as metrics, at most once a second (counting is a table scan)."""

@@ -19,6 +19,13 @@ lock on ``SPOOL.lock`` (naming its pid) until it closes; a second agent told the
 (the same region, or shard) stops at once with one line naming the first one's pid. Readers
 (``cablewatch spool report``, the benchmarks) take no lock.
 
+Batches with an id (for a sink that drops a batch it already has: the bus): the sender fixes
+a batch's rows before it leaves (:meth:`Spool.fix`, committed), and every later read from that
+row on gives the same rows under the same id, ``SPOOL-ID:FIRST-LAST`` (the spool's own random
+id, made with it: a spool deleted and made again never repeats an id; SQLite's AUTOINCREMENT
+never reuses a row id). A replay after a crash between a publish and its acknowledgement is
+then the same message, which the bus drops.
+
 Disk bound: when the points pending exceed ``max_bytes``, the oldest rounds are dropped
 (their points counted in ``dropped``; the agent logs it). Not thread-safe: use from one thread
 at a time.
@@ -30,8 +37,9 @@ import contextlib
 import fcntl
 import os
 import sqlite3
+import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cablewatch.errors import CablewatchError
@@ -43,6 +51,8 @@ CREATE TABLE IF NOT EXISTS points (id INTEGER PRIMARY KEY AUTOINCREMENT, line TE
                                    n INTEGER NOT NULL DEFAULT 1);
 CREATE TABLE IF NOT EXISTS rounds (series TEXT PRIMARY KEY, made INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS batches (first INTEGER PRIMARY KEY, last INTEGER NOT NULL);
 """
 
 
@@ -63,6 +73,8 @@ class Pending:
     """Bytes of line protocol (as the spool counts them)."""
     chunks: list[str]
     """Each round's lines, joined by newlines: joined by newlines again, the body to write."""
+    key: str | None = None
+    """The batch's id once fixed (:meth:`Spool.fix`): the same rows always carry it."""
 
 
 class SpoolInUseError(CablewatchError):
@@ -110,6 +122,9 @@ class Spool:
             self._db.execute("ALTER TABLE points ADD COLUMN n INTEGER NOT NULL DEFAULT 1")
         for name in ("bytes", "dropped"):
             self._db.execute("INSERT OR IGNORE INTO counters VALUES (?, 0)", (name,))
+        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('id', ?)", (uuid.uuid4().hex,))
+        (self.id,) = self._db.execute("SELECT value FROM meta WHERE name = 'id'").fetchone()
+        """This spool's random id (the first part of its batches' ids)."""
 
     def close(self) -> None:
         self._db.close()
@@ -149,29 +164,53 @@ class Spool:
             dropped += n
             last_id = row_id
         self._db.execute("DELETE FROM points WHERE id <= ?", (last_id,))
+        self._db.execute("DELETE FROM batches WHERE last <= ?", (last_id,))
         self._db.execute("UPDATE counters SET value = value - ? WHERE name = 'bytes'", (freed,))
         self._db.execute("UPDATE counters SET value = value + ? WHERE name = 'dropped'", (dropped,))
         return dropped
 
-    def peek(self, max_points: int, after_id: int = 0) -> Pending | None:
+    def peek(
+        self, max_points: int, after_id: int = 0, max_bytes: int | None = None
+    ) -> Pending | None:
         """The oldest pending rounds after ``after_id``: whole rounds, until they hold at least
-        ``max_points`` points (or all there are); None when nothing is pending."""
+        ``max_points`` points or the next would pass ``max_bytes`` (or all there are); None
+        when nothing is pending. A fixed batch is given as it was fixed, with its id."""
+        fixed = self._db.execute(
+            "SELECT first, last FROM batches WHERE last > ? ORDER BY first LIMIT 1", (after_id,)
+        ).fetchone()
+        until = fixed[1] if fixed else None
         cursor = self._db.execute(
-            "SELECT id, line, n FROM points WHERE id > ? ORDER BY id", (after_id,)
+            "SELECT id, line, n FROM points WHERE id > ? AND id <= ? ORDER BY id",
+            (after_id, until if until is not None else (1 << 63) - 1),
         )
         chunks: list[str] = []
         first = last = points = size = 0
         for row_id, text, n in cursor:  # stepped lazily: stops reading at the batch's end
+            if until is None and chunks and max_bytes is not None and \
+                    size + len(text) > max_bytes:  # fmt: skip
+                break
             if not chunks:
                 first = row_id
             chunks.append(text)
             last = row_id
             points += n
             size += len(text)
-            if points >= max_points:
+            if until is None and points >= max_points:
                 break
         cursor.close()
-        return Pending(first, last, points, size, chunks) if chunks else None
+        if not chunks:
+            return None
+        key = f"{self.id}:{fixed[0]}-{fixed[1]}" if fixed else None
+        return Pending(first, last, points, size, chunks, key)
+
+    def fix(self, batch: Pending) -> Pending:
+        """Fix ``batch``'s rows (committed before it leaves): every later read from its first
+        row gives these rows under this id."""
+        if batch.key is not None:
+            return batch
+        with self._transaction():
+            self._db.execute("INSERT INTO batches VALUES (?, ?)", (batch.first_id, batch.last_id))
+        return replace(batch, key=f"{self.id}:{batch.first_id}-{batch.last_id}")
 
     def ack(self, through_id: int, size: int | None = None) -> None:
         """The sink stored every point up to ``through_id`` (``size`` bytes of them, if the
@@ -186,6 +225,7 @@ class Spool:
                         (through_id,),
                     ).fetchone()
                 self._db.execute("DELETE FROM points WHERE id <= ?", (through_id,))
+                self._db.execute("DELETE FROM batches WHERE last <= ?", (through_id,))
                 self._db.execute(
                     "UPDATE counters SET value = value - ? WHERE name = 'bytes'", (size,)
                 )

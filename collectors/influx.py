@@ -51,10 +51,13 @@ class Writer(Protocol):
     clock_offset_s: float | None
     """This host's clock minus the sink's, as its last answer showed; None: not known."""
 
-    async def write(self, lines: list[str], *, rollup: bool = False) -> None:
+    async def write(
+        self, lines: list[str], *, rollup: bool = False, key: str | None = None
+    ) -> None:
         """Store ``lines`` of line protocol (an item may hold several, newline-separated: the
         spool hands over a round at a time), in the rollups' retention policy if ``rollup``,
-        or raise SinkError."""
+        or raise SinkError. ``key``: the batch's id, for a sink that drops a batch it already
+        has (the bus); InfluxDB ignores it (the same lines overwrite themselves)."""
 
     async def close(self) -> None: ...
 
@@ -132,7 +135,9 @@ class InfluxV1Writer:
         headers = {"Content-Encoding": "gzip", "Content-Type": "text/plain; charset=utf-8"}
         self._client = _v1_client(sink, secret, headers, timeout_s)
 
-    async def write(self, lines: list[str], *, rollup: bool = False) -> None:
+    async def write(
+        self, lines: list[str], *, rollup: bool = False, key: str | None = None
+    ) -> None:
         # zlib releases the GIL: compress in a thread so batches in flight compress in parallel
         body = await asyncio.to_thread(gzip.compress, "\n".join(lines).encode(), 1)
         params = self._params | {"rp": ROLLUP} if rollup else self._params
@@ -162,7 +167,9 @@ class InfluxV2Writer:
         )  # fmt: skip
         self._api = self._client.write_api(write_options=SYNCHRONOUS)
 
-    async def write(self, lines: list[str], *, rollup: bool = False) -> None:
+    async def write(
+        self, lines: list[str], *, rollup: bool = False, key: str | None = None
+    ) -> None:
         from influxdb_client.domain.write_precision import WritePrecision
         from influxdb_client.rest import ApiException
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cablewatch.alerting.settings import AlertingSettings
+from cablewatch.bus.settings import BusSettings
 from cablewatch.collectors.settings import Sinks
 from cablewatch.config.model import Config
 from cablewatch.config.topology import read_topology
@@ -85,6 +86,7 @@ def parse(data: dict[str, Any], file: Path) -> Config:
     maintenance = [MaintenanceWindow.from_table(t, cables, region_ids, station)
                    for t in root.tables("maintenance", required=False)]  # fmt: skip
     report = ReportSettings.from_table(section("report"))
+    bus = BusSettings.from_table(section("bus"))
     customers = {p.customer for p in slas}
     for name, scope in api.scopes if api else ():
         if scope != "operator" and scope not in customers:
@@ -96,7 +98,7 @@ def parse(data: dict[str, Any], file: Path) -> Config:
     assert topology is not None  # no issues means every required part was read
     return Config(file, topology, probe, sinks, slas, detection, alerting, evaluator, failover,
                   api, tuple(h for h in hooks if h is not None),
-                  tuple(m for m in maintenance if m is not None), report)  # fmt: skip
+                  tuple(m for m in maintenance if m is not None), report, bus)  # fmt: skip
 
 
 def _slas(

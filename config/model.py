@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cablewatch.alerting.settings import AlertingSettings
+from cablewatch.bus.settings import BusSettings
 from cablewatch.collectors.settings import InfluxSink, Sinks
 from cablewatch.correlation.settings import DetectionSettings
 from cablewatch.errors import CablewatchError
@@ -37,6 +38,8 @@ class Config:
     webhooks: tuple[WebhookSettings, ...] = ()
     maintenance: tuple[MaintenanceWindow, ...] = ()
     report: ReportSettings = field(default_factory=ReportSettings)
+    bus: BusSettings | None = None
+    """NATS JetStream between agents and evaluators; None: agents write InfluxDB directly."""
 
     def sla(self, customer: str) -> SlaPolicy:
         """A customer's policy, by name (case-insensitive); UnknownNameError otherwise."""

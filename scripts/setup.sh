@@ -13,6 +13,7 @@ apt_packages=(
     openssl                                # self-signed certificates for HTTPS tests
     influxdb prometheus victoria-metrics   # the system of record, metrics, the v2 write API
     prometheus-alertmanager                # alerts (and amtool, which checks its config)
+    nats-server                            # the bus past one machine (JetStream, [bus])
     wrk                                    # HTTP load for bench/api.py
     libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core  # WeasyPrint prints the PDF reports
     poppler-utils chromium                 # reports and pages checked as a person sees them

@@ -94,3 +94,21 @@ def test_alertmanager_routes_by_customer_and_severity() -> None:
     assert route("scope=sla", "severity=critical", "customer=sea-retail") == "sea-retail-pager"
     assert route("scope=sla", "severity=warning", "customer=sea-retail") == "sea-retail"
     assert route("scope=path", "severity=warning", "customers=sea-retail") == "noc"
+
+
+def test_nats_example_config_checks(tmp_path: Path) -> None:
+    """deploy/nats/nats.conf passes `nats-server -t`; without the node's name in its
+    environment, the same check fails (the check can fail)."""
+    conf = Path(__file__).resolve().parents[2] / "deploy" / "nats" / "nats.conf"
+    text = conf.read_text().replace("/var/lib/nats/jetstream", str(tmp_path / "js"))
+    local = tmp_path / "nats.conf"
+    local.write_text(text)
+    env = {"NATS_SERVER_NAME": "nats-1", "CABLEWATCH_NATS_TOKEN": "x", "PATH": "/usr/bin:/bin"}
+    ok = subprocess.run([need("nats-server"), "-c", str(local), "-t"], capture_output=True,
+                        text=True, check=False, env=env)  # fmt: skip
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    del env["NATS_SERVER_NAME"]
+    bad = subprocess.run([need("nats-server"), "-c", str(local), "-t"], capture_output=True,
+                         text=True, check=False, env=env)  # fmt: skip
+    assert bad.returncode != 0
+    assert "NATS_SERVER_NAME" in bad.stdout + bad.stderr

@@ -14,6 +14,18 @@ from cablewatch.errors import ConfigError
 INVALID = Path(__file__).parent.parent / "data" / "invalid"
 
 EXPECTED: dict[str, list[str]] = {
+    "bus": [
+        "bus.replicas: got 7, expected a whole number from 1 to 5",
+        "bus.password: secrets are never read from the configuration file; name an "
+        "environment variable in password_env or a file in password_file",
+        "bus.urls: got 'http://127.0.0.1:4223', expected nats://HOST:PORT or tls://HOST:PORT",
+        "bus.urls: got 'nats://127.0.0.1', expected nats://HOST:PORT or tls://HOST:PORT",
+        "bus.stream: got 'cablewatch.rounds', expected a name without spaces, '.', '*', '>'",
+        "bus.subject: got 'cablewatch..rounds', expected dot-separated tokens without '*' or "
+        "'>' (e.g. cablewatch.rounds)",
+        "bus.user: a user needs password_env or password_file",
+        "bus.duplicate_window_s: must not exceed max_age_s (JetStream refuses it)",
+    ],
     "bad-target": [
         "targets[1].protocols: got 'smtp' in the array, expected an array of strings from "
         "'icmp', 'tcp', 'http', 'dns', 'trace', 'ttft', 'stamp'",

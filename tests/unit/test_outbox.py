@@ -30,7 +30,9 @@ class SlowSink:
         self.release = asyncio.Event()
         self.down = False
 
-    async def write(self, lines: list[str], *, rollup: bool = False) -> None:
+    async def write(
+        self, lines: list[str], *, rollup: bool = False, key: str | None = None
+    ) -> None:
         batch = list(lines)  # what an HTTP body holds: the lines as they were when sent
         self.writing.set()
         await self.release.wait()

@@ -159,3 +159,67 @@ def test_one_owner_at_a_time_and_the_second_is_told_who(tmp_path: Path) -> None:
         holder.kill()
         holder.wait(10)
     Spool(path, owner=True).close()  # the kernel released it with the process
+
+
+def test_a_fixed_batch_is_read_again_as_it_was_under_its_id(tmp_path: Path) -> None:
+    """The bus drops a batch whose id it has: a replay must carry the same rows and the same
+    id, however many rounds were spooled since, and whatever the next batch's size."""
+    path = tmp_path / "s.db"
+    spool = Spool(path)
+    spool.add([("ping|sg|ADC", ["a 1", "b 2"]), ("tcp|sg|ADC", ["c 3"])])
+    first = spool.peek(10)
+    assert first is not None
+    assert first.key is None
+    fixed = spool.fix(first)
+    assert fixed.key == f"{spool.id}:{first.first_id}-{first.last_id}"
+    spool.add([("ping|sg|ADC", ["d 4"])])  # arrives after the batch left
+    spool.close()
+    spool = Spool(path)  # the agent restarted before the acknowledgement
+    again = spool.peek(100)
+    assert again is not None
+    assert (again.key, again.chunks, again.points) == (fixed.key, fixed.chunks, fixed.points)
+    after = spool.peek(100, again.last_id)  # the rest: a new batch, not fixed yet
+    assert after is not None
+    assert (after.chunks, after.key) == (["d 4"], None)
+    spool.ack(again.last_id)
+    nxt = spool.peek(100)
+    assert nxt is not None
+    assert nxt.key is None
+    assert spool.fix(nxt).key == f"{spool.id}:{nxt.first_id}-{nxt.last_id}"
+
+
+def test_every_spool_has_its_own_id_and_keeps_it(tmp_path: Path) -> None:
+    """A spool deleted and made again (same path) must not repeat the old one's batch ids."""
+    path = tmp_path / "s.db"
+    first = Spool(path)
+    kept = first.id
+    first.close()
+    assert Spool(path).id == kept
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    assert Spool(path).id != kept
+    assert len(kept) == 32
+
+
+def test_a_fixed_batch_dropped_by_the_bound_is_forgotten(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.db", max_bytes=10)
+    spool.add([("a", ["x 1"])])
+    p = spool.peek(10)
+    assert p is not None
+    spool.fix(p)
+    spool.add([("a", ["y 22222"]), ("a", ["z 3"])])  # 3 + 7 + 3 > 10: the oldest goes
+    rest = spool.peek(10)
+    assert rest is not None
+    assert rest.key is None
+    assert rest.chunks == ["y 22222", "z 3"]
+
+
+def test_a_batch_stops_short_of_its_byte_limit(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.db")
+    spool.add([("a", ["x" * 40]), ("a", ["y" * 40]), ("a", ["z" * 40])])
+    p = spool.peek(1000, 0, 100)
+    assert p is not None
+    assert p.chunks == ["x" * 40, "y" * 40]
+    one = spool.peek(1000, 0, 10)  # a round larger than the limit still leaves, alone
+    assert one is not None
+    assert one.chunks == ["x" * 40]
