@@ -34,7 +34,7 @@ from cablewatch.agent.sender import Sender, SenderOptions
 from cablewatch.agent.shards import Shard, shard_jobs
 from cablewatch.agent.spool import Spool
 from cablewatch.aio import first_of, signal_event, stop_on_signals
-from cablewatch.bus.publish import BUS_BATCH_BYTES, BusPublisher
+from cablewatch.bus.publish import BACKOFF_MAX_S, BUS_BATCH_BYTES, BusPublisher
 from cablewatch.collectors.exporter import AgentMetrics
 from cablewatch.collectors.influx import Writer, writer_for
 from cablewatch.collectors.lineprotocol import result_lines
@@ -274,7 +274,7 @@ async def serve(config: Config, opts: AgentOptions, listen: tuple[str, int] | No
         writer = BusPublisher(config.bus, station=config.topology.landing_station.id,
                               region=opts.region, host=opts.host)  # fmt: skip
         sending = dataclasses.replace(
-            opts.sender, keyed=True, batch_bytes=BUS_BATCH_BYTES,
+            opts.sender, keyed=True, batch_bytes=BUS_BATCH_BYTES, backoff_max_s=BACKOFF_MAX_S,
             flush_interval_s=sink.flush_interval_s if sink is not None else 1.0,
         )  # fmt: skip
         opts = dataclasses.replace(opts, sender=sending)

@@ -193,7 +193,7 @@ class Sender:
         if p.key is not None:  # the bus: the batch under its id
             write = self.writer.write(p.chunks, key=p.key)
         else:  # InfluxDB: the batch, then the note of its late rounds (collectors/store.py)
-            write = store(self.writer, p.chunks, dict(self.opts.origin),
+            write = store(self.writer, [(dict(self.opts.origin), p.chunks)],
                           self.opts.backfill_after_s)  # fmt: skip
         return _Batch(p.first_id, p.last_id, p.points, p.size, asyncio.create_task(write))
 

@@ -9,8 +9,10 @@ or a file (credentials.py), never from the configuration file, and are never log
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -183,6 +185,7 @@ async def ensure_stream(js: JetStreamContext, bus: BusSettings) -> None:
                 await js.add_stream(want)
                 log.info("bus: made stream %s (%d replicas, subjects %s)", bus.stream,
                          bus.replicas, f"{bus.subject}.>")  # fmt: skip
+                await _led(js, bus)
                 return
             except nats.js.errors.BadRequestError as exc:  # made meanwhile by another process
                 if "already in use" not in str(exc):
@@ -195,6 +198,17 @@ async def ensure_stream(js: JetStreamContext, bus: BusSettings) -> None:
     diffs = _differs(want, info.config, _STREAM_FIELDS)
     if diffs:
         raise BusError(bus.servers, "config", _say("stream", bus.stream, diffs))
+
+
+async def _led(js: JetStreamContext, bus: BusSettings, within_s: float = 10.0) -> None:
+    """Until a stream just made has elected its leader (publishes before find no stream), or
+    ``within_s``: what is left is the publishers' retrying."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        info = await js.stream_info(bus.stream)
+        if info.cluster is None or info.cluster.leader:
+            return
+        await asyncio.sleep(0.05)
 
 
 async def check_consumer(js: JetStreamContext, bus: BusSettings) -> None:

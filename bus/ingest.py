@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Sequence
 
 import nats.errors
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
 from cablewatch.aio import stop_on_signals, wait_event
@@ -32,7 +33,7 @@ from cablewatch.collectors.influx import Writer, writer_for
 from cablewatch.collectors.settings import InfluxSink
 from cablewatch.collectors.store import store
 from cablewatch.config import Config
-from cablewatch.errors import CablewatchError, SinkError
+from cablewatch.errors import BusError, CablewatchError, SinkError
 
 __all__ = ["FETCH", "IngestMetrics", "ingest", "serve"]
 
@@ -69,8 +70,8 @@ async def ingest(bus: BusSettings, writer: Writer, sink: InfluxSink, stop: async
     nc = await connect(bus, name)
     try:
         js = nc.jetstream()
-        await ensure_stream(js, bus)
-        await check_consumer(js, bus)
+        if not await _set_up(js, bus, stop):
+            return
         sub = await js.pull_subscribe_bind(durable=bus.ingest_consumer, stream=bus.stream)
         log.info("ingest: %s -> %s (consumer %s on stream %s)", bus.servers, sink.url,
                  bus.ingest_consumer, bus.stream)  # fmt: skip
@@ -102,6 +103,23 @@ async def ingest(bus: BusSettings, writer: Writer, sink: InfluxSink, stop: async
         await nc.close()
 
 
+async def _set_up(js: JetStreamContext, bus: BusSettings, stop: asyncio.Event) -> bool:
+    """The stream and the consumer, made or checked; while the cluster does not answer in
+    time (JetStream busy or electing), tried again every few seconds (said each time). A
+    setting that differs raises. False if stopped meanwhile."""
+    while not stop.is_set():
+        try:
+            await ensure_stream(js, bus)
+            await check_consumer(js, bus)
+            return True
+        except BusError as exc:
+            if exc.kind != "unreachable":
+                raise
+            log.warning("%s; trying again in 2 s", exc)
+            await wait_event(stop, 2.0)
+    return False
+
+
 async def _write(msgs: Sequence[Msg], writer: Writer, sink: InfluxSink, stop: asyncio.Event,
                  metrics: IngestMetrics, hold_s: float) -> None:  # fmt: skip
     """Store ``msgs`` (each agent's with its own late-round note), then acknowledge them; on a
@@ -115,13 +133,13 @@ async def _write(msgs: Sequence[Msg], writer: Writer, sink: InfluxSink, stop: as
         points += int(h.get(POINTS, "0") or 0)
         if m.metadata.num_delivered > 1:
             metrics.redelivered.inc()
+    batches = [({k: v for k, v in (("host", host), ("region", region)) if v}, chunks)
+               for (host, region), chunks in by_agent.items()]  # fmt: skip
     backoff = 0.5
     attempt = 0
     while True:
         try:
-            for (host, region), chunks in by_agent.items():
-                origin = {k: v for k, v in (("host", host), ("region", region)) if v}
-                await store(writer, chunks, origin, sink.backfill_after_s)
+            await store(writer, batches, sink.backfill_after_s)
             break
         except SinkError as exc:
             metrics.errors.labels(exc.kind).inc()

@@ -23,10 +23,17 @@ from cablewatch.bus.client import connect, credentials, ensure_stream
 from cablewatch.bus.settings import BusSettings
 from cablewatch.errors import BusError
 
-__all__ = ["BUS_BATCH_BYTES", "HOST", "POINTS", "REGION", "BusPublisher"]
+__all__ = ["BACKOFF_MAX_S", "BUS_BATCH_BYTES", "HOST", "POINTS", "REGION", "BusPublisher"]
 
 BUS_BATCH_BYTES = 512 * 1024
 """A batch's line protocol stops short of this (NATS's default max_payload is 1 MiB)."""
+PUBLISH_TIMEOUT_S = 4.0
+"""A publish not acknowledged in this long is sent again (the same id: stored once). An
+acknowledgement takes milliseconds; one lost with a dying node should not hold the agent's
+rounds back past the evaluator's 10.5 s staleness."""
+BACKOFF_MAX_S = 2.0
+"""The sender's longest wait between attempts on the bus (InfluxDB's: 30 s): a node's death
+costs an election (about 4 s here), not a herd to protect a database from."""
 RECHECK_S = 30.0
 """Publishes that find no stream this long: the stream is looked up (and made) again."""
 HOST = "Cablewatch-Host"
@@ -36,7 +43,7 @@ POINTS = "Cablewatch-Points"
 
 class BusPublisher:
     def __init__(self, bus: BusSettings, *, station: str, region: str, host: str,
-                 timeout_s: float = 10.0) -> None:  # fmt: skip
+                 timeout_s: float = PUBLISH_TIMEOUT_S) -> None:  # fmt: skip
         credentials(bus)  # a secret that cannot be read stops the agent before it probes
         self.bus = bus
         self.name = bus.servers

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from cablewatch.harness.stack import Server, free_port, need, wait_http
+from cablewatch.harness.stack import Server, free_ports, need, wait_http
 
 __all__ = ["NatsCluster", "NatsNode", "nats_cluster"]
 
@@ -62,12 +62,14 @@ def nats_cluster(tmp: Path, host: str = "127.0.0.1", size: int = 3) -> Iterator[
     stopped (SIGTERM, then SIGKILL) on exit."""
     binary = need("nats-server")
     tmp.mkdir(parents=True, exist_ok=True)
-    routes = [free_port() for _ in range(size)]
+    ports = free_ports(3 * size) if host == "127.0.0.1" else free_ports(2 * size)
+    clients = ports[2 * size :] if host == "127.0.0.1" else free_ports(size, host)
+    routes, monitors = ports[:size], ports[size : 2 * size]
     nodes: list[NatsNode] = []
     try:
         for i in range(size):
             name = f"n{i + 1}"
-            port, monitor = free_port(host), free_port()
+            port, monitor = clients[i], monitors[i]
             listed = ", ".join(f"nats-route://127.0.0.1:{p}" for p in routes)
             conf = tmp / f"{name}.conf"
             conf.write_text(
