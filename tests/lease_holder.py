@@ -2,7 +2,8 @@
 test_lease.py: claims ``KEY`` in bucket ``BUCKET`` (TTL ``TTL_S``) on the cluster at ``URLS``
 (comma-separated), then every 20 ms appends ``TOKEN WALL_TIME`` to ``OUT`` if and only if
 ``Lease.held()`` (checked right before the write, as a writer of decisions does), then renews
-if TTL / 4 passed since the last renewal. Exits when the lease is lost (``lost`` on stdout) or on SIGTERM."""
+if TTL / 4 passed since the last renewal. Exits when the lease is lost (``lost`` on stdout)
+or on SIGTERM."""
 
 from __future__ import annotations
 
