@@ -7,18 +7,17 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pipeline_helpers import Clock
+from rounds_helpers import Recording, decisions, fault_lines, round_key
 
 from cablewatch.collectors.influx import InfluxQL, InfluxV1Writer
 from cablewatch.config import load
-from cablewatch.correlation.detector import Round
 from cablewatch.evaluator.service import Evaluator
-from cablewatch.evaluator.source import Polled, RoundSource
 from cablewatch.evaluator.source_influx import InfluxRounds
 from cablewatch.harness.stack import Server, influxd, init_db
 from cablewatch.harness.synthetic import CABLES, region_id, round_line, write_config
@@ -30,22 +29,6 @@ pytestmark = pytest.mark.servers
 def influx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with influxd(tmp_path_factory.mktemp("incremental") / "influx") as server:
         yield server
-
-
-class Recording:
-    """A round source that keeps what another gives, poll by poll."""
-
-    def __init__(self, inner: RoundSource) -> None:
-        self.inner = inner
-        self.polls: list[Polled] = []
-
-    def history(self, since_s: float, now_s: float) -> AsyncIterator[list[Round]]:
-        return self.inner.history(since_s, now_s)
-
-    async def poll(self, now_s: float) -> Polled:
-        out = await self.inner.poll(now_s)
-        self.polls.append(out)
-        return out
 
 
 def _recorded(ev: Evaluator, *, incremental: bool) -> Recording:
@@ -126,28 +109,6 @@ def test_a_round_written_5_s_late_is_judged_once_and_the_on_time_rest_read_once(
             assert n <= paths + 3 * int(ev.detection.stale_s + 1), (now - t0, rows)
 
 
-def _fault_lines(i: int, k: int, s: int, t_s: float) -> str:
-    """The recorded minute's faults: SJC cut for regions 0-599 from 20 to 34 s; regions
-    600-649's ADC 30 ms slower from 30 s on; region 700's APCN-2 losing 2 of 5 from 10 to 40 s."""
-    if k == 1 and i < 600 and 20 <= s < 35:
-        return round_line(i, k, t_s, received=0)
-    if k == 0 and 600 <= i < 650 and s >= 30:
-        return round_line(i, k, t_s, extra_ms=30.0)
-    if k == 2 and i == 700 and 10 <= s < 40:
-        return round_line(i, k, t_s, received=3)
-    return round_line(i, k, t_s)
-
-
-def _decisions(ev: Evaluator, transitions: list[Any]) -> dict[str, Any]:
-    """What a pass decided, comparable between two evaluators."""
-    transitions = [(t.kind, t.event.scope, t.event.subject, t.event.cable,
-                    sorted(t.event.seen_paths)) for t in transitions]  # fmt: skip
-    recommended = {r: (c.cable, c.reason) if (c := ev.failover.current(r)) else None
-                   for r in ev.detection.region_paths}  # fmt: skip
-    return {"transitions": transitions, "status": ev.detection.status(ev.clock()),
-            "recommended": recommended, "version": ev.failover.version}  # fmt: skip
-
-
 def test_incremental_reads_decide_as_a_full_re_read_over_a_minute_of_2700_paths(
     influx: Server, tmp_path: Path
 ) -> None:
@@ -179,15 +140,15 @@ def test_incremental_reads_decide_as_a_full_re_read_over_a_minute_of_2700_paths(
             for s in range(0, 62):
                 now = t0 + s
                 stamp = now - 1
-                lines = [_fault_lines(i, k, s - 1, stamp) for i in range(regions)
+                lines = [fault_lines(i, k, s - 1, stamp) for i in range(regions)
                          for k in range(3) if not (i == late and stamp in held)]  # fmt: skip
                 if s == 55:  # its agent's sink back: 8 s after the first started, in one batch
-                    lines += [_fault_lines(late, k, int(t - t0), t) for t in sorted(held)
+                    lines += [fault_lines(late, k, int(t - t0), t) for t in sorted(held)
                               for k in range(3)]  # fmt: skip
                 await writer.write(lines)
                 for ev, clock, out in zip(evs, clocks, passes, strict=True):
                     clock.now = now
-                    out.append(_decisions(ev, await ev.detect()))
+                    out.append(decisions(ev, await ev.detect()))
             slas = [[dataclasses.asdict(x) for x in await ev.evaluate_sla(write=False)]
                     for ev in evs]  # fmt: skip
             return [passes[0], slas[0]], [passes[1], slas[1]], recs[0], recs[1]
@@ -197,7 +158,7 @@ def test_incremental_reads_decide_as_a_full_re_read_over_a_minute_of_2700_paths(
 
     (inc, inc_sla), (full, full_sla), rec_inc, rec_full = asyncio.run(go())
     for k, (a, b) in enumerate(zip(rec_inc.polls, rec_full.polls, strict=True)):
-        assert sorted(a.rounds, key=_key) == sorted(b.rounds, key=_key), f"pass {k}"
+        assert sorted(a.rounds, key=round_key) == sorted(b.rounds, key=round_key), f"pass {k}"
     for k, (a, b) in enumerate(zip(inc, full, strict=True)):
         assert a == b, f"pass {k}"
     assert inc_sla == full_sla
@@ -207,7 +168,3 @@ def test_incremental_reads_decide_as_a_full_re_read_over_a_minute_of_2700_paths(
     rows_inc = sum(p.rows for p in rec_inc.polls)
     rows_full = sum(p.rows for p in rec_full.polls)
     assert rows_inc * 4 < rows_full, (rows_inc, rows_full)
-
-
-def _key(r: Round) -> tuple[str, str, float]:
-    return r.region, r.cable, r.time_s

@@ -1,0 +1,162 @@
+"""Rounds from the bus: a station's batches pushed to the evaluator as the agents publish them.
+
+An ordered push consumer (no state on the server, no acknowledgements: the evaluator's own
+marks say what it took) on ``SUBJECT.STATION.>`` delivers every batch into a queue as it is
+stored; a poll takes what the queue holds, nothing is read twice and nothing waits on a
+query. The warm-up (:meth:`BusRounds.history`) starts the consumer at the first batch
+published at or after ``since_s`` and reads until it has caught up with the stream, from the
+stream's retained history (``[bus] max_age_s``): an evaluator taking a partition over learns
+its baselines from what the stream kept, not from InfluxDB.
+
+Each batch's ICMP round points (``ping``, ``protocol=icmp``) become rows, and go through the
+same :class:`~cablewatch.evaluator.taking.Taker` as InfluxDB's rows: each round taken once,
+in time order per path, rounds stamped ahead of the clock held, rounds stamped behind said.
+A round older than ``lookback_s`` when it arrives is not judged (as InfluxDB's reads would
+not find it): its path has already gone unknown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import datetime
+import logging
+from collections.abc import AsyncIterator, Collection
+
+import nats.errors
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from cablewatch.aio import wait_event
+from cablewatch.bus.settings import BusSettings
+from cablewatch.collectors.read.lines import parse_line
+from cablewatch.collectors.read.rounds import RoundRow
+from cablewatch.correlation.classify import PathKey
+from cablewatch.correlation.detector import Round
+from cablewatch.errors import BusError
+from cablewatch.evaluator.source import Polled
+from cablewatch.evaluator.taking import Taker
+from cablewatch.probes import icmp
+
+__all__ = ["BusRounds", "round_rows_of"]
+
+log = logging.getLogger("cablewatch.evaluator")
+
+_PREFIX = f"{icmp.MEASUREMENT},"
+_ICMP = f"protocol={icmp.SPEC.protocol}"
+
+
+def round_rows_of(batch: str) -> list[RoundRow]:
+    """The ICMP round rows in a batch of line protocol, in the batch's order."""
+    rows: list[RoundRow] = []
+    for text in batch.split("\n"):
+        if not text.startswith(_PREFIX) or _ICMP not in text:
+            continue
+        p = parse_line(text)
+        if p.tags.get("protocol") != icmp.SPEC.protocol:
+            continue
+        f = p.fields
+        rows.append([p.time_ns, p.tags.get("region"), p.tags.get("cable"),
+                     f.get("packets_transmitted"), f.get("packets_received"),
+                     f.get("median_response_ms"), f.get("jitter_ms"),
+                     f.get("minimum_response_ms")])  # fmt: skip
+    return rows
+
+
+class BusRounds:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        bus: BusSettings,
+        station: str,
+        paths: Collection[PathKey],
+        *,
+        lookback_s: float,
+        due_s: float,
+    ) -> None:
+        self.js = js
+        self.bus = bus
+        self.subject = f"{bus.subject}.{station}.>"
+        self.lookback_ns = int(lookback_s * 1e9)
+        self.taker = Taker(paths, lookback_s=lookback_s, due_s=due_s)
+        self._queue: collections.deque[Msg] = collections.deque()
+        self._sub: JetStreamContext.PushSubscription | None = None
+        self._arrived = asyncio.Event()
+        self._last_seq = 0
+        """The stream sequence of the last batch taken from the queue."""
+        self.received_seq = 0
+        """The stream sequence of the last batch delivered (queued, maybe not taken yet)."""
+
+    async def _receive(self, msg: Msg) -> None:
+        self._queue.append(msg)
+        self.received_seq = msg.metadata.sequence.stream
+        self._arrived.set()
+
+    async def _start(self, since_s: float) -> None:
+        config = ConsumerConfig(
+            deliver_policy=DeliverPolicy.BY_START_TIME,
+            opt_start_time=datetime.datetime.fromtimestamp(since_s, datetime.UTC),
+        )
+        try:
+            self._sub = await self.js.subscribe(self.subject, stream=self.bus.stream,
+                                                cb=self._receive, ordered_consumer=True,
+                                                config=config, idle_heartbeat=2.0)  # fmt: skip
+        except nats.errors.Error as exc:
+            raise BusError(self.bus.servers, "unreachable", f"subscribing to {self.subject}: "
+                           f"{exc or type(exc).__name__}") from exc  # fmt: skip
+
+    async def history(self, since_s: float, now_s: float) -> AsyncIterator[list[Round]]:
+        """Every round published since ``since_s``, until the consumer has caught up with the
+        stream (nothing pending on the server, and the last batch it delivered received)."""
+        if self._sub is None:
+            await self._start(since_s)
+        while True:
+            got = await self._drain(int(now_s * 1e9), keep_old=True)
+            yield got.rounds
+            if await self._caught_up():
+                return
+            await wait_event(self._arrived, 1.0)
+            self._arrived.clear()
+
+    async def _caught_up(self) -> bool:
+        assert self._sub is not None
+        if self._queue:
+            return False
+        try:
+            info = await self._sub.consumer_info()
+        except (nats.errors.Error, TimeoutError):
+            return False
+        delivered = info.delivered.stream_seq if info.delivered else 0
+        return not info.num_pending and (delivered or 0) <= self._last_seq
+
+    async def poll(self, now_s: float) -> Polled:
+        return await self._drain(int(now_s * 1e9), keep_old=False)
+
+    async def _drain(self, now_ns: int, *, keep_old: bool) -> Polled:
+        rows: list[RoundRow] = []
+        stale = now_ns - self.lookback_ns
+        while self._queue:
+            msg = self._queue.popleft()
+            self._last_seq = msg.metadata.sequence.stream
+            batch = rows_of_msg(msg)
+            rows.extend(batch if keep_old else [r for r in batch if r[0] > stale])
+        rows.sort(key=lambda r: (r[1] or "", r[2] or "", r[0]))  # per path, in time order
+        out = self.taker.take([rows], now_ns)
+        out.rows = len(rows)
+        return out
+
+    async def close(self) -> None:
+        if self._sub is not None:
+            with contextlib.suppress(nats.errors.Error):
+                await self._sub.unsubscribe()
+            self._sub = None
+
+
+def rows_of_msg(msg: Msg) -> list[RoundRow]:
+    try:
+        return round_rows_of((msg.data or b"").decode())
+    except (ValueError, UnicodeDecodeError) as exc:
+        log.error("bus: a batch on %s is not line protocol (%s): skipped", msg.subject, exc)
+        return []
