@@ -10,8 +10,12 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Callable
 
+from nats.aio.client import Client
+
 from cablewatch.aio import first_of, signal_event, stop_on_signals
 from cablewatch.alerting.alertmanager import AlertmanagerClient
+from cablewatch.bus.client import connect, ensure_stream
+from cablewatch.bus.settings import BusSettings
 from cablewatch.collectors.influx import InfluxQL, writer_for
 from cablewatch.config import Config
 from cablewatch.config.reload import reread
@@ -19,6 +23,7 @@ from cablewatch.evaluator.explain import Explanation
 from cablewatch.evaluator.explain import explain as explain_region
 from cablewatch.evaluator.metrics import EvaluatorMetrics
 from cablewatch.evaluator.service import Evaluator
+from cablewatch.evaluator.source_bus import BusRounds
 from cablewatch.sla.evaluate import SlaStatus
 
 __all__ = ["Prepare", "explain", "reloads", "running", "serve", "sla_status"]
@@ -71,13 +76,37 @@ async def running(
     if not ams:
         log.info("no [alerting] alertmanager_url(s): events are stored, not posted")
     stop = stop_on_signals()
+    evaluator = Evaluator(config, ql, writer=writer, alertmanagers=ams, metrics=metrics)
+    nc = None
     try:
-        yield Evaluator(config, ql, writer=writer, alertmanagers=ams, metrics=metrics), stop
+        if config.bus is not None:  # rounds pushed by the bus, not read from InfluxDB
+            nc, evaluator.source = await bus_source(config, config.bus, evaluator)
+        yield evaluator, stop
     finally:
+        if nc is not None:
+            await nc.close()
         await ql.close()
         await writer.close()
         for am in ams:
             await am.close()
+
+
+async def bus_source(
+    config: Config, bus: BusSettings, evaluator: Evaluator
+) -> tuple[Client, BusRounds]:
+    """The landing station's rounds from the bus (evaluator/source_bus.py); the client to close."""
+    nc = await connect(bus, "cablewatch-evaluate")
+    try:
+        js = nc.jetstream()
+        await ensure_stream(js, bus)
+    except BaseException:
+        await nc.close()
+        raise
+    d = evaluator.detection
+    source = BusRounds(js, bus, config.topology.landing_station.id, d.detectors,
+                       lookback_s=d.stale_s, due_s=d.due_s(config.evaluator.poll_s))  # fmt: skip
+    log.info("rounds from the bus: %s, stream %s", bus.servers, bus.stream)
+    return nc, source
 
 
 async def serve(config: Config, listen: tuple[str, int] | None) -> None:

@@ -7,6 +7,7 @@ made with other settings) said in one line."""
 from __future__ import annotations
 
 import asyncio
+import datetime
 import itertools
 import json
 import os
@@ -23,7 +24,7 @@ import nats
 import pytest
 from conftest import DATA, cablewatch_cmd
 from lab_helpers import Lab
-from pipeline_helpers import influx_counts, spool_report
+from pipeline_helpers import influx_counts, judged_against_stored, spool_report
 from waiting import wait_until
 
 from cablewatch.agent.sender import Sender, SenderOptions
@@ -37,6 +38,7 @@ from cablewatch.harness.stack import (
     CABLEWATCH,
     agent_config,
     agents,
+    evaluator,
     free_port,
     influxd,
     init_db,
@@ -180,10 +182,15 @@ class Run:
     """Rounds InfluxDB holds per series, once the bus was drained."""
     messages: list[tuple[str, str]]
     killed_node: str
+    killed_at: datetime.datetime
+    judged: Path
+    """The rounds the evaluator, reading the bus, judged (its record_inputs)."""
+    judge_exit: int | None
     ingest_exits: list[int | None]
     """How each ingest replica stood at the end of the run (None: still running)."""
     ingest_logs: list[Path]
     agent_logs: dict[str, Path]
+    influx_url: str
 
 
 def _consumer_drained(urls: list[str]) -> bool:
@@ -219,13 +226,16 @@ def run(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     host = state["mgmt_host_addr"].split("/")[0]
     with influxd(tmp / "influx", host=host) as influx, \
             nats_cluster(tmp / "nats", host=host) as c:  # fmt: skip
-        config = agent_config(tmp / "agents.toml", influx.url, protocols=("icmp", "tcp"))
+        config = agent_config(tmp / "agents.toml", influx.url, protocols=("icmp", "tcp"),
+                              record_inputs=tmp / "judged.jsonl")  # fmt: skip
         with config.open("a") as f:
             f.write(c.bus_section(ack_wait_s=5.0))
         init_db(influx.url)
         logs = [tmp / "ingest-1.log", tmp / "ingest-2.log"]
         ingests = [_ingest(config, log) for log in logs]
-        with stopping(ingests), agents(state, config, tmp, listen_port=None) as procs:
+        with stopping(ingests), evaluator(config, tmp / "evaluate.log",
+                                          f"127.0.0.1:{free_port()}") as judge, \
+                agents(state, config, tmp, listen_port=None) as procs:  # fmt: skip
             t0 = time.monotonic()
 
             def at(s: float) -> None:
@@ -234,6 +244,7 @@ def run(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             at(8)
             killed = _leader(c.urls)  # the stream's leader dies: a new one is elected
             next(n for n in c.nodes if n.name == killed).kill()
+            killed_at = datetime.datetime.now()  # the logs' local time
             at(14)
             ingests[0].send_signal(signal.SIGKILL)  # its batches in flight go to the other
             ingests[0].wait(10)
@@ -246,6 +257,7 @@ def run(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             influx.start()
             ingests[0] = _ingest(config, logs[0])
             at(40)
+            judge_exit = judge.poll()
         # the agents stopped (each drained its spool to the bus); the ingest replicas go on
         with stopping(ingests):
             wait_until(lambda: _consumer_drained(c.urls), 60, "ingest drained the stream",
@@ -254,8 +266,8 @@ def run(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             exits = [p.poll() for p in ingests]
         regions = list(state["region_ns"])
         yield Run({r: tmp / f"{r}.db" for r in regions}, influx_counts(influx.url, "cw"),
-                  messages, killed, exits, logs,
-                  {r: tmp / f"{r}.log" for r in regions})  # fmt: skip
+                  messages, killed, killed_at, tmp / "judged.jsonl", judge_exit, exits, logs,
+                  {r: tmp / f"{r}.log" for r in regions}, influx.url)  # fmt: skip
 
 
 def test_influxdb_holds_every_round_the_agents_measured_once(run: Run) -> None:
@@ -294,8 +306,28 @@ def test_the_stream_holds_each_spooled_batch_once(run: Run) -> None:
 def test_every_fault_was_met_and_said(run: Run) -> None:
     """The run did what it claims: agents lost the leader and published again; ingest met
     the InfluxDB outage, and a replica restarted."""
-    said = "".join(p.read_text() for p in run.agent_logs.values())
-    assert "bus: lost the connection" in said or "publish not acknowledged" in said
+    after = [ln for p in run.agent_logs.values() for ln in p.read_text().splitlines()
+             if ln[:4].isdigit() and _logged_at(ln) >= run.killed_at]  # fmt: skip
+    failed = ("bus: lost the connection", "publish not acknowledged", "no stream")
+    assert any(f in ln for ln in after for f in failed), "no agent met the leader's death"
     ingest = "".join(p.read_text() for p in run.ingest_logs)
     assert "retrying in" in ingest
     assert "takes writes again" in ingest
+
+
+def test_the_evaluator_judged_from_the_bus_what_influxdb_holds(run: Run) -> None:
+    """`cablewatch evaluate` with [bus] takes its rounds from the stream (pushed, through the
+    leader's death): every round it judged is the round InfluxDB holds for that path and
+    start, and it judged rounds of every region."""
+    assert run.judge_exit is None  # alive through the faults
+    judged, wrong = judged_against_stored(run.judged, run.influx_url, "cw")
+    assert wrong == []
+    from cablewatch.evaluator.record import read_record
+
+    regions = {r.region for _t, r in read_record(run.judged)}
+    assert regions == set(run.spools)
+    assert judged >= 9 * 3 * 25  # 27 paths, most of 40 s of rounds
+
+
+def _logged_at(line: str) -> datetime.datetime:
+    return datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
