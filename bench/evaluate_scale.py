@@ -11,15 +11,22 @@ score + recommend; the read's median apart), and the process's RSS after the pas
 ``paths_at_1s`` is how many paths one evaluator keeps up with at a 1 s poll, extrapolated
 linearly from the largest N: N / poll_s (the table shows how linear the cost is).
 
-Needs influxd. The last line holds the headline figures:
+With ``--source bus`` the rounds are also published on the bus (three clustered nats-server
+processes, a 3-replica stream), a batch of 300 regions at a time as agents with 900 targets
+would, and the evaluator takes them from it (evaluator/source_bus.py: pushed, parsed from line
+protocol) instead of reading InfluxDB; a pass starts once the bus has pushed the second's
+batches.
 
-    paths=27000 poll_s=X read_s=R rss_mib=Y paths_at_1s=N
+Needs influxd (and nats-server for the bus). The last line holds the headline figures:
+
+    source=S paths=27000 poll_s=X read_s=R rss_mib=Y paths_at_1s=N
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing
 import statistics
 import tempfile
@@ -27,31 +34,67 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import nats
 from procstat import status_mib
 
+from cablewatch.bus.client import ensure_stream
+from cablewatch.bus.settings import BusSettings
 from cablewatch.collectors.influx import InfluxQL, InfluxV1Writer
 from cablewatch.config import load
 from cablewatch.correlation.detector import Round
 from cablewatch.evaluator.service import Evaluator
 from cablewatch.evaluator.source import Polled
+from cablewatch.evaluator.source_bus import BusRounds
+from cablewatch.harness.nats import nats_cluster
 from cablewatch.harness.stack import influxd, init_db
 from cablewatch.harness.synthetic import round_lines, write_config
 
+BUS_BATCH_REGIONS = 300
 
-def measure(config_path: str, regions: int, warm: int, polls: int, out: dict[str, float]) -> None:
-    """In a process of its own: fill the database, warm up, poll; figures into ``out``."""
+
+def measure(config_path: str, regions: int, warm: int, polls: int, out: dict[str, float],
+            urls: list[str] | None = None) -> None:  # fmt: skip
+    """In a process of its own: fill the database (and the bus), warm up, poll; figures into
+    ``out``."""
     config = load(config_path)
     sink = config.sinks.influxdb
     assert sink is not None
 
     async def go() -> None:
         writer = InfluxV1Writer(sink, secret=None)
+        publish, nc, received = None, None, None
+        if urls is not None:
+            nc = await nats.connect(urls)
+            bus = BusSettings(urls=tuple(urls), stream=f"S{regions}", subject=f"s{regions}")
+            js = nc.jetstream()
+            await ensure_stream(js, bus)
+            last = [0]
+
+            async def publish(lines: list[str]) -> None:
+                step = 3 * BUS_BATCH_REGIONS
+                for i in range(0, len(lines), step):
+                    ack = await js.publish(f"s{regions}.shantou.b{i}",
+                                           "\n".join(lines[i : i + step]).encode())  # fmt: skip
+                    last[0] = ack.seq
+
+            async def received(src: BusRounds) -> None:
+                while src.received_seq < last[0]:  # noqa: ASYNC110 (a counter the callback moves)
+                    await asyncio.sleep(0.001)
+
         now = time.time()
         for k in range(warm, 0, -1):
-            await writer.write(round_lines(regions, now - k))
+            lines = round_lines(regions, now - k)
+            await writer.write(lines)
+            if publish is not None:
+                await publish(lines)
         base = status_mib("VmRSS")
         ql = InfluxQL(sink)
         ev = Evaluator(config, ql)
+        if nc is not None:
+            d = ev.detection
+            ev.source = BusRounds(nc.jetstream(), bus, "shantou", d.detectors,
+                                  lookback_s=d.stale_s,
+                                  due_s=d.due_s(config.evaluator.poll_s))  # fmt: skip
         t0 = time.perf_counter()
         out["warm_rounds"] = await ev.warm_up()
         out["warm_s"] = time.perf_counter() - t0
@@ -73,7 +116,11 @@ def measure(config_path: str, regions: int, warm: int, polls: int, out: dict[str
         ev.source = Timed()
         passes = []
         for _ in range(polls):
-            await writer.write(round_lines(regions, time.time()))
+            lines = round_lines(regions, time.time())
+            await writer.write(lines)
+            if publish is not None and received is not None:
+                await publish(lines)
+                await received(source)  # type: ignore[arg-type]
             t0 = time.perf_counter()
             await ev.detect()
             passes.append(time.perf_counter() - t0)
@@ -84,6 +131,8 @@ def measure(config_path: str, regions: int, warm: int, polls: int, out: dict[str
         out["rss_before_mib"] = base
         await ql.close()
         await writer.close()
+        if nc is not None:
+            await nc.close()
 
     asyncio.run(go())
 
@@ -92,19 +141,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--warm-rounds", type=int, default=30)
     parser.add_argument("--polls", type=int, default=15)
+    parser.add_argument("--source", choices=("influxdb", "bus"), default="influxdb")
+    parser.add_argument("--regions", type=int, nargs="+", default=[9, 900, 9000])
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="cablewatch-evalscale-"))
     ctx = multiprocessing.get_context("spawn")
     rows = []
-    with influxd(tmp / "influx") as server:
-        for regions in (9, 900, 9000):
+    with contextlib.ExitStack() as running:
+        server = running.enter_context(influxd(tmp / "influx"))
+        urls = None
+        if args.source == "bus":
+            urls = running.enter_context(nats_cluster(tmp / "nats")).urls
+        for regions in args.regions:
             db = f"scale{regions}"
             init_db(server.url, db)
             config = write_config(tmp / f"{db}.toml", server.url, db, regions, args.warm_rounds)
             with ctx.Manager() as manager:
                 out = manager.dict()
                 proc = ctx.Process(target=measure, args=(str(config), regions, args.warm_rounds,
-                                                         args.polls, out))  # fmt: skip
+                                                         args.polls, out, urls))  # fmt: skip
                 proc.start()
                 proc.join()
                 got = dict(out)
@@ -121,7 +176,7 @@ def main() -> None:
     paths, got = rows[-1]
     at_1s = int(paths / got["poll_s"])
     print(
-        f"paths={paths} poll_s={got['poll_s']:.2f} read_s={got['read_s']:.2f} "
+        f"source={args.source} paths={paths} poll_s={got['poll_s']:.2f} read_s={got['read_s']:.2f} "
         f"rss_mib={got['rss_mib']:.0f} paths_at_1s={at_1s}"
     )
 

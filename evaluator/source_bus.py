@@ -54,15 +54,50 @@ def round_rows_of(batch: str) -> list[RoundRow]:
     for text in batch.split("\n"):
         if not text.startswith(_PREFIX) or _ICMP not in text:
             continue
-        p = parse_line(text)
-        if p.tags.get("protocol") != icmp.SPEC.protocol:
-            continue
-        f = p.fields
-        rows.append([p.time_ns, p.tags.get("region"), p.tags.get("cable"),
-                     f.get("packets_transmitted"), f.get("packets_received"),
-                     f.get("median_response_ms"), f.get("jitter_ms"),
-                     f.get("minimum_response_ms")])  # fmt: skip
+        row = _quick(text)
+        if row is None:  # escapes, or a string holding a space or comma: the full parser
+            p = parse_line(text)
+            if p.tags.get("protocol") != icmp.SPEC.protocol:
+                continue
+            f = p.fields
+            row = [p.time_ns, p.tags.get("region"), p.tags.get("cable"),
+                   f.get("packets_transmitted"), f.get("packets_received"),
+                   f.get("median_response_ms"), f.get("jitter_ms"),
+                   f.get("minimum_response_ms")]  # fmt: skip
+        rows.append(row)
     return rows
+
+
+def _quick(text: str) -> RoundRow | None:
+    """A round's point as agents write it, read with str.split (a third of the full parser's
+    time: 27,000 rounds a second are read by one evaluator); None where that could misread."""
+    parts = text.split(" ")
+    if len(parts) != 3 or "\\" in text:
+        return None
+    head, fields_part, ts = parts
+    tags = dict(item.split("=", 1) for item in head.split(",")[1:])
+    if tags.get("protocol") != icmp.SPEC.protocol:
+        return None
+    items = fields_part.split(",")
+    if '"' in fields_part:  # only whole "strings" without a comma (status="ok")
+        for item in items:
+            if '"' in item and (item.count('"') != 2 or item[-1] != '"' or
+                                item.partition("=")[2][:1] != '"'):  # fmt: skip
+                return None
+    try:
+        return _row(tags, dict(item.split("=", 1) for item in items), ts)
+    except ValueError:  # a field of another type than agents write: the full parser decides
+        return None
+
+
+def _row(tags: dict[str, str], f: dict[str, str], ts: str) -> RoundRow:
+    sent, received = f.get("packets_transmitted"), f.get("packets_received")
+    median, jitter, low = (f.get("median_response_ms"), f.get("jitter_ms"),
+                           f.get("minimum_response_ms"))  # fmt: skip
+    return [int(ts), tags.get("region"), tags.get("cable"),
+            int(sent[:-1]) if sent else None, int(received[:-1]) if received else None,
+            float(median) if median else None, float(jitter) if jitter else None,
+            float(low) if low else None]  # fmt: skip
 
 
 class BusRounds:

@@ -61,17 +61,56 @@ def _value(text: str, i: int) -> tuple[FieldValue, int]:
     end = i
     while end < len(text) and text[end] not in ", ":
         end += 1
-    raw = text[i:end]
-    if raw.endswith("i"):
-        return int(raw[:-1]), end
-    if raw in ("true", "false", "t", "f", "T", "F", "True", "False", "TRUE", "FALSE"):
-        return raw[0] in "tT", end
-    return float(raw), end
+    return _scalar(text[i:end]), end
+
+
+def _fast(text: str) -> Point | None:
+    """The common line, parsed with str.split: no backslash anywhere, and no quoted string
+    holding a space, comma or equals sign (ours, but for names and notes); None otherwise."""
+    if "\\" in text:
+        return None
+    head, _, rest = text.partition(" ")
+    fields_part, _, ts = rest.rpartition(" ")
+    if not fields_part:
+        return None
+    measurement, *tag_items = head.split(",")
+    tags: dict[str, str] = {}
+    for item in tag_items:
+        key, eq, value = item.partition("=")
+        if not eq or "=" in value:
+            return None
+        tags[key] = value
+    fields: dict[str, FieldValue] = {}
+    for item in fields_part.split(","):
+        key, eq, raw = item.partition("=")
+        if not eq or not raw:
+            return None
+        if raw[0] == '"':
+            if len(raw) < 2 or raw[-1] != '"' or '"' in raw[1:-1]:
+                return None
+            fields[key] = raw[1:-1]
+        else:
+            fields[key] = _scalar(raw)
+    return Point(measurement, tags, fields, int(ts))
+
+
+def _scalar(raw: str) -> FieldValue:
+    if raw[-1] == "i":
+        return int(raw[:-1])
+    if raw in _BOOLS:
+        return raw[0] in "tT"
+    return float(raw)
+
+
+_BOOLS = frozenset(("true", "false", "t", "f", "T", "F", "True", "False", "TRUE", "FALSE"))
 
 
 def parse_line(text: str) -> Point:
     """One line of line protocol; ValueError if it is not one."""
     try:
+        fast = _fast(text)
+        if fast is not None:
+            return fast
         measurement, i = _token(text, 0, ", ")
         tags: dict[str, str] = {}
         while text[i] == ",":

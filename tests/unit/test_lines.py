@@ -53,3 +53,31 @@ def test_an_icmp_round_reads_back() -> None:
 def test_what_is_not_line_protocol_is_said(bad: str) -> None:
     with pytest.raises(ValueError, match="not line protocol"):
         parse_line(bad)
+
+
+def _full_row(text: str) -> list[object]:
+    p = parse_line(text)
+    f = p.fields
+    names = ("packets_transmitted", "packets_received", "median_response_ms", "jitter_ms",
+             "minimum_response_ms")  # fmt: skip
+    return [p.time_ns, p.tags.get("region"), p.tags.get("cable"), *(f.get(n) for n in names)]
+
+
+@given(st.sampled_from(["ADC", "SEA ME WE 3", "a,b", "x=y", 'q"t', "b\\s"]),
+       st.sampled_from(["ok", "loss", "a, b", "a,b", "x,packets_received=9i", "x=1",
+                        'say "hi"', ""]),
+       st.integers(0, 5), st.one_of(st.none(), st.floats(0.001, 1e4)),
+       st.integers(0, 2**62))  # fmt: skip
+def test_the_bus_reads_a_round_as_the_full_parser_does(
+    cable: str, status: str, received: int, median: float | None, ts: int
+) -> None:
+    """The evaluator's quick read of a round's point (str.split) and the full parser agree,
+    whatever the names and strings hold (where the quick read could misread, it steps aside)."""
+    from cablewatch.evaluator.source_bus import round_rows_of
+
+    text = line("ping", {"region": "singapore", "cable": cable, "protocol": "icmp",
+                         "host": "sg probe"},
+                {"packets_transmitted": 5, "packets_received": received,
+                 "median_response_ms": median, "jitter_ms": median,
+                 "minimum_response_ms": median, "status": status}, ts)  # fmt: skip
+    assert round_rows_of(text + "\nping_rtt,region=x rtt_ms=1.0 5") == [_full_row(text)]
