@@ -46,7 +46,7 @@ from cablewatch.bus.publish import BACKOFF_MAX_S, BUS_BATCH_BYTES, BusPublisher
 from cablewatch.bus.settings import BusSettings
 from cablewatch.collectors.exporter import AgentMetrics
 from cablewatch.config import default_path
-from cablewatch.harness.nats import NatsCluster, nats_cluster
+from cablewatch.harness.nats import NatsCluster, nats_cluster, stream_leader, stream_messages
 from cablewatch.harness.stack import CABLEWATCH, influxd, stopping
 
 AGENTS = 9
@@ -61,32 +61,6 @@ def spool_all(lines: list[str], tmp: Path) -> list[Spool]:
         for k in range(0, len(mine), 2000):
             spool.add([(f"bench|{i}", r) for r in mine[k : k + 2000]])
     return spools
-
-
-async def leader(urls: list[str]) -> str:
-    nc = await nats.connect(urls)
-    try:
-        info = await nc.jetstream().stream_info(STREAM)
-        assert info.cluster is not None
-        assert info.cluster.leader is not None
-        return info.cluster.leader
-    finally:
-        await nc.close()
-
-
-async def stream_ids(urls: list[str]) -> tuple[int, int]:
-    """(messages in the stream, distinct batch ids among them)."""
-    nc = await nats.connect(urls)
-    js = nc.jetstream()
-    info = await js.stream_info(STREAM)
-    ids: set[str] = set()
-    n = 0
-    for seq in range(info.state.first_seq, info.state.last_seq + 1):
-        msg = await js.get_msg(STREAM, seq)
-        ids.add((msg.headers or {}).get("Nats-Msg-Id", ""))
-        n += 1
-    await nc.close()
-    return n, len(ids)
 
 
 async def consumer_made(urls: list[str]) -> None:
@@ -148,7 +122,7 @@ def publish(spools: list[Spool], cluster: NatsCluster, kill: bool) -> tuple[floa
             )
             left = sum(d.points for d in depths)
             if kill and not killed and left and left <= total / 2:
-                killed = await leader(cluster.urls)
+                killed = await stream_leader(cluster.urls, STREAM)
                 next(n for n in cluster.nodes if n.name == killed).kill()
                 print(f"killed the stream's leader {killed} with {left} points to publish")
         elapsed = time.perf_counter() - t0
@@ -220,7 +194,8 @@ def main() -> None:
                 if s.depth().points:
                     sys.exit(f"a spool kept {s.depth().points} points")
                 s.close()
-            messages, distinct = asyncio.run(stream_ids(cluster.urls))
+            held_msgs = asyncio.run(stream_messages(cluster.urls, STREAM))
+            messages, distinct = len(held_msgs), len({key for key, _ in held_msgs})
     bus_pps = args.points / bus_s
     print(
         f"bus: {held} of {args.points} points in InfluxDB after {bus_s:.2f} s: "

@@ -12,9 +12,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import nats
+
 from cablewatch.harness.stack import Server, free_ports, need, wait_http
 
-__all__ = ["NatsCluster", "NatsNode", "nats_cluster"]
+__all__ = ["NatsCluster", "NatsNode", "nats_cluster", "stream_leader", "stream_messages"]
 
 
 @dataclass
@@ -93,3 +95,30 @@ def nats_cluster(tmp: Path, host: str = "127.0.0.1", size: int = 3) -> Iterator[
     finally:
         for node in nodes:
             node.server.stop()
+
+
+async def stream_leader(urls: list[str], stream: str) -> str:
+    """The name of the node leading ``stream`` now."""
+    nc = await nats.connect(urls)
+    try:
+        info = await nc.jetstream().stream_info(stream)
+        assert info.cluster is not None
+        assert info.cluster.leader is not None
+        return info.cluster.leader
+    finally:
+        await nc.close()
+
+
+async def stream_messages(urls: list[str], stream: str) -> list[tuple[str, str]]:
+    """Every message ``stream`` holds, in order: (its Nats-Msg-Id, its body)."""
+    nc = await nats.connect(urls)
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info(stream)
+        out = []
+        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            msg = await js.get_msg(stream, seq)
+            out.append(((msg.headers or {}).get("Nats-Msg-Id", ""), (msg.data or b"").decode()))
+        return out
+    finally:
+        await nc.close()

@@ -33,7 +33,7 @@ from cablewatch.bus.publish import BusPublisher
 from cablewatch.bus.settings import BusSettings
 from cablewatch.collectors.exporter import AgentMetrics
 from cablewatch.errors import BusError
-from cablewatch.harness.nats import NatsCluster, nats_cluster
+from cablewatch.harness.nats import NatsCluster, nats_cluster, stream_leader, stream_messages
 from cablewatch.harness.stack import (
     CABLEWATCH,
     agent_config,
@@ -148,7 +148,7 @@ def test_a_replayed_batch_is_dropped_by_the_server_as_a_duplicate(
         stop.set()
         await Sender(spool, db, writer, AgentMetrics(), opts).run(stop)
         await writer.close()
-        return await _stream_messages(cluster.urls, "REPLAY")
+        return await stream_messages(cluster.urls, "REPLAY")
 
     messages = asyncio.run(go())
     assert spool.depth().points == 0
@@ -157,19 +157,6 @@ def test_a_replayed_batch_is_dropped_by_the_server_as_a_duplicate(
     assert len(ids) == len(set(ids)) == 30  # 300 rounds, 10 a batch: each batch once
     stored = [ln for _, body in messages for ln in body.split("\n")]
     assert sorted(stored) == sorted(rounds)
-
-
-async def _stream_messages(urls: list[str], stream: str) -> list[tuple[str, str]]:
-    """Every message in ``stream``, in order: (its Nats-Msg-Id, its body)."""
-    nc = await nats.connect(urls)
-    js = nc.jetstream()
-    info = await js.stream_info(stream)
-    out = []
-    for seq in range(info.state.first_seq, info.state.last_seq + 1):
-        msg = await js.get_msg(stream, seq)
-        out.append(((msg.headers or {}).get("Nats-Msg-Id", ""), (msg.data or b"").decode()))
-    await nc.close()
-    return out
 
 
 # -- the lab, end to end ---------------------------------------------------------------------
@@ -205,20 +192,6 @@ def _consumer_drained(urls: list[str]) -> bool:
     return asyncio.run(go())
 
 
-def _leader(urls: list[str]) -> str:
-    async def go() -> str:
-        nc = await nats.connect(urls)
-        try:
-            info = await nc.jetstream().stream_info(STREAM)
-            assert info.cluster is not None
-            assert info.cluster.leader is not None
-            return info.cluster.leader
-        finally:
-            await nc.close()
-
-    return asyncio.run(go())
-
-
 @pytest.fixture(scope="module")
 def run(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     tmp = tmp_path_factory.mktemp("bus")
@@ -242,7 +215,8 @@ def run(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
                 wait_until(lambda: time.monotonic() - t0 >= s, s + 30, f"{s} s of the run")
 
             at(8)
-            killed = _leader(c.urls)  # the stream's leader dies: a new one is elected
+            # the stream's leader dies: a new one is elected
+            killed = asyncio.run(stream_leader(c.urls, STREAM))
             next(n for n in c.nodes if n.name == killed).kill()
             killed_at = datetime.datetime.now()  # the logs' local time
             at(14)
@@ -262,7 +236,7 @@ def run(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         with stopping(ingests):
             wait_until(lambda: _consumer_drained(c.urls), 60, "ingest drained the stream",
                        poll_s=0.5)  # fmt: skip
-            messages = asyncio.run(_stream_messages(c.urls, STREAM))
+            messages = asyncio.run(stream_messages(c.urls, STREAM))
             exits = [p.poll() for p in ingests]
         regions = list(state["region_ns"])
         yield Run({r: tmp / f"{r}.db" for r in regions}, influx_counts(influx.url, "cw"),
