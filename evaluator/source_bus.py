@@ -8,8 +8,8 @@ failover is dropped by its stream sequence) and nothing waits on a query. A poll
 every CHECK_S whether the consumer still exists, and makes it again from the batch after the
 last received if it is gone. The warm-up (:meth:`BusRounds.history`) starts the consumer at
 the first batch published at or after ``since_s`` and reads until it has caught up with the
-stream, from the stream's retained history (``[bus] max_age_s``): an evaluator taking a partition over learns
-its baselines from what the stream kept, not from InfluxDB.
+stream, from the stream's retained history (``[bus] max_age_s``): an evaluator taking a
+partition over learns its baselines from what the stream kept, not from InfluxDB.
 
 Each batch's ICMP round points (``ping``, ``protocol=icmp``) become rows, and go through the
 same :class:`~cablewatch.evaluator.taking.Taker` as InfluxDB's rows: each round taken once,
