@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import nats
 import pytest
 from conftest import DATA, cablewatch_cmd
@@ -66,10 +67,21 @@ def _loopback_config(tmp: Path, bus: str) -> Path:
 TOKEN_ENV = os.environ | {"CABLEWATCH_INFLUX_TOKEN": "not-checked-by-influxdb-1.x"}
 
 
-def _ingest(config: Path, log: Path) -> subprocess.Popen[bytes]:
+def _ingest(config: Path, log: Path, listen: str = "") -> subprocess.Popen[bytes]:
+    metrics = ["--listen", listen] if listen else []
     with log.open("ab") as out:
-        return subprocess.Popen([*CABLEWATCH, "ingest", "--config", str(config)], stdout=out,
-                                stderr=subprocess.STDOUT)  # fmt: skip
+        return subprocess.Popen([*CABLEWATCH, "ingest", "--config", str(config), *metrics],
+                                stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+
+
+def _metrics(url: str) -> dict[str, float]:
+    """The ingest replica's own counters and gauges (no labels), by name."""
+    out = {}
+    for ln in httpx.get(url, timeout=5).text.splitlines():
+        name, _, value = ln.partition(" ")
+        if ln and not ln.startswith("#") and "{" not in name:
+            out[name] = float(value)
+    return out
 
 
 def test_ingest_with_no_server_answering_is_one_line_exit_2(tmp_path: Path) -> None:
@@ -178,6 +190,8 @@ class Run:
     ingest_logs: list[Path]
     agent_logs: dict[str, Path]
     influx_url: str
+    ingest_metrics: dict[str, float]
+    """The surviving ingest replica's metrics once the stream was drained."""
 
 
 def _consumer_drained(urls: list[str]) -> bool:
@@ -205,43 +219,47 @@ def run(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             f.write(c.bus_section(ack_wait_s=5.0))
         init_db(influx.url)
         logs = [tmp / "ingest-1.log", tmp / "ingest-2.log"]
-        ingests = [_ingest(config, log) for log in logs]
-        with stopping(ingests), evaluator(config, tmp / "evaluate.log",
-                                          f"127.0.0.1:{free_port()}") as judge, \
-                agents(state, config, tmp, listen_port=None) as procs:  # fmt: skip
-            t0 = time.monotonic()
+        listen = f"127.0.0.1:{free_port()}"  # the replica that is never killed
+        ingests = [_ingest(config, logs[0]), _ingest(config, logs[1], listen)]
+        with stopping(ingests):  # outlive the agents: they drain their spools to the bus
+            with evaluator(config, tmp / "evaluate.log", f"127.0.0.1:{free_port()}") as judge, \
+                    agents(state, config, tmp, listen_port=None) as procs:  # fmt: skip
+                t0 = time.monotonic()
 
-            def at(s: float) -> None:
-                wait_until(lambda: time.monotonic() - t0 >= s, s + 30, f"{s} s of the run")
+                def at(s: float) -> None:
+                    wait_until(lambda: time.monotonic() - t0 >= s, s + 30, f"{s} s of the run")
 
-            at(8)
-            # the stream's leader dies: a new one is elected
-            killed = asyncio.run(stream_leader(c.urls, STREAM))
-            next(n for n in c.nodes if n.name == killed).kill()
-            killed_at = datetime.datetime.now()  # the logs' local time
-            at(14)
-            ingests[0].send_signal(signal.SIGKILL)  # its batches in flight go to the other
-            ingests[0].wait(10)
-            procs["jakarta"].send_signal(signal.SIGKILL)
-            procs["jakarta"].wait(10)
-            at(18)
-            procs["jakarta"] = start_agent(state, "jakarta", config, tmp, listen_port=None)
-            influx.stop()  # ingest holds its batches and retries; agents go on publishing
-            at(28)
-            influx.start()
-            ingests[0] = _ingest(config, logs[0])
-            at(40)
-            judge_exit = judge.poll()
-        # the agents stopped (each drained its spool to the bus); the ingest replicas go on
-        with stopping(ingests):
+                at(8)
+                # the stream's leader dies: a new one is elected
+                killed = asyncio.run(stream_leader(c.urls, STREAM))
+                next(n for n in c.nodes if n.name == killed).kill()
+                killed_at = datetime.datetime.now()  # the logs' local time
+                at(14)
+                ingests[0].send_signal(signal.SIGKILL)  # its batches in flight go to the other
+                ingests[0].wait(10)
+                procs["jakarta"].send_signal(signal.SIGKILL)
+                procs["jakarta"].wait(10)
+                at(18)
+                procs["jakarta"] = start_agent(state, "jakarta", config, tmp, listen_port=None)
+                influx.stop()  # ingest holds its batches and retries; agents go on publishing
+                at(28)
+                influx.start()
+                ingests[0] = _ingest(config, logs[0])
+                at(40)
+                judge_exit = judge.poll()
+            # the agents stopped (each drained its spool to the bus); the ingest replicas go on
             wait_until(lambda: _consumer_drained(c.urls), 60, "ingest drained the stream",
                        poll_s=0.5)  # fmt: skip
             messages = asyncio.run(stream_messages(c.urls, STREAM))
             exits = [p.poll() for p in ingests]
+            url = f"http://{listen}/metrics"
+            wait_until(lambda: _metrics(url)["cablewatch_ingest_pending_batches"] == 0, 15,
+                       "the replica's pending gauge at 0")  # fmt: skip
+            scraped = _metrics(url)
         regions = list(state["region_ns"])
         yield Run({r: tmp / f"{r}.db" for r in regions}, influx_counts(influx.url, "cw"),
                   messages, killed, killed_at, tmp / "judged.jsonl", judge_exit, exits, logs,
-                  {r: tmp / f"{r}.log" for r in regions}, influx.url)  # fmt: skip
+                  {r: tmp / f"{r}.log" for r in regions}, influx.url, scraped)  # fmt: skip
 
 
 def test_influxdb_holds_every_round_the_agents_measured_once(run: Run) -> None:
@@ -287,6 +305,8 @@ def test_every_fault_was_met_and_said(run: Run) -> None:
     ingest = "".join(p.read_text() for p in run.ingest_logs)
     assert "retrying in" in ingest
     assert "takes writes again" in ingest
+    assert "Traceback" not in ingest
+    assert run.ingest_exits == [None, None]  # neither replica died of what it met
 
 
 def test_the_evaluator_judged_from_the_bus_what_influxdb_holds(run: Run) -> None:
@@ -305,3 +325,12 @@ def test_the_evaluator_judged_from_the_bus_what_influxdb_holds(run: Run) -> None
 
 def _logged_at(line: str) -> datetime.datetime:
     return datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+
+
+def test_an_ingest_replica_says_what_it_wrote(run: Run) -> None:
+    """Its metrics: the batches it wrote and acknowledged (some of the stream's, the other
+    replica had its share), their points, the InfluxDB outage's failed writes, nothing left."""
+    m = run.ingest_metrics
+    assert 0 < m["cablewatch_ingest_batches_total"] <= len(run.messages)
+    assert m["cablewatch_ingest_points_total"] >= m["cablewatch_ingest_batches_total"]
+    assert m["cablewatch_ingest_pending_batches"] == 0
