@@ -37,8 +37,6 @@ class InfluxRounds:
     def __init__(self, ql: InfluxQL, paths: Collection[PathKey], *, due_s: float,
                  lookback_s: float, incremental: bool = True) -> None:  # fmt: skip
         self.ql = ql
-        self.due_ns = int(due_s * 1e9)
-        self.lookback_ns = int(lookback_s * 1e9)
         self.incremental = incremental
         self.region_paths: dict[str, list[PathKey]] = {}
         for key in paths:
@@ -50,7 +48,7 @@ class InfluxRounds:
         their rounds, in memory at once)."""
         now_ns, since_ns = int(now_s * 1e9), int(since_s * 1e9)
         while since_ns < now_ns:
-            until_ns = min(since_ns + self.lookback_ns, now_ns)
+            until_ns = min(since_ns + self.taker.lookback_ns, now_ns)
             (rows,) = await round_rows(self.ql, [(since_ns, until_ns, None)])
             yield self.taker.take([rows], now_ns).rounds
             since_ns = until_ns
@@ -59,7 +57,7 @@ class InfluxRounds:
 
     async def poll(self, now_s: float) -> Polled:
         now_ns = int(now_s * 1e9)
-        oldest = now_ns - self.lookback_ns
+        oldest = now_ns - self.taker.lookback_ns
         windows: list[Window] = []
         if self.incremental:
             behind, marks = self._split(now_ns)
@@ -73,7 +71,7 @@ class InfluxRounds:
 
     def _split(self, now_ns: int) -> tuple[list[str], list[int]]:
         """Regions with a path behind; the marks of the others' paths."""
-        due = now_ns - self.due_ns
+        due = now_ns - self.taker.due_ns
         behind, marks = [], []
         for region, keys in self.region_paths.items():
             got = [self.taker.mark.get(k, 0) for k in keys]

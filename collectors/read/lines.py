@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from cablewatch.values import FieldValue
 
-__all__ = ["Point", "parse_line"]
+__all__ = ["Point", "parse_line", "split_line"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,34 +64,36 @@ def _value(text: str, i: int) -> tuple[FieldValue, int]:
     return _scalar(text[i:end]), end
 
 
-def _fast(text: str) -> Point | None:
-    """The common line, parsed with str.split: no backslash anywhere, and no quoted string
-    holding a space, comma or equals sign (ours, but for names and notes); None otherwise."""
-    if "\\" in text:
+def split_line(text: str) -> tuple[str, dict[str, str], dict[str, str], int] | None:
+    """The common line cut with str.split, values as written (strings still quoted): the
+    measurement, tags, fields and time; None where a plain split could misread it (a
+    backslash anywhere, a quoted string holding a space, comma or quote)."""
+    parts = text.split(" ")
+    if len(parts) != 3 or "\\" in text:
         return None
-    head, _, rest = text.partition(" ")
-    fields_part, _, ts = rest.rpartition(" ")
-    if not fields_part:
-        return None
-    measurement, *tag_items = head.split(",")
-    tags: dict[str, str] = {}
-    for item in tag_items:
-        key, eq, value = item.partition("=")
-        if not eq or "=" in value:
-            return None
-        tags[key] = value
-    fields: dict[str, FieldValue] = {}
-    for item in fields_part.split(","):
-        key, eq, raw = item.partition("=")
-        if not eq or not raw:
-            return None
-        if raw[0] == '"':
-            if len(raw) < 2 or raw[-1] != '"' or '"' in raw[1:-1]:
+    head, fields_part, ts = parts
+    measurement, _, tag_part = head.partition(",")
+    items = fields_part.split(",")
+    if '"' in fields_part:  # only whole "strings" without a comma (status="ok")
+        for item in items:
+            if '"' in item and (item.count('"') != 2 or item[-1] != '"' or
+                                item.partition("=")[2][:1] != '"'):  # fmt: skip
                 return None
-            fields[key] = raw[1:-1]
-        else:
-            fields[key] = _scalar(raw)
-    return Point(measurement, tags, fields, int(ts))
+    try:
+        tags = dict(item.split("=", 1) for item in tag_part.split(",")) if tag_part else {}
+        return measurement, tags, dict(item.split("=", 1) for item in items), int(ts)
+    except ValueError:  # an item without '=', a time that is not a number
+        return None
+
+
+def _fast(text: str) -> Point | None:
+    """The common line (:func:`split_line`), its values read; None where it could misread."""
+    cut = split_line(text)
+    if cut is None:
+        return None
+    measurement, tags, raw, ts = cut
+    fields = {k: v[1:-1] if v[:1] == '"' else _scalar(v) for k, v in raw.items()}
+    return Point(measurement, tags, fields, ts)
 
 
 def _scalar(raw: str) -> FieldValue:
