@@ -76,8 +76,12 @@ def test_the_bus_reads_a_round_as_the_full_parser_does(
     from cablewatch.evaluator.source_bus import round_rows_of
 
     text = line("ping", {"region": "singapore", "cable": cable, "protocol": "icmp",
-                         "host": "sg probe"},
+                         "host": "sg-probe-1"},
                 {"packets_transmitted": 5, "packets_received": received,
-                 "median_response_ms": median, "jitter_ms": median,
-                 "minimum_response_ms": median, "status": status}, ts)  # fmt: skip
-    assert round_rows_of(text + "\nping_rtt,region=x rtt_ms=1.0 5") == [_full_row(text)]
+                 "median_response_ms": median, "jitter_ms": median and median / 3,
+                 "minimum_response_ms": median and median / 2, "status": status},
+                ts)  # fmt: skip
+    row = _full_row(text)
+    assert round_rows_of(text + "\nping_rtt,region=x rtt_ms=1.0 5") == [row]
+    assert row[3:5] == [5, received]  # each field in its place, as written
+    assert row[5:] == ([median, median / 3, median / 2] if median else [None] * 3)
