@@ -97,7 +97,7 @@ async def ingest(bus: BusSettings, writer: Writer, sink: InfluxSink, stop: async
             now = time.monotonic()
             if now - last_pending >= 5.0:
                 last_pending = now
-                with contextlib.suppress(nats.errors.Error):
+                with contextlib.suppress(nats.errors.Error, TimeoutError):  # the next will do
                     metrics.pending.set((await sub.consumer_info()).num_pending or 0)
     finally:
         await nc.close()
