@@ -95,7 +95,10 @@ async def _until(due: float) -> None:
 
 async def _stream(writer: asyncio.StreamWriter, tokens: int, due: float, token_s: float) -> None:
     """The model thinks until ``due`` (the request's arrival, as this process read it, plus the
-    think time), then sends a token every ``token_s``; each event is built before its time."""
+    think time), then sends a token ``token_s`` after the previous one left: never sooner, so a
+    late token (a wake-up or preemption past the spin) delays the rest instead of shortening
+    the gap after it (a schedule fixed at the start did: CI once saw 3 gaps 0.8 ms short of
+    60 ms). Each event is built before its time."""
     writer.write(
         b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
         b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
@@ -105,9 +108,9 @@ async def _stream(writer: asyncio.StreamWriter, tokens: int, due: float, token_s
         event = f"data: {json.dumps({'index': i, 'token': f'tok{i}'})}\n\n".encode()
         chunk = f"{len(event):x}\r\n".encode() + event + b"\r\n"
         await _until(due)
+        due = asyncio.get_running_loop().time() + token_s
         writer.write(chunk)
         await writer.drain()
-        due += token_s
     done = b"data: [DONE]\n\n"
     writer.write(f"{len(done):x}\r\n".encode() + done + b"\r\n0\r\n\r\n")
     await writer.drain()
