@@ -44,6 +44,7 @@ __all__ = [
     "CABLES",
     "INFO_ALERTS",
     "ReturnCut",
+    "applied_delays",
     "applied_medians",
     "lower_median",
     "return_cut",
@@ -54,13 +55,25 @@ CABLES = ("ADC", "SJC", "APCN-2")
 PathKey = tuple[str, str]
 
 
+Applied = dict[str, tuple[float, float]]
+"""A statistic's name -> (up, down) in ms."""
+
+
+def applied_delays(opts: manager.LabOptions,
+                   stats: tuple[str, ...] = ("median_ms",)) -> dict[PathKey, Applied]:  # fmt: skip
+    """Per path that carried packets since the previous call (the first starts the emulator's
+    record): each of ``stats`` (min_ms, median_ms, p99_ms, max_ms) of the delay the emulator
+    gave its packets, (up, down); a direction that carried none: nan."""
+    reply = control.request(str(opts.state_dir / "emulator.sock"), {"cmd": "delays"})
+    return {(p["region"], p["cable"]): {k: (p["up"].get(k, math.nan), p["down"].get(k, math.nan))
+                                        for k in stats}
+            for p in reply["paths"] if p["up"]["packets"] or p["down"]["packets"]}  # fmt: skip
+
+
 def applied_medians(opts: manager.LabOptions) -> dict[PathKey, tuple[float, float]]:
     """(up, down) median delay the emulator gave each path's packets since the previous call
     (the first starts its record; a direction that carried none: nan)."""
-    reply = control.request(str(opts.state_dir / "emulator.sock"), {"cmd": "delays"})
-    return {(p["region"], p["cable"]): (p["up"].get("median_ms", math.nan),
-                                        p["down"].get("median_ms", math.nan))
-            for p in reply["paths"] if p["up"]["packets"] or p["down"]["packets"]}  # fmt: skip
+    return {key: got["median_ms"] for key, got in applied_delays(opts).items()}
 
 
 def stamp_paths(opts: manager.LabOptions, *, count: int, timeout_s: float = 1.0,
