@@ -110,9 +110,11 @@ def alert(
     now_s: float,
     resend_s: float,
     generator_url: str = "",
+    token: int | None = None,
 ) -> dict[str, Any]:
     """The v2 API's postable alert for ``event`` (firing, or resolved once it is); its
-    severity and customers are those decided when it was raised."""
+    severity and customers are those decided when it was raised. ``token``: the fencing token
+    of the lease its evaluator holds (an annotation: the alert's identity is the fault's)."""
     labels = {
         "alertname": ALERT_NAMES[event.scope],
         "severity": event.severity or SEVERITY[event.scope],
@@ -130,7 +132,8 @@ def alert(
             "summary": summary(event),
             "description": json.dumps(evidence, sort_keys=True),
             "event_id": event.id,
-        },
+        }
+        | ({"lease_token": str(token)} if token is not None else {}),
         "startsAt": _iso(event.raised_s if event.raised_s is not None else now_s),
         "endsAt": _iso(ends),
     }

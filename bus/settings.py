@@ -49,6 +49,11 @@ class BusSettings:
     ack_wait_s: float = 30.0
     """A batch that ``ingest`` took and did not acknowledge in this long (it died, InfluxDB
     hung) is delivered again, to any replica."""
+    lease_bucket: str = "cablewatch_leases"
+    """The key-value bucket where evaluators hold their landing stations (one key each)."""
+    lease_ttl_s: float = 6.0
+    """A lease lives this long after its holder's last renewal (renewed every quarter of it);
+    the holder stops writing at 0.75 of it, another takes over after it."""
     user: str = ""
     secret_env: str = ""
     """The password (with ``user``) or token (without), from this environment variable ..."""
@@ -66,14 +71,15 @@ class BusSettings:
         urls = t.string_list("urls")
         v = t.read(stream=Str(), subject=Str(), replicas=Int(1, 5),
                    duplicate_window_s=Num(1, 7 * 86400), max_age_s=Num(60),
-                   ingest_consumer=Str(), ack_wait_s=Num(1, 3600), user=Str(),
+                   ingest_consumer=Str(), ack_wait_s=Num(1, 3600), lease_bucket=Str(),
+                   lease_ttl_s=Num(1, 300), user=Str(),
                    password_env=Str(), password_file=Str(), token_env=Str(), token_file=Str(),
                    creds_file=Str(), tls_ca_file=Str())  # fmt: skip
         t.finish(secret_hint=("password", "token"))
         for url in urls or ():
             if not valid_nats_url(url):
                 t.problem("urls", f"got {url!r}, expected nats://HOST:PORT or tls://HOST:PORT")
-        for key in ("stream", "ingest_consumer"):
+        for key in ("stream", "ingest_consumer", "lease_bucket"):
             name = v.get(key, "x")
             if not name or any(c in name for c in " .*>\t"):
                 t.problem(key, f"got {name!r}, expected a name without spaces, '.', '*', '>'")

@@ -31,6 +31,21 @@ from cablewatch.terminal import render
 
 __all__ = ["register", "rules_app", "sla_app"]
 
+InstanceOpt = Annotated[
+    str,
+    typer.Option(
+        help="With [bus]: this instance's name (its durable consumer, its name on "
+        "the station's lease); default the host name. Two on one host need two."
+    ),
+]
+
+
+def check_instance(name: str) -> None:
+    """A name NATS takes in a consumer's name: letters, digits, '-' and '_'."""
+    if name and not all(c.isalnum() or c in "-_" for c in name):
+        fail(f"--instance {name!r}: letters, digits, '-' and '_' only")
+
+
 sla_app = typer.Typer(help="SLA policies and their status.", no_args_is_help=True)
 
 
@@ -43,12 +58,14 @@ def evaluate(
         str | None, typer.Option(help="Metrics HOST:PORT (default: [evaluator] listen_*).")
     ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+    instance: InstanceOpt = "",
 ) -> None:
     """Detect and classify faults, evaluate SLAs, raise and resolve alerts, continuously."""
     cfg = evaluator_config(config)
     where = check_listen(listen, (cfg.evaluator.listen_host, cfg.evaluator.listen_port))
+    check_instance(instance)
     start_logging(log_level)
-    run(lambda: evaluator_mod.serve(cfg, where))
+    run(lambda: evaluator_mod.serve(cfg, where, instance))
 
 
 def serve(
@@ -63,6 +80,7 @@ def serve(
     print_openapi: Annotated[
         bool, typer.Option("--print-openapi", help="Print the API's OpenAPI schema and exit.")
     ] = False,
+    instance: InstanceOpt = "",
 ) -> None:
     """The evaluator plus the gateway API ([api]) and signed webhooks ([[webhooks]])."""
     from cablewatch.gateway import server as gateway_server
@@ -77,8 +95,9 @@ def serve(
     check(gateway_server.read_tokens, api)
     check(gateway_server.tls_arguments, api)
     where = check_listen(listen, (cfg.evaluator.listen_host, cfg.evaluator.listen_port))
+    check_instance(instance)
     start_logging(log_level)
-    run(lambda: gateway_server.serve(cfg, where, delivery_log=delivery_log))
+    run(lambda: gateway_server.serve(cfg, where, delivery_log=delivery_log, instance=instance))
 
 
 @sla_app.command("status")

@@ -66,6 +66,11 @@ class EvaluatorMetrics:
             "cablewatch_evaluator_last_poll_timestamp_seconds",
             "When the evaluator last read the system of record successfully.", registry=r,
         )  # fmt: skip
+        self.lease_token = Gauge(
+            "cablewatch_evaluator_lease_token",
+            "The fencing token of the landing station's lease while this instance holds it "
+            "and writes; 0 while it stands by ([bus] deployments).", registry=r,
+        )  # fmt: skip
         self.errors = Counter(
             "cablewatch_evaluator_errors", "Failed reads, writes and alert posts, by kind.",
             ("kind",), registry=r,

@@ -9,13 +9,19 @@ to Alertmanager. Both are kept until they are taken, and retried on every flush.
   each with its own bookkeeping: a replica that is down gets what it missed when it is back,
   and does not hold back the others. A resolution a replica never took is dropped after
   4 x ``resend_s``: by then the replica has let the alert expire by itself (its ``endsAt``).
+- Fenced (``[bus]``: several evaluators of one landing station, bus/tenure.py): only the
+  holder of the station's lease writes and posts, and every event point and alert carries its
+  token (``lease_token``). A standby evaluates as the holder does and keeps its open events,
+  but drops its points and posts nothing; on taking the lease over it writes every open event
+  again and posts it (the same point and the same alert: its tags and labels are the
+  fault's, not the instance's). A holder whose lease lapsed drops what it had queued.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +83,33 @@ class Outbox:
         """Open events, by id."""
         self.flushing = asyncio.Lock()
         """One flush at a time: batches are written in the order they were queued."""
+        self.fence: Callable[[], int | None] | None = None
+        """The lease's token now (None: not held); None itself: unfenced, one evaluator."""
+        self.token: int | None = None
+        """The token the points queued since the last :meth:`begin` were made under."""
+
+    def begin(self) -> int | None:
+        """At the start of a pass: take the lease's token for what the pass queues. A change
+        drops what was queued under the other (a standby's points, a lapsed tenure's); a new
+        tenure writes and posts every open event again. Returns the token (None: standby)."""
+        if self.fence is None:
+            return None
+        token = self.fence()
+        if token != self.token:
+            self.pending_lines, self.pending_rollups = [], []
+            self.token = token
+            self.metrics.lease_token.set(token or 0)
+            if token is not None:
+                for replica in self.replicas:
+                    replica.posted.clear()
+                    replica.resolved.clear()
+                for rec in self.records.values():
+                    self.store(rec)
+        return token
+
+    def writing(self) -> bool:
+        """Unfenced, or the lease is still held under the pass's token."""
+        return self.fence is None or (self.token is not None and self.fence() == self.token)
 
     def queue(self, *lines: str, first: bool = False) -> None:
         """Queue points to write; ``first``: ahead of those queued (a failed write's, kept)."""
@@ -107,7 +140,7 @@ class Outbox:
         topology = self.config.topology
         names = {r.id: r.name for r in topology.regions}
         self.queue(event_line(rec.event, topology.landing_station.id, rec.start_s, rec.evidence,
-                              names))  # fmt: skip
+                              names, token=self.token))  # fmt: skip
 
     def opened(self, rec: EventRecord) -> None:
         self.records[rec.event.id] = rec
@@ -132,7 +165,13 @@ class Outbox:
         """Write queued points and post due alerts; failures are kept for the next call. The
         SLA pass queues from its own task while a write is in flight: a write takes the lines
         queued when it began, and what is queued meanwhile waits for the next flush (in that
-        order: a minute rolled up again must not be overwritten by its older rollup)."""
+        order: a minute rolled up again must not be overwritten by its older rollup).
+        Fenced and not (or no longer) the holder: what is queued is dropped, nothing posted."""
+        if not self.writing():
+            self.pending_lines, self.pending_rollups = [], []
+            for replica in self.replicas:
+                replica.resolved.clear()
+            return
         async with self.flushing:
             await self._write(rollup=False)
             await self._write(rollup=True)
@@ -177,7 +216,7 @@ class Outbox:
             return
         station = self.config.topology.landing_station.id
         body = [alert(r.event, station=station, evidence=r.evidence, now_s=now_s,
-                      resend_s=resend) for r in due]  # fmt: skip
+                      resend_s=resend, token=self.token) for r in due]  # fmt: skip
         try:
             await replica.client.post(body)
         except CablewatchError as exc:

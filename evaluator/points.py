@@ -29,10 +29,12 @@ __all__ = [
 
 
 def event_line(event: Event, station: str, start_s: float, evidence: dict[str, Any],
-               names: Mapping[str, str] | None = None) -> str:  # fmt: skip
+               names: Mapping[str, str] | None = None, *,
+               token: int | None = None) -> str:  # fmt: skip
     """The event's point: its state and times, and what a NOC reads of its evidence as
     columns (summary, the regions affected by name, regions healthy, the worst loss and RTT
-    step among its paths) beside the whole evidence as JSON. ``names``: region id -> name."""
+    step among its paths) beside the whole evidence as JSON. ``names``: region id -> name;
+    ``token``: the writer's lease token (field ``lease_token``; none unfenced)."""
     regions = sorted({r for r, _c in event.seen_paths})
     end = event.resolved_s
     paths = evidence.get("paths") or {}
@@ -55,6 +57,7 @@ def event_line(event: Event, station: str, start_s: float, evidence: dict[str, A
         "worst_loss_pct": max(losses, default=None),
         "worst_rtt_step_ms": round(max(steps), 3) if steps else None,
         "evidence": json.dumps(evidence, sort_keys=True),
+        "lease_token": token,
     }
     tags = {
         "scope": event.scope,
@@ -129,7 +132,7 @@ def sla_line(status: SlaStatus, when_s: float) -> str:
     return line("sla", tags, fields, int(when_s * 1e9))
 
 
-def recommendation_line(rec: Recommendation, version: int) -> str:
+def recommendation_line(rec: Recommendation, version: int, token: int | None = None) -> str:
     mine = next((x.score_ms for x in rec.scores if x.cable == rec.cable), None)
     scores = {x.cable: x.score_ms for x in rec.scores}
     tags = {"region": rec.region, "cable": rec.cable, "previous": rec.previous or "",
@@ -142,6 +145,7 @@ def recommendation_line(rec: Recommendation, version: int) -> str:
         "score_ms": mine,
         "scores": json.dumps(scores, sort_keys=True),
         "window": json.dumps(window, sort_keys=True),
+        "lease_token": token,
     }
     return line("recommendation", tags, fields, int(rec.since_s * 1e9))
 

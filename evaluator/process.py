@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import AsyncIterator, Callable
 
 from nats.aio.client import Client
@@ -15,7 +16,9 @@ from nats.aio.client import Client
 from cablewatch.aio import first_of, signal_event, stop_on_signals
 from cablewatch.alerting.alertmanager import AlertmanagerClient
 from cablewatch.bus.client import connect, ensure_stream
+from cablewatch.bus.lease import Lease, lease_bucket
 from cablewatch.bus.settings import BusSettings
+from cablewatch.bus.tenure import Tenure
 from cablewatch.collectors.influx import InfluxQL, writer_for
 from cablewatch.config import Config
 from cablewatch.config.reload import reread
@@ -61,10 +64,12 @@ async def reloads(evaluator: Evaluator, stop: asyncio.Event, prepare: Prepare = 
 
 @contextlib.asynccontextmanager
 async def running(
-    config: Config, listen: tuple[str, int] | None
+    config: Config, listen: tuple[str, int] | None, instance: str = ""
 ) -> AsyncIterator[tuple[Evaluator, asyncio.Event]]:
     """An evaluator wired to the configuration's InfluxDB and Alertmanager, its metrics served
-    on ``listen``, and an event that SIGTERM / SIGINT set; closes its clients on exit."""
+    on ``listen``, and an event that SIGTERM / SIGINT set; closes its clients on exit. With
+    ``[bus]``: its rounds from the bus, and it writes only while it holds the landing
+    station's lease (``instance``: its name there; default the host's)."""
     sink = config.influx(_NEEDS_INFLUX)
     ql = InfluxQL(sink)
     writer = writer_for(sink)
@@ -77,12 +82,19 @@ async def running(
         log.info("no [alerting] alertmanager_url(s): events are stored, not posted")
     stop = stop_on_signals()
     evaluator = Evaluator(config, ql, writer=writer, alertmanagers=ams, metrics=metrics)
-    nc = None
+    nc, holding, done = None, None, asyncio.Event()
     try:
         if config.bus is not None:  # rounds pushed by the bus, not read from InfluxDB
-            nc, evaluator.source = await bus_source(config, config.bus, evaluator)
+            name = instance or socket.gethostname()
+            nc, evaluator.source = await bus_source(config, config.bus, evaluator, name)
+            tenure = await station_tenure(nc, config, config.bus, name)
+            evaluator.outbox.fence = tenure.token
+            holding = asyncio.create_task(tenure.run(done), name="lease")
         yield evaluator, stop
     finally:
+        done.set()  # the lease is given up after the evaluator's last flush
+        if holding is not None:
+            await holding
         if nc is not None:
             await nc.close()
         await ql.close()
@@ -91,11 +103,21 @@ async def running(
             await am.close()
 
 
+async def station_tenure(nc: Client, config: Config, bus: BusSettings, name: str) -> Tenure:
+    """The landing station's lease, as ``name`` would hold it (bus/tenure.py)."""
+    station = config.topology.landing_station.id
+    kv = await lease_bucket(nc.jetstream(), bus.lease_bucket, bus.lease_ttl_s, bus.replicas,
+                            bus.servers)  # fmt: skip
+    lease = Lease(kv, f"station.{station}", name, bus.lease_ttl_s)
+    return Tenure(lease, f"landing station {station}")
+
+
 async def bus_source(
-    config: Config, bus: BusSettings, evaluator: Evaluator
+    config: Config, bus: BusSettings, evaluator: Evaluator, name: str
 ) -> tuple[Client, BusRounds]:
-    """The landing station's rounds from the bus (evaluator/source_bus.py); the client to close."""
-    nc = await connect(bus, "cablewatch-evaluate")
+    """The landing station's rounds from the bus (evaluator/source_bus.py), on a durable
+    consumer of ``name``'s own; the client to close."""
+    nc = await connect(bus, f"cablewatch-evaluate-{name}")
     try:
         js = nc.jetstream()
         await ensure_stream(js, bus)
@@ -103,15 +125,17 @@ async def bus_source(
         await nc.close()
         raise
     d = evaluator.detection
-    source = BusRounds(js, bus, config.topology.landing_station.id, d.detectors,
-                       lookback_s=d.stale_s, due_s=d.due_s(config.evaluator.poll_s))  # fmt: skip
+    station = config.topology.landing_station.id
+    source = BusRounds(js, bus, station, d.detectors, lookback_s=d.stale_s,
+                       due_s=d.due_s(config.evaluator.poll_s),
+                       name=f"evaluate-{name}-{station}")  # fmt: skip
     log.info("rounds from the bus: %s, stream %s", bus.servers, bus.stream)
     return nc, source
 
 
-async def serve(config: Config, listen: tuple[str, int] | None) -> None:
+async def serve(config: Config, listen: tuple[str, int] | None, instance: str = "") -> None:
     """``cablewatch evaluate``: until SIGTERM / SIGINT."""
-    async with running(config, listen) as (evaluator, stop):
+    async with running(config, listen, instance) as (evaluator, stop):
         reloading = asyncio.create_task(reloads(evaluator, stop), name="reload")
         try:
             await evaluator.run(stop)

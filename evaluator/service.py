@@ -82,6 +82,11 @@ __all__ = ["Evaluator"]
 log = logging.getLogger("cablewatch.evaluator")
 FIRST_FIGURES_S = 5.0
 """The SLA pass's interval until it has a figure (then ``sla_interval_s``)."""
+VERSION_STRIDE = 1_000_000
+"""Fenced ([bus]), a tenure's recommendation versions start at its token times this: each
+tenure's token is larger than every revision of the lease before it (a renewal is one), so
+versions only grow across holders as long as a holder makes fewer than this many between
+two renewals (at most a region a pass)."""
 
 
 class Evaluator:
@@ -135,6 +140,9 @@ class Evaluator:
         self._states: dict[PathKey, PathStatus] = {}
         """Each path's state as last exported."""
         self._said_behind: set[PathKey] = set()
+        self._token: int | None = None
+        """The lease's token this pass ([bus]: several evaluators of the station; None:
+        unfenced, or standing by)."""
         where = config.evaluator.record_inputs
         self.record = InputRecord(Path(where)) if where else None
         """Every round each detection pass took, as read ([evaluator] record_inputs)."""
@@ -181,6 +189,10 @@ class Evaluator:
     async def detect(self) -> list[Transition]:
         """One detection pass: read, judge, classify, track; record what changed."""
         now = self.clock()
+        token = self.outbox.begin()
+        if token is not None and token != self._token:  # a tenure of our own begins
+            self.failover.version = max(self.failover.version, token * VERSION_STRIDE)
+        self._token = token
         polled = await self.source.poll(now)
         self.metrics.last_poll.set(now)
         taken = [rnd for rnd in polled.rounds if self.detection.observe(rnd)]
@@ -373,7 +385,9 @@ class Evaluator:
             log.info("recommend %s -> %s (%s; version %d)", region.id, new.cable, new.reason,
                      self.failover.version)  # fmt: skip
             self.metrics.recommended.labels(region.id).info({"cable": new.cable})
-            self.outbox.queue(recommendation_line(new, self.failover.version))
+            if not self.outbox.writing():
+                continue  # a standby: the holder of the station's lease tells the world
+            self.outbox.queue(recommendation_line(new, self.failover.version, self._token))
             for call in self.on_recommendation:
                 call(new)
 

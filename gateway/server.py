@@ -153,13 +153,17 @@ class _Server(uvicorn.Server):
 
 
 async def serve(
-    config: Config, listen: tuple[str, int] | None, *, delivery_log: Path | None = None
+    config: Config,
+    listen: tuple[str, int] | None,
+    *,
+    delivery_log: Path | None = None,
+    instance: str = "",
 ) -> None:
     api = api_settings(config)
     tokens = Tokens(read_tokens(api))
     links = status_links(api)
     hooks = WebhookSender(config.webhooks, log_file=delivery_log)
-    async with running(config, listen) as (evaluator, stop):
+    async with running(config, listen, instance) as (evaluator, stop):
         source = EvaluatorSource(EvaluatorView(evaluator))
 
         def publish(rec: Recommendation) -> None:

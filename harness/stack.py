@@ -383,12 +383,13 @@ def agents(
 
 @contextlib.contextmanager
 def evaluator(
-    config: Path, log: Path, listen: str, *, command: str = "evaluate"
+    config: Path, log: Path, listen: str, *, command: str = "evaluate", instance: str = ""
 ) -> Iterator[subprocess.Popen[bytes]]:
     """``cablewatch evaluate`` (or ``serve``) on this host, metrics on ``listen``, logging to
-    ``log``."""
+    ``log``; ``instance``: its name on the bus."""
     with log.open("ab") as out:
-        cmd = [*CABLEWATCH, command, "--config", str(config), "--listen", listen]
+        cmd = [*CABLEWATCH, command, "--config", str(config), "--listen", listen,
+               *(("--instance", instance) if instance else ())]  # fmt: skip
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
     with stopping([proc]):
         yield proc

@@ -1,0 +1,241 @@
+"""Two evaluators of one landing station on the bus (three clustered nats-server processes, a
+real InfluxDB and Alertmanager; rounds published as agents publish them, a batch a region a
+second): one holds the station's lease and writes, the other stands by. During a cut of ADC
+the holder is paused (SIGSTOP) past the lease's TTL: the other takes over, continues the open
+event (the same point, the same alert: never raised again), resolves it after the restore;
+the paused one, resumed, writes nothing. Then the new holder is killed (SIGKILL): the first
+takes the station back. Every event point, alert and recommendation carries its writer's token;
+recommendation versions only grow."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+import pytest
+from waiting import wait_until
+
+from cablewatch.bus.client import ensure_stream
+from cablewatch.bus.settings import BusSettings
+from cablewatch.harness.nats import NatsCluster, nats_cluster
+from cablewatch.harness.stack import (
+    Server,
+    active_alerts,
+    alertmanager,
+    evaluator,
+    free_ports,
+    influxd,
+    init_db,
+)
+from cablewatch.harness.synthetic import region_id, round_line, write_config
+
+pytestmark = pytest.mark.servers
+
+REGIONS = 4
+TTL_S = 3.0
+"""The lease's TTL here: a takeover within it (plus a renewal interval) of the holder's last
+renewal."""
+ALERT = "CablewatchCableFault"
+
+
+class Publisher:
+    """Every region's rounds, a batch a region a second, on the bus as agents publish them;
+    ``cut`` loses every ADC packet."""
+
+    def __init__(self, urls: list[str]) -> None:
+        self.urls = urls
+        self.cut = False
+        self.published = 0
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Publisher:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop.set()
+        self.thread.join(10)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._publish())
+        except BaseException as exc:  # the test checks it
+            self.error = exc
+
+    async def _publish(self) -> None:
+        nc = await nats.connect(self.urls)
+        js = nc.jetstream()
+        try:
+            await ensure_stream(js, BusSettings(urls=tuple(self.urls)))
+            t = float(int(time.time()) - 15)  # 15 s of history first: the baselines
+            while not self.stop.is_set():
+                for i in range(REGIONS):
+                    lines = [round_line(i, k, t, received=0 if self.cut and k == 0 else 5)
+                             for k in range(3)]  # fmt: skip
+                    name = region_id(i)
+                    await js.publish(f"cablewatch.rounds.shantou.{name}",
+                                     "\n".join(lines).encode(),
+                                     headers={"Nats-Msg-Id": f"{name}:{t:.0f}"})  # fmt: skip
+                    self.published += 1
+                t += 1.0
+                await asyncio.sleep(max(0.0, t + 1.0 - time.time()))
+        finally:
+            await nc.close()
+
+
+@pytest.fixture(scope="module")
+def servers(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Server, NatsCluster, Server]]:
+    tmp = tmp_path_factory.mktemp("lease-evaluators")
+    with influxd(tmp / "influx") as influx, nats_cluster(tmp / "nats") as cluster, \
+            alertmanager(tmp / "am") as am:  # fmt: skip
+        yield influx, cluster, am
+
+
+def _gauges(port: int) -> dict[str, float]:
+    out = {}
+    for ln in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text.splitlines():
+        name, _, value = ln.partition(" ")
+        if ln and not ln.startswith("#") and "{" not in name:
+            out[name] = float(value)
+    return out
+
+
+def _token(port: int) -> int:
+    """The evaluator's lease token (0: standing by; -1: its metrics do not answer)."""
+    try:
+        return int(_gauges(port).get("cablewatch_evaluator_lease_token", 0))
+    except httpx.HTTPError:
+        return -1
+
+
+def _last_poll(port: int) -> float:
+    return _gauges(port).get("cablewatch_evaluator_last_poll_timestamp_seconds", 0.0)
+
+
+def _rows(influx: Server, query: str) -> list[dict[str, Any]]:
+    got = httpx.get(f"{influx.url}/query", params={"db": "lease", "q": query}, timeout=10).json()
+    series = got["results"][0].get("series") or []
+    return [dict(zip(s["columns"], v, strict=True)) for s in series for v in s["values"]]
+
+
+def _events(influx: Server) -> list[dict[str, Any]]:
+    return _rows(influx, "SELECT * FROM event WHERE scope = 'cable' AND subject = 'ADC'")
+
+
+def _adc_alerts(am: Server) -> list[dict[str, Any]]:
+    return [a for a in active_alerts(am.url) if a["labels"]["alertname"] == ALERT]
+
+
+def test_one_writer_per_fault_through_a_pause_and_a_kill(
+    servers: tuple[Server, NatsCluster, Server], tmp_path: Path
+) -> None:
+    influx, cluster, am = servers
+    init_db(influx.url, "lease")
+    config = write_config(tmp_path / "cw.toml", influx.url, "lease", REGIONS, 5)
+    urls = ", ".join(f'"{u}"' for u in cluster.urls)
+    with config.open("a") as f:
+        f.write(f"\n[bus]\nurls = [{urls}]\nlease_ttl_s = {TTL_S}\n"
+                f'[alerting]\nalertmanager_url = "{am.url}"\nresend_s = 2\n'
+                # back to ADC seconds after the restore: the new holder recommends too
+                "[failover]\nwindow_rounds = 5\nmin_gain_ms = 1\nmin_gain_pct = 1\n"
+                "dwell_s = 1\nholddown_s = 1\n")  # fmt: skip
+    ports = free_ports(2)
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    seen_alerts: list[int] = []
+
+    def one_alert() -> list[dict[str, Any]]:
+        alerts = _adc_alerts(am)
+        seen_alerts.append(len(alerts))
+        return alerts
+
+    with contextlib.ExitStack() as stack:
+        pub = stack.enter_context(Publisher(cluster.urls))
+        wait_until(lambda: pub.published >= 15 * REGIONS or pub.error, 30, "the baselines")
+        assert pub.error is None
+        a = stack.enter_context(evaluator(config, logs[0], f"127.0.0.1:{ports[0]}", instance="a"))
+        wait_until(lambda: _token(ports[0]) > 0, 60, "a to take the station")
+        token_a = _token(ports[0])
+        with evaluator(config, logs[1], f"127.0.0.1:{ports[1]}", instance="b") as b:
+            wait_until(lambda: "standing by" in logs[1].read_text(), 60, "b to stand by")
+            wait_until(lambda: _last_poll(ports[1]) > 0, 60, "b's first pass")
+            assert _token(ports[1]) == 0
+            wait_until(lambda: len(_rows(influx, "SELECT version FROM recommendation WHERE "
+                                         f"lease_token = {token_a}")) == REGIONS, 60,
+                       "a's first choices")  # fmt: skip
+            # the cut: a raises it, once, with its token
+            pub.cut = True
+            wait_until(one_alert, 60, "the ADC cut's alert")
+            wait_until(lambda: [e.get("lease_token") for e in _events(influx)] == [token_a], 30,
+                       "a's event point")  # fmt: skip
+            (alert,) = one_alert()
+            assert alert["annotations"]["lease_token"] == str(token_a)
+            # a paused past the TTL: b takes over, continues the event (rewritten, re-posted)
+            a.send_signal(signal.SIGSTOP)
+            paused = time.monotonic()
+            try:
+                wait_until(lambda: _token(ports[1]) > token_a, 4 * TTL_S, "b to take over")
+                takeover_s = time.monotonic() - paused
+                token_b = _token(ports[1])
+                wait_until(lambda: [e.get("lease_token") for e in _events(influx)] == [token_b],
+                           30, "b to write the open event again")  # fmt: skip
+                wait_until(lambda: [x["annotations"]["lease_token"] for x in one_alert()]
+                           == [str(token_b)], 30, "b to post the open event")  # fmt: skip
+                (event,) = _events(influx)
+                assert event["state"] == "open"
+                # the restore, while a is still paused: b resolves the event
+                pub.cut = False
+                wait_until(lambda: [e["state"] for e in _events(influx)] == ["resolved"], 60,
+                           "b to resolve the event")  # fmt: skip
+                wait_until(lambda: not one_alert(), 60, "the alert resolved")
+                wait_until(lambda: _rows(influx, "SELECT version FROM recommendation WHERE "
+                                         f"lease_token = {token_b}"), 60,
+                           "b's recommendations back to ADC")  # fmt: skip
+            finally:
+                a.send_signal(signal.SIGCONT)
+            resumed = time.time()
+            # a, resumed, catches up with what the bus pushed it meanwhile (the cut's end
+            # among it) and writes none of it: its lease lapsed on its own clock
+            wait_until(lambda: _last_poll(ports[0]) > resumed + 3, 30, "a's passes after the pause")
+            assert _token(ports[0]) == 0
+            (event,) = _events(influx)
+            assert (event["state"], event["lease_token"]) == ("resolved", token_b), event
+            assert not one_alert()
+            recs = _rows(influx, "SELECT version, lease_token FROM recommendation")
+            assert recs, "no recommendation was written"
+            assert {r["lease_token"] for r in recs} <= {token_a, token_b}, recs
+            last_a = max((r["time"] for r in recs if r["lease_token"] == token_a), default=None)
+            assert last_a is not None, recs  # a recommended before its pause
+            assert all(r["lease_token"] == token_b for r in recs if r["time"] > last_a)
+            by_version = sorted(recs, key=lambda r: r["version"])
+            assert [r["time"] for r in by_version] == sorted(r["time"] for r in recs), recs
+            assert any(r["lease_token"] == token_b for r in recs), recs  # b recommended too
+            assert min(r["version"] for r in recs if r["lease_token"] == token_b) > max(
+                r["version"] for r in recs if r["lease_token"] == token_a
+            )
+            # b killed: a takes the station back
+            b.send_signal(signal.SIGKILL)
+            killed = time.monotonic()
+            wait_until(lambda: _token(ports[0]) > token_b, 4 * TTL_S, "a to take it back")
+            back_s = time.monotonic() - killed
+            assert a.poll() is None
+        assert pub.error is None
+    assert max(seen_alerts) == 1  # never two alerts for the one cut
+    text = logs[0].read_text()
+    assert "Traceback" not in text, text
+    assert "lost (token" in text  # a said why it stopped writing
+    print(
+        f"takeover after SIGSTOP {takeover_s:.1f} s, after SIGKILL {back_s:.1f} s "
+        f"(TTL {TTL_S:g} s); tokens {token_a}, {token_b}"
+    )
