@@ -50,10 +50,12 @@ class LeaseValue:
     holder: str
     host: str
     pid: int
+    url: str = ""
+    """Where the holder answers for what it holds (a ``serve`` instance's API; "" none)."""
 
     def encode(self) -> bytes:
         return json.dumps({"cablewatch_lease": 1, "holder": self.holder, "host": self.host,
-                           "pid": self.pid}).encode()  # fmt: skip
+                           "pid": self.pid, "url": self.url}).encode()  # fmt: skip
 
     @classmethod
     def decode(cls, data: bytes | None) -> LeaseValue:
@@ -61,17 +63,19 @@ class LeaseValue:
             v = json.loads(data or b"")
             if v.get("cablewatch_lease") != 1:
                 raise ValueError
-            return cls(str(v["holder"]), str(v["host"]), int(v["pid"]))
+            return cls(str(v["holder"]), str(v["host"]), int(v["pid"]), str(v.get("url", "")))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise NotOurs(repr((data or b"")[:60])) from exc
 
 
 class Lease:
-    def __init__(self, kv: KeyValue, key: str, holder: str, ttl_s: float) -> None:
+    def __init__(self, kv: KeyValue, key: str, holder: str, ttl_s: float, url: str = "") -> None:
         self.kv = kv
         self.key = key
         self.ttl_s = ttl_s
-        self.value = LeaseValue(holder, socket.gethostname(), os.getpid())
+        self.value = LeaseValue(holder, socket.gethostname(), os.getpid(), url)
+        self.seen: LeaseValue | None = None
+        """Who held it at the last claim refused (None: nobody seen)."""
         self.token: int | None = None
         """The revision this tenure began at (None: not held)."""
         self._revision = 0
@@ -135,10 +139,11 @@ class Lease:
         try:
             entry = await self.kv.get(self.key)
         except nats.js.errors.KeyNotFoundError:
+            self.seen = None
             return  # expired meanwhile: the next claim takes it
         except (nats.errors.Error, TimeoutError):
             return
-        LeaseValue.decode(entry.value)
+        self.seen = LeaseValue.decode(entry.value)
 
 
 async def lease_bucket(js: JetStreamContext, name: str, ttl_s: float, replicas: int,

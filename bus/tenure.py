@@ -9,7 +9,7 @@ import asyncio
 import logging
 
 from cablewatch.aio import wait_event
-from cablewatch.bus.lease import Lease, NotOurs
+from cablewatch.bus.lease import Lease, LeaseValue, NotOurs
 
 __all__ = ["Tenure"]
 
@@ -27,6 +27,10 @@ class Tenure:
     def token(self) -> int | None:
         """The fencing token while the lease is safely ours; None otherwise."""
         return self.lease.token if self.lease.held() else None
+
+    def holder(self) -> LeaseValue | None:
+        """Who holds the lease, as last seen: this process while it does; None: unknown."""
+        return self.lease.value if self.lease.held() else self.lease.seen
 
     async def step(self) -> None:
         """One claim (not held) or renewal (held)."""

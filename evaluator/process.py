@@ -64,12 +64,13 @@ async def reloads(evaluator: Evaluator, stop: asyncio.Event, prepare: Prepare = 
 
 @contextlib.asynccontextmanager
 async def running(
-    config: Config, listen: tuple[str, int] | None, instance: str = ""
+    config: Config, listen: tuple[str, int] | None, instance: str = "", api_url: str = ""
 ) -> AsyncIterator[tuple[Evaluator, asyncio.Event]]:
     """An evaluator wired to the configuration's InfluxDB and Alertmanager, its metrics served
     on ``listen``, and an event that SIGTERM / SIGINT set; closes its clients on exit. With
     ``[bus]``: its rounds from the bus, and it writes only while it holds the landing
-    station's lease (``instance``: its name there; default the host's)."""
+    station's lease (``instance``: its name there, default the host's; ``api_url``: where
+    its API answers, told to the other instances in the lease)."""
     sink = config.influx(_NEEDS_INFLUX)
     ql = InfluxQL(sink)
     writer = writer_for(sink)
@@ -87,8 +88,9 @@ async def running(
         if config.bus is not None:  # rounds pushed by the bus, not read from InfluxDB
             name = instance or socket.gethostname()
             nc, evaluator.source = await bus_source(config, config.bus, evaluator, name)
-            tenure = await station_tenure(nc, config, config.bus, name)
+            tenure = await station_tenure(nc, config, config.bus, name, api_url)
             evaluator.outbox.fence = tenure.token
+            evaluator.tenure = tenure
             holding = asyncio.create_task(tenure.run(done), name="lease")
         yield evaluator, stop
     finally:
@@ -103,12 +105,15 @@ async def running(
             await am.close()
 
 
-async def station_tenure(nc: Client, config: Config, bus: BusSettings, name: str) -> Tenure:
-    """The landing station's lease, as ``name`` would hold it (bus/tenure.py)."""
+async def station_tenure(
+    nc: Client, config: Config, bus: BusSettings, name: str, url: str = ""
+) -> Tenure:
+    """The landing station's lease, as ``name`` (answering at ``url``) would hold it
+    (bus/tenure.py)."""
     station = config.topology.landing_station.id
     kv = await lease_bucket(nc.jetstream(), bus.lease_bucket, bus.lease_ttl_s, bus.replicas,
                             bus.servers)  # fmt: skip
-    lease = Lease(kv, f"station.{station}", name, bus.lease_ttl_s)
+    lease = Lease(kv, f"station.{station}", name, bus.lease_ttl_s, url)
     return Tenure(lease, f"landing station {station}")
 
 

@@ -41,6 +41,7 @@ from pathlib import Path
 from cablewatch.aio import wait_event
 from cablewatch.alerting import impact
 from cablewatch.alerting.alertmanager import AlertmanagerClient, summary
+from cablewatch.bus.tenure import Tenure
 from cablewatch.collectors.influx import InfluxQL, Writer
 from cablewatch.collectors.read.rounds import service_traces
 from cablewatch.config import Config
@@ -140,6 +141,8 @@ class Evaluator:
         self._states: dict[PathKey, PathStatus] = {}
         """Each path's state as last exported."""
         self._said_behind: set[PathKey] = set()
+        self.tenure: Tenure | None = None
+        """[bus]: the station's lease, as this instance holds it or stands by for it."""
         self._token: int | None = None
         """The lease's token this pass ([bus]: several evaluators of the station; None:
         unfenced, or standing by)."""

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 
 from cablewatch.aio import wait_event
@@ -30,6 +31,7 @@ from cablewatch.evaluator.service import Evaluator
 from cablewatch.evaluator.view import EvaluatorView
 from cablewatch.failover.engine import Recommendation
 from cablewatch.gateway.api import OPERATOR, StatusLinks, Tokens, create_app
+from cablewatch.gateway.forward import advertised_url, forward_to_holder
 from cablewatch.gateway.settings import ApiSettings
 from cablewatch.gateway.source import EvaluatorSource
 from cablewatch.gateway.webhooks import WebhookSender
@@ -97,11 +99,13 @@ def api_settings(config: Config) -> ApiSettings:
 async def _archive(
     evaluator: Evaluator, stop: asyncio.Event, announce: Callable[[dict[str, Any]], None]
 ) -> None:
-    """Each closed month's reports, checked every minute (``[report] dir``, as reloaded)."""
+    """Each closed month's reports, checked every minute (``[report] dir``, as reloaded); on
+    the bus, by the instance holding the landing station only (one announcement a report)."""
     while not stop.is_set():
         config = evaluator.config
+        standby = evaluator.tenure is not None and evaluator.tenure.token() is None
         try:
-            if config.report.dir:
+            if config.report.dir and not standby:
                 await close_periods(config, evaluator.ql, evaluator.clock(), announce)
         except (CablewatchError, OSError) as exc:
             log.warning("closed-period reports: %s; retrying in a minute", exc)
@@ -163,7 +167,10 @@ async def serve(
     tokens = Tokens(read_tokens(api))
     links = status_links(api)
     hooks = WebhookSender(config.webhooks, log_file=delivery_log)
-    async with running(config, listen, instance) as (evaluator, stop):
+    tls = tls_arguments(api)
+    own_url = advertised_url(api, tls is not None)
+    forwarding = httpx.AsyncClient(timeout=10.0)
+    async with running(config, listen, instance, own_url) as (evaluator, stop):
         source = EvaluatorSource(EvaluatorView(evaluator))
 
         def publish(rec: Recommendation) -> None:
@@ -176,7 +183,8 @@ async def serve(
             hooks.publish(source.version, body)
 
         app = create_app(source, tokens, timezone=config.report.timezone, links=links)
-        tls = tls_arguments(api)
+        if evaluator.tenure is not None:  # a standby answers with the holder's answers
+            forward_to_holder(app, evaluator.tenure, forwarding)
         # uvicorn logs through this process's logging (log_config=None); its access log, when
         # on, names method, path and status: tokens travel in headers, never in a path
         settings = uvicorn.Config(app, host=api.listen_host, port=api.listen_port,
@@ -205,3 +213,4 @@ async def serve(
             await api_task
             await hooks.drain(5.0)
             await hooks.close()
+            await forwarding.aclose()

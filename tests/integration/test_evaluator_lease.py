@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
 import threading
 import time
@@ -25,10 +26,13 @@ from waiting import wait_until
 
 from cablewatch.bus.client import ensure_stream
 from cablewatch.bus.settings import BusSettings
+from cablewatch.gateway.forward import SERVED_BY
 from cablewatch.harness.nats import NatsCluster, nats_cluster
+from cablewatch.harness.receiver import Received, webhook_receiver
 from cablewatch.harness.stack import (
     Server,
     active_alerts,
+    add_api,
     alertmanager,
     evaluator,
     free_ports,
@@ -50,8 +54,10 @@ class Publisher:
     """Every region's rounds, a batch a region a second, on the bus as agents publish them;
     ``cut`` loses every ADC packet."""
 
-    def __init__(self, urls: list[str]) -> None:
+    def __init__(self, urls: list[str], stream: str = "CABLEWATCH_ROUNDS",
+                 subject: str = "cablewatch.rounds") -> None:  # fmt: skip
         self.urls = urls
+        self.bus = BusSettings(urls=tuple(urls), stream=stream, subject=subject)
         self.cut = False
         self.published = 0
         self.stop = threading.Event()
@@ -76,14 +82,14 @@ class Publisher:
         nc = await nats.connect(self.urls)
         js = nc.jetstream()
         try:
-            await ensure_stream(js, BusSettings(urls=tuple(self.urls)))
+            await ensure_stream(js, self.bus)
             t = float(int(time.time()) - 15)  # 15 s of history first: the baselines
             while not self.stop.is_set():
                 for i in range(REGIONS):
                     lines = [round_line(i, k, t, received=0 if self.cut and k == 0 else 5)
                              for k in range(3)]  # fmt: skip
                     name = region_id(i)
-                    await js.publish(f"cablewatch.rounds.shantou.{name}",
+                    await js.publish(f"{self.bus.subject}.shantou.{name}",
                                      "\n".join(lines).encode(),
                                      headers={"Nats-Msg-Id": f"{name}:{t:.0f}"})  # fmt: skip
                     self.published += 1
@@ -124,8 +130,8 @@ def _last_poll(port: int) -> float:
     return _gauges(port).get("cablewatch_evaluator_last_poll_timestamp_seconds", 0.0)
 
 
-def _rows(influx: Server, query: str) -> list[dict[str, Any]]:
-    got = httpx.get(f"{influx.url}/query", params={"db": "lease", "q": query}, timeout=10).json()
+def _rows(influx: Server, query: str, db: str = "lease") -> list[dict[str, Any]]:
+    got = httpx.get(f"{influx.url}/query", params={"db": db, "q": query}, timeout=10).json()
     series = got["results"][0].get("series") or []
     return [dict(zip(s["columns"], v, strict=True)) for s in series for v in s["values"]]
 
@@ -239,3 +245,79 @@ def test_one_writer_per_fault_through_a_pause_and_a_kill(
         f"takeover after SIGSTOP {takeover_s:.1f} s, after SIGKILL {back_s:.1f} s "
         f"(TTL {TTL_S:g} s); tokens {token_a}, {token_b}"
     )
+
+
+TOKEN = "lease-test-token"
+
+
+def _recommendations(url: str) -> httpx.Response:
+    return httpx.get(f"{url}/v1/recommendations", timeout=10,
+                     headers={"Authorization": f"Bearer {TOKEN}"})  # fmt: skip
+
+
+def test_serve_replicas_answer_as_the_holder_and_each_change_is_sent_once(
+    servers: tuple[Server, NatsCluster, Server], tmp_path: Path
+) -> None:
+    """Two `serve` instances: the standby's API answers with the holder's answers (forwarded);
+    webhooks come from the holder only, one delivery a recommendation change; the holder
+    killed, the other answers itself, its versions above every one sent before."""
+    influx, cluster, _am = servers
+    init_db(influx.url, "serve")
+    received = Received()
+    secret = tmp_path / "hook-secret"
+    secret.write_text("a-webhook-secret-of-some-length\n")
+    with contextlib.ExitStack() as stack:
+        hook_port = stack.enter_context(webhook_receiver(received))
+        *ports, api_a, api_b = free_ports(4)
+        api_ports = [api_a, api_b]
+        configs, urls = [], []
+        for k, name in enumerate("ab"):
+            config = write_config(tmp_path / f"{name}.toml", influx.url, "serve", REGIONS, 5)
+            with config.open("a") as f:
+                f.write(cluster.bus_section(stream="SERVE", subject="serve.rounds",
+                                            lease_bucket="serve_leases", lease_ttl_s=TTL_S)
+                        + "[failover]\nwindow_rounds = 5\nmin_gain_ms = 1\nmin_gain_pct = 1\n"
+                        "dwell_s = 1\nholddown_s = 1\n"
+                        f'[[webhooks]]\nurl = "http://127.0.0.1:{hook_port}/hook"\n'
+                        f'secret_file = "{secret}"\n')  # fmt: skip
+            urls.append(add_api(config, "127.0.0.1", api_ports[k], tmp_path / "tokens", TOKEN))
+            configs.append(config)
+        pub = stack.enter_context(Publisher(cluster.urls, "SERVE", "serve.rounds"))
+        wait_until(lambda: pub.published >= 15 * REGIONS or pub.error, 30, "the baselines")
+        logs = [tmp_path / "a.log", tmp_path / "b.log"]
+        a = stack.enter_context(evaluator(configs[0], logs[0], f"127.0.0.1:{ports[0]}",
+                                          command="serve", instance="a"))  # fmt: skip
+        wait_until(lambda: _token(ports[0]) > 0, 60, "a to take the station")
+        stack.enter_context(evaluator(configs[1], logs[1], f"127.0.0.1:{ports[1]}",
+                                      command="serve", instance="b"))  # fmt: skip
+        wait_until(lambda: "standing by" in logs[1].read_text(), 60, "b to stand by")
+
+        def versions() -> list[int]:
+            return [json.loads(body)["version"] for _h, body in received.posts]
+
+        wait_until(lambda: len(received.posts) >= REGIONS, 60, "a's first choices, sent")
+        # b's API answers with a's answer
+        wait_until(lambda: _recommendations(urls[1]).status_code == 200, 30, "b's API")
+        from_a, from_b = _recommendations(urls[0]), _recommendations(urls[1])
+        assert from_b.headers[SERVED_BY] == "a"
+        assert SERVED_BY not in from_a.headers
+        assert from_b.json()["version"] == from_a.json()["version"] == max(versions())
+        assert from_b.json()["recommendations"] == from_a.json()["recommendations"]
+        pub.cut = True  # every region off ADC, on a's word
+        wait_until(lambda: len(received.posts) >= 2 * REGIONS, 60, "the moves off ADC, sent")
+        before = max(versions())
+        a.send_signal(signal.SIGKILL)
+        wait_until(lambda: _token(ports[1]) > 0, 4 * TTL_S, "b to take over")
+        pub.cut = False  # back to ADC, on b's word
+        wait_until(lambda: len(received.posts) >= 3 * REGIONS, 60, "the moves back, sent")
+        mine = _recommendations(urls[1])
+        assert mine.status_code == 200
+        assert SERVED_BY not in mine.headers  # b answers itself now
+        assert mine.json()["version"] == max(versions()) > before
+        assert all(r["cable"] == "ADC" for r in mine.json()["recommendations"])
+        # one delivery a change: as many as the recommendation points, versions only growing
+        recs = _rows(influx, "SELECT version, lease_token FROM recommendation", "serve")
+        assert sorted(r["version"] for r in recs) == versions(), (recs, versions())
+        assert versions() == sorted(set(versions()))
+        assert len(received.posts) == 3 * REGIONS
+        assert pub.error is None
