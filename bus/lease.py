@@ -92,7 +92,7 @@ class Lease:
         try:
             revision = await self.kv.create(self.key, self.value.encode())
         except nats.js.errors.KeyWrongLastSequenceError:
-            await self._check_holder()
+            await self.look()
             return False
         except (nats.errors.Error, TimeoutError):
             return False
@@ -135,7 +135,8 @@ class Lease:
         log.warning("lease %s lost (token %s): %s", self.key, self.token, why)
         self.token = None
 
-    async def _check_holder(self) -> None:
+    async def look(self) -> None:
+        """Who holds the key now, into ``seen``. Raises NotOurs for a foreign value."""
         try:
             entry = await self.kv.get(self.key)
         except nats.js.errors.KeyNotFoundError:

@@ -6,7 +6,10 @@ held, None otherwise (a standby, or a holder whose renewals went unanswered)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+
+import nats.errors
 
 from cablewatch.aio import wait_event
 from cablewatch.bus.lease import Lease, LeaseValue, NotOurs
@@ -21,6 +24,11 @@ class Tenure:
         self.lease = lease
         self.what = what
         """What the lease stands for, for the log ("landing station shantou")."""
+        self.ready = asyncio.Event()
+        """Set when this process can do the holder's work (an evaluator: warmed up); until
+        then it only looks who holds the lease. (Claimed before, the lease lapsed during an
+        evaluator's warm-up of 9,000 paths, whose parsing held the event loop past 3/4 of a
+        3 s TTL: the instances took it from each other three times in 20 s.)"""
         self._said_standby = False
         self._refused = False
 
@@ -33,8 +41,12 @@ class Tenure:
         return self.lease.value if self.lease.held() else self.lease.seen
 
     async def step(self) -> None:
-        """One claim (not held) or renewal (held)."""
+        """One claim (not held) or renewal (held); before ``ready``, a look at the holder."""
         lease = self.lease
+        if not self.ready.is_set():
+            with contextlib.suppress(NotOurs, nats.errors.Error, TimeoutError):
+                await lease.look()
+            return
         if lease.token is not None:
             if not await lease.renew():
                 self._said_standby = False
@@ -61,6 +73,9 @@ class Tenure:
         try:
             while not stop.is_set():
                 await self.step()
+                if not self.ready.is_set():  # ready, or the next look
+                    await wait_event(self.ready, self.lease.ttl_s / 4)
+                    continue
                 await wait_event(stop, self.lease.ttl_s / 4)
         finally:
             await self.lease.release()

@@ -118,8 +118,11 @@ class Evaluator:
         self.shift_events: dict[PathKey, EventRecord] = {}
         """Open baseline-shift events, by path."""
         self.failover = FailoverEngine(config.failover)
-        self.on_recommendation: list[Callable[[Recommendation], None]] = []
-        """Called with every new recommendation (the webhooks)."""
+        self.on_recommendation: list[Callable[[Recommendation, int], None]] = []
+        """Called with every new recommendation and its version (the webhooks), once its
+        point is written (or would have been: no InfluxDB); fenced, by the holder only."""
+        self._announce: list[tuple[Recommendation, int]] = []
+        """New recommendations of this pass, for the callbacks after the flush."""
         self.last_poll_s: float | None = None
         self.heard_s: dict[str, float] = {}
         """When each region's first round came in."""
@@ -143,6 +146,8 @@ class Evaluator:
         self._said_behind: set[PathKey] = set()
         self.tenure: Tenure | None = None
         """[bus]: the station's lease, as this instance holds it or stands by for it."""
+        self._reconciled = True
+        """Fenced: this tenure's recommendations checked against the system of record."""
         self._token: int | None = None
         """The lease's token this pass ([bus]: several evaluators of the station; None:
         unfenced, or standing by)."""
@@ -170,6 +175,7 @@ class Evaluator:
                 self.detection.observe(rnd)
             self.shifts.observe(batch)  # learn the baselines; nothing is raised
             found += len(batch)
+            await asyncio.sleep(0)  # a long history parses in many steps, not one
         for t in await service_traces(self.ql, self._trace_window_ns(self.clock())):
             self._trace_seen_s[t.region] = t.time_s
             self.routes.observe(t)  # learn each region's route; nothing is raised
@@ -195,6 +201,7 @@ class Evaluator:
         token = self.outbox.begin()
         if token is not None and token != self._token:  # a tenure of our own begins
             self.failover.version = max(self.failover.version, token * VERSION_STRIDE)
+            self._reconciled = False
         self._token = token
         polled = await self.source.poll(now)
         self.metrics.last_poll.set(now)
@@ -226,6 +233,8 @@ class Evaluator:
                 rec.evidence_paths = len(rec.event.seen_paths)
                 self.outbox.changed(rec)
         self._recommend(status, now)
+        if self._token is not None and not self._reconciled:
+            await self._reconcile()
         await self._routes(now)
         for scope in SCOPES:
             self.metrics.events_open.labels(scope).set(
@@ -391,11 +400,48 @@ class Evaluator:
             if not self.outbox.writing():
                 continue  # a standby: the holder of the station's lease tells the world
             self.outbox.queue(recommendation_line(new, self.failover.version, self._token))
-            for call in self.on_recommendation:
-                call(new)
+            self._announce.append((new, self.failover.version))
+
+    async def _reconcile(self) -> None:
+        """A tenure of our own began: each region's last recommendation in the system of record
+        against ours. Where the cable differs, or there is none (the previous holder died before
+        writing a change; this instance made a region's first choice while standing by, as the
+        first holder does when its claim lands in the middle of its first pass), ours is written
+        and announced, with a version of this tenure. Until InfluxDB answers, every pass."""
+        try:
+            series = await self.ql.query(
+                "SELECT last(cable_name) FROM recommendation GROUP BY region"
+            )
+        except SinkError as exc:
+            log.warning("recommendations not checked against InfluxDB yet (%s): next pass", exc)
+            return
+        stored = {s["tags"]["region"]: s["values"][0][1] for s in series if s.get("values")}
+        fixed, this_pass = [], {rec.region for rec, _v in self._announce}
+        for region in self.config.topology.regions:
+            cur = self.failover.current(region.id)
+            if cur is None or stored.get(region.id) == cur.cable or region.id in this_pass:
+                continue
+            self.failover.version += 1
+            self.outbox.queue(recommendation_line(cur, self.failover.version, self._token))
+            self._announce.append((cur, self.failover.version))
+            fixed.append(region.id)
+        self._reconciled = True
+        if fixed:
+            log.warning("took over with %d regions' recommendations not in InfluxDB (%s%s): "
+                        "written and announced", len(fixed), ", ".join(fixed[:5]),
+                        ", ..." if len(fixed) > 5 else "")  # fmt: skip
 
     async def flush(self) -> None:
+        """Write and post what the pass queued; then tell the callbacks of its new
+        recommendations, unless the lease lapsed meanwhile (its points were dropped: the
+        webhooks would announce what the system of record never holds)."""
         await self.outbox.flush(self.clock())
+        announce, self._announce = self._announce, []
+        if not self.outbox.writing():
+            return
+        for rec, version in announce:
+            for call in self.on_recommendation:
+                call(rec, version)
 
     # -- SLA ---------------------------------------------------------------------------------
 
@@ -430,6 +476,8 @@ class Evaluator:
         log.info("evaluator: %d paths, %d SLA policies; baselines from %d rounds",
                  len(self.detection.detectors), len(self.config.slas), n)  # fmt: skip
         self.tune_gc()
+        if self.tenure is not None:  # warmed up: it may hold the station now
+            self.tenure.ready.set()
         sla = asyncio.create_task(self._sla_loop(stop, settings.sla_interval_s))
         loop = asyncio.get_running_loop()
         failed = 0

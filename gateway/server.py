@@ -173,9 +173,10 @@ async def serve(
     async with running(config, listen, instance, own_url) as (evaluator, stop):
         source = EvaluatorSource(EvaluatorView(evaluator))
 
-        def publish(rec: Recommendation) -> None:
-            body = {"version": source.version, "recommendation": source.recommendation(rec.region)}
-            hooks.publish(source.version, body)
+        def publish(rec: Recommendation, version: int) -> None:
+            """After the pass's flush: the version is the change's, not the latest."""
+            current = source.recommendation(rec.region) | {"version": version}
+            hooks.publish(version, {"version": version, "recommendation": current})
 
         evaluator.on_recommendation.append(publish)
 
