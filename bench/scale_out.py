@@ -17,7 +17,8 @@ record_inputs) and the receiver's deliveries:
   rounds it took twice;
 - ``duplicate_notifications``: webhook deliveries of a change (region, previous, cable, since)
   already delivered, plus versions delivered twice; the summary line also says how many
-  changes were delivered without their point in InfluxDB.
+  changes were delivered without their point in InfluxDB, and how many points were never
+  delivered (the holder's webhook queue dies with it).
 
 Needs influxd and nats-server. The last line holds the headline figures:
 
@@ -238,10 +239,12 @@ def main() -> None:
                           for r in (b["recommendation"] for b in bodies))  # fmt: skip
         dup_notes = sum(n - 1 for n in changes.values()) + sum(n - 1 for n in versions.values())
         unrecorded = max(0, len(changes) - points)
+        unsent = max(0, points - len(changes))
         kept = paths if lag < 2.0 else 0
         print(f"survivor judged {len(live):,} live rounds; lag p99 {lag:.2f} s; "
               f"{len(received.posts)} webhook deliveries ({dict(moves)}), {points} "
-              f"recommendation points ({unrecorded} changes sent but not recorded)",
+              f"recommendation points ({unrecorded} changes sent but not recorded, {unsent} "
+              "recorded but never sent)",
               flush=True)  # fmt: skip
     print(
         f"paths={paths} evaluators={len(names)} paths_at_1s_per_evaluator={kept} "
