@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import nats
@@ -51,7 +51,26 @@ renewal."""
 ALERT = "CablewatchCableFault"
 
 
-class Publisher:
+class Background:
+    """A loop in a thread of its own while the context lasts (``_run`` until ``stop``)."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop.set()
+        self.thread.join(10)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class Publisher(Background):
     """Every region's rounds, a batch a region a second, on the bus as agents publish them;
     ``cut`` loses every ADC packet."""
 
@@ -62,17 +81,8 @@ class Publisher:
         self.cut = False
         self.published = 0
         self.retries = 0
-        self.stop = threading.Event()
         self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> Publisher:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop.set()
-        self.thread.join(10)
+        super().__init__()
 
     def _run(self) -> None:
         try:
@@ -349,22 +359,13 @@ def test_serve_replicas_answer_as_the_holder_and_each_change_is_sent_once(
         assert pub.error is None
 
 
-class AlertWatch:
+class AlertWatch(Background):
     """The ADC alert's count in Alertmanager every 0.2 s, from a thread, with the time."""
 
     def __init__(self, am: Server) -> None:
         self.am = am
         self.seen: list[tuple[float, int]] = []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> AlertWatch:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop.set()
-        self.thread.join(10)
+        super().__init__()
 
     def _run(self) -> None:
         while not self.stop.wait(0.2):
