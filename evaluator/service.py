@@ -148,9 +148,6 @@ class Evaluator:
         """[bus]: the station's lease, as this instance holds it or stands by for it."""
         self._reconciled = True
         """Fenced: this tenure's recommendations checked against the system of record."""
-        self._token: int | None = None
-        """The lease's token this pass ([bus]: several evaluators of the station; None:
-        unfenced, or standing by)."""
         where = config.evaluator.record_inputs
         self.record = InputRecord(Path(where)) if where else None
         """Every round each detection pass took, as read ([evaluator] record_inputs)."""
@@ -198,11 +195,11 @@ class Evaluator:
     async def detect(self) -> list[Transition]:
         """One detection pass: read, judge, classify, track; record what changed."""
         now = self.clock()
-        token = self.outbox.begin()
-        if token is not None and token != self._token:  # a tenure of our own begins
+        before = self.outbox.token
+        token = self.outbox.begin()  # the lease's token this pass (None: unfenced, standby)
+        if token is not None and token != before:  # a tenure of our own begins
             self.failover.version = max(self.failover.version, token * VERSION_STRIDE)
             self._reconciled = False
-        self._token = token
         polled = await self.source.poll(now)
         self.metrics.last_poll.set(now)
         taken = [rnd for rnd in polled.rounds if self.detection.observe(rnd)]
@@ -233,7 +230,7 @@ class Evaluator:
                 rec.evidence_paths = len(rec.event.seen_paths)
                 self.outbox.changed(rec)
         self._recommend(status, now)
-        if self._token is not None and not self._reconciled:
+        if self.outbox.token is not None and not self._reconciled:
             await self._reconcile()
         await self._routes(now)
         for scope in SCOPES:
@@ -399,7 +396,7 @@ class Evaluator:
             self.metrics.recommended.labels(region.id).info({"cable": new.cable})
             if not self.outbox.writing():
                 continue  # a standby: the holder of the station's lease tells the world
-            self.outbox.queue(recommendation_line(new, self.failover.version, self._token))
+            self.outbox.queue(recommendation_line(new, self.failover.version, self.outbox.token))
             self._announce.append((new, self.failover.version))
 
     async def _reconcile(self) -> None:
@@ -422,7 +419,7 @@ class Evaluator:
             if cur is None or stored.get(region.id) == cur.cable or region.id in this_pass:
                 continue
             self.failover.version += 1
-            self.outbox.queue(recommendation_line(cur, self.failover.version, self._token))
+            self.outbox.queue(recommendation_line(cur, self.failover.version, self.outbox.token))
             self._announce.append((cur, self.failover.version))
             fixed.append(region.id)
         self._reconciled = True
