@@ -53,7 +53,7 @@ from cablewatch.bus.settings import BusSettings
 from cablewatch.evaluator.record import read_record
 from cablewatch.harness.nats import nats_cluster
 from cablewatch.harness.receiver import Received, webhook_receiver
-from cablewatch.harness.stack import add_api, evaluator, free_ports, influxd, init_db
+from cablewatch.harness.stack import add_api, evaluator, free_ports, influxd, init_db, scrape
 from cablewatch.harness.synthetic import CABLES, region_id, round_line, write_config
 
 HISTORY_S = 15
@@ -110,13 +110,10 @@ def publish(urls: list[str], regions: int, start_s: float, seconds: int, cut: tu
 def token(port: int) -> int:
     """An instance's lease token (0: standing by; -1: no answer)."""
     try:
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+        got = scrape(f"http://127.0.0.1:{port}/metrics", timeout_s=2.0)
     except httpx.HTTPError:
         return -1
-    for ln in text.splitlines():
-        if ln.startswith("cablewatch_evaluator_lease_token "):
-            return int(float(ln.split()[1]))
-    return 0
+    return int(got.get("cablewatch_evaluator_lease_token", 0))
 
 
 def wait(condition: Callable[[], object], timeout_s: float, what: str,

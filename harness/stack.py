@@ -47,6 +47,17 @@ def need(binary: str) -> str:
     return path
 
 
+def scrape(url: str, timeout_s: float = 5.0) -> dict[str, float]:
+    """A Prometheus endpoint's unlabelled samples (counters, gauges), by name; raises
+    httpx.HTTPError when it does not answer."""
+    out = {}
+    for ln in httpx.get(url, timeout=timeout_s).text.splitlines():
+        name, _, value = ln.partition(" ")
+        if ln and not ln.startswith("#") and "{" not in name:
+            out[name] = float(value)
+    return out
+
+
 def wait_http(url: str, ok: tuple[int, ...], proc: subprocess.Popen[bytes], log: Path) -> None:
     """Until ``url`` answers one of ``ok`` (30 s at most, and only while ``proc`` lives)."""
     deadline = time.monotonic() + 30

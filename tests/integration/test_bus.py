@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import nats
 import pytest
 from conftest import DATA, cablewatch_cmd
@@ -43,6 +42,7 @@ from cablewatch.harness.stack import (
     free_port,
     influxd,
     init_db,
+    scrape,
     start_agent,
     stopping,
 )
@@ -72,16 +72,6 @@ def _ingest(config: Path, log: Path, listen: str = "") -> subprocess.Popen[bytes
     with log.open("ab") as out:
         return subprocess.Popen([*CABLEWATCH, "ingest", "--config", str(config), *metrics],
                                 stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
-
-
-def _metrics(url: str) -> dict[str, float]:
-    """The ingest replica's own counters and gauges (no labels), by name."""
-    out = {}
-    for ln in httpx.get(url, timeout=5).text.splitlines():
-        name, _, value = ln.partition(" ")
-        if ln and not ln.startswith("#") and "{" not in name:
-            out[name] = float(value)
-    return out
 
 
 def test_ingest_with_no_server_answering_is_one_line_exit_2(tmp_path: Path) -> None:
@@ -253,9 +243,9 @@ def run(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             messages = asyncio.run(stream_messages(c.urls, STREAM))
             exits = [p.poll() for p in ingests]
             url = f"http://{listen}/metrics"
-            wait_until(lambda: _metrics(url)["cablewatch_ingest_pending_batches"] == 0, 15,
+            wait_until(lambda: scrape(url)["cablewatch_ingest_pending_batches"] == 0, 15,
                        "the replica's pending gauge at 0")  # fmt: skip
-            scraped = _metrics(url)
+            scraped = scrape(url)
         regions = list(state["region_ns"])
         yield Run({r: tmp / f"{r}.db" for r in regions}, influx_counts(influx.url, "cw"),
                   messages, killed, killed_at, tmp / "judged.jsonl", judge_exit, exits, logs,

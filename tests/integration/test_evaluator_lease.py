@@ -39,6 +39,7 @@ from cablewatch.harness.stack import (
     free_ports,
     influxd,
     init_db,
+    scrape,
 )
 from cablewatch.harness.synthetic import region_id, round_line, write_config
 
@@ -132,12 +133,7 @@ def servers(
 
 
 def _gauges(port: int) -> dict[str, float]:
-    out = {}
-    for ln in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text.splitlines():
-        name, _, value = ln.partition(" ")
-        if ln and not ln.startswith("#") and "{" not in name:
-            out[name] = float(value)
-    return out
+    return scrape(f"http://127.0.0.1:{port}/metrics")
 
 
 def _token(port: int) -> int:
